@@ -1,0 +1,45 @@
+/* The baseline file: versioned JSON lines with an HMAC-SHA256 trailer.
+ *   {"format":"fimguard-baseline","version":1,...}     header
+ *   {"path":"/etc/passwd",...}                         one per entry
+ *   {"hmac":"<hex>"}                                   over all above */
+#ifndef FIMGUARD_BASELINE_H
+#define FIMGUARD_BASELINE_H
+
+#include <json-c/json.h>
+
+#include "entry.h"
+#include "htab.h"
+#include "state.h"
+#include "util.h"
+
+#define BASELINE_FILE		"baseline.json"
+#define BASELINE_VERSION	1
+
+enum baseline_status {
+	BASELINE_OK = 0,
+	BASELINE_MISSING,	/* no file, or no key to check it with */
+	BASELINE_UNREADABLE,
+	BASELINE_TRUNCATED,	/* no HMAC trailer */
+	BASELINE_TAMPERED,	/* HMAC does not match */
+	BASELINE_CORRUPT,	/* HMAC matches, content not understood */
+};
+
+struct baseline {
+	struct entryvec	 ev;
+	struct htab	 idx;		/* path -> index in ev */
+	struct strlist	 rules;		/* interned rule names */
+	char		*created;
+};
+
+int	 baseline_load(struct baseline *, const struct state *, char **);
+int	 baseline_save(const struct entryvec *, const struct state *);
+void	 baseline_free(struct baseline *);
+int	 baseline_find(const struct baseline *, const char *,
+	    struct entry **);
+void	 baseline_index(struct baseline *);
+const char *baseline_status_name(int);
+json_object *baseline_entry_to_json(const struct entry *);
+int	 baseline_entry_from_json(json_object *, struct entry *,
+	    struct strlist *);
+
+#endif

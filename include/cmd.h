@@ -1,0 +1,42 @@
+/* Commands and what they share: options, loading config and state. */
+#ifndef FIMGUARD_CMD_H
+#define FIMGUARD_CMD_H
+
+#include "baseline.h"
+#include "conf.h"
+#include "state.h"
+
+/* Exit statuses (DESIGN.md section 4). */
+#define EXIT_OK		0
+#define EXIT_CHANGES	1
+#define EXIT_USAGE	2
+#define EXIT_BASELINE	3
+
+struct cmd_opts {
+	const char	*config;
+	int		 config_given;
+	const char	*policy_dir;
+	const char	*state_dir;
+	int		 force;
+	int		 json;
+	int		 all;
+	const char	*reason;
+	const char	*mode;
+	int		 foreground;
+	int		 verbose;
+	char		**args;
+	int		 nargs;
+};
+
+int	 cmd_load_conf(const struct cmd_opts *, struct conf *);
+const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
+int	 cmd_open_baseline(const struct cmd_opts *, const struct conf *,
+	    struct state *, struct baseline *, int);
+void	 cmd_scan(struct entryvec *, struct state *, struct baseline *, int);
+
+int	 cmd_init(const struct cmd_opts *);
+int	 cmd_check(const struct cmd_opts *);
+int	 cmd_approve(const struct cmd_opts *);
+int	 cmd_policy_check(const struct cmd_opts *);
+
+#endif

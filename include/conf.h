@@ -1,0 +1,67 @@
+/* Config and policy: one line grammar, one stream parser, one
+ * validation entry point (conf_load) used by every command and test. */
+#ifndef FIMGUARD_CONF_H
+#define FIMGUARD_CONF_H
+
+#include <stdio.h>
+
+#include "util.h"
+
+enum conf_mode { CONF_MODE_UNSET = 0, CONF_MODE_AUDIT, CONF_MODE_ENFORCE };
+enum conf_severity {
+	CONF_SEV_UNSET = 0, CONF_SEV_LOW, CONF_SEV_MEDIUM, CONF_SEV_HIGH,
+	CONF_SEV_CRITICAL
+};
+enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
+enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
+
+struct conf_rule {
+	char		*name;
+	char		*file;
+	int		 line;
+	struct strlist	 paths;
+	struct strlist	 exclude;
+	struct strlist	 writers;
+	int		 recursive;
+	int		 diff;
+	int		 restore;
+	int		 mode;		/* enum conf_mode; UNSET = global */
+	int		 severity;	/* enum conf_severity */
+};
+
+/* An alert sink section ([jira], [smtp], [webhook]): validated key and
+ * value pairs, interpreted by the alerter. */
+struct conf_section {
+	char		*name;
+	char		*file;
+	int		 line;
+	struct strlist	 keys;
+	struct strlist	 values;
+};
+
+struct conf {
+	int		 mode;		/* enum conf_mode */
+	int		 unknown_intent; /* enum conf_intent */
+	char		*events;
+	char		*state_dir;
+	char		*policy_dir;
+	struct conf_rule *rules;
+	size_t		 nrules;
+	struct conf_section *sections;
+	size_t		 nsections;
+	struct strlist	 errors;	/* "FILE:LINE: message" */
+	struct strlist	 files;		/* policy files read, in order */
+};
+
+void	 conf_init(struct conf *);
+void	 conf_free(struct conf *);
+int	 conf_parse(struct conf *, FILE *, const char *, enum conf_kind);
+int	 conf_validate(struct conf *);
+int	 conf_load(struct conf *, const char *, int, const char *);
+const char *conf_section_get(const struct conf *, const char *, const char *);
+int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
+const char *conf_mode_name(int);
+const char *conf_severity_name(int);
+int	 conf_severity_ecs(int);
+
+#endif

@@ -1,0 +1,48 @@
+/* One filesystem object as recorded in (or compared with) a baseline. */
+#ifndef FIMGUARD_ENTRY_H
+#define FIMGUARD_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+enum entry_type {
+	ENTRY_FILE, ENTRY_DIR, ENTRY_SYMLINK, ENTRY_FIFO, ENTRY_SOCKET,
+	ENTRY_CHARDEV, ENTRY_BLOCKDEV, ENTRY_UNKNOWN
+};
+
+#define ENTRY_XXH_LEN	16
+#define ENTRY_SHA_LEN	32
+
+struct entry {
+	char		*path;
+	const char	*rule;		/* interned rule name */
+	int		 rule_idx;	/* index in conf, -1 if unknown */
+	int		 type;
+	uint32_t	 mode;		/* permission bits incl. suid etc. */
+	uint32_t	 uid, gid;
+	uint64_t	 size, nlink, ino, dev;
+	int64_t		 mtime_ns, ctime_ns;
+	char		*target;	/* symlink target */
+	char		*xattrs;	/* canonical "name\tbase64\n"... */
+	char		*error;		/* why content could not be read */
+	unsigned	 has_xxh:1, has_sha:1, vault:1;
+	uint8_t		 xxh[ENTRY_XXH_LEN];
+	uint8_t		 sha[ENTRY_SHA_LEN];
+};
+
+struct entryvec {
+	struct entry	*v;
+	size_t		 n, cap;
+};
+
+struct entry	*entryvec_add(struct entryvec *);
+void		 entryvec_sort(struct entryvec *);
+void		 entryvec_free(struct entryvec *);
+void		 entry_free(struct entry *);
+void		 entry_from_stat(struct entry *, const struct stat *);
+const char	*entry_type_name(int);
+int		 entry_type_parse(const char *);
+int		 entry_read_meta(struct entry *, int, const char *);
+
+#endif

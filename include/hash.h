@@ -1,0 +1,32 @@
+/* Content hashing: keyed XXH3-128 ("did the bytes change at all?") and
+ * SHA-256 (the hash every report cites), streamed from one fd. */
+#ifndef FIMGUARD_HASH_H
+#define FIMGUARD_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HASH_SECRET_LEN	192	/* XXH3 wants >= 136 random bytes */
+#define HASH_XXH	1
+#define HASH_SHA	2
+#define HASH_CHUNK	(256 * 1024)
+
+struct hash_result {
+	uint8_t		xxh[16];
+	uint8_t		sha[32];
+	uint64_t	bytes;
+};
+
+void	hash_global_init(void);
+void	hash_global_free(void);
+int	hash_fd(int, const uint8_t *, int, int, struct hash_result *);
+void	hash_buf(const void *, size_t, const uint8_t *, struct hash_result *);
+int	hmac_sha256(const uint8_t *, size_t, const void *, size_t,
+	    uint8_t [32]);
+
+struct hmac_stream;
+struct hmac_stream *hmac_stream_new(const uint8_t *, size_t);
+void	hmac_stream_update(struct hmac_stream *, const void *, size_t);
+void	hmac_stream_final(struct hmac_stream *, uint8_t [32]);
+
+#endif

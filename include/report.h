@@ -1,0 +1,17 @@
+/* Turning changes into words (for people) and events (for machines). */
+#ifndef FIMGUARD_REPORT_H
+#define FIMGUARD_REPORT_H
+
+#include <stdio.h>
+
+#include "compare.h"
+#include "conf.h"
+#include "event.h"
+
+void	 report_human(FILE *, const struct conf *, const struct changes *,
+	    size_t);
+json_object *report_event(const struct conf *, const struct change *,
+	    const char *, const char *);
+void	 report_rule_info(const struct conf *, const char *, int *, int *);
+
+#endif

@@ -1,0 +1,35 @@
+/* Small helpers shared by every module: allocation that cannot return
+ * NULL, growable string lists, hex and base64, UTF-8 checks, escaping. */
+#ifndef FIMGUARD_UTIL_H
+#define FIMGUARD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+void	 strlist_push(struct strlist *, const char *);
+void	 strlist_push_owned(struct strlist *, char *);
+void	 strlist_free(struct strlist *);
+
+void	 util_hex(const uint8_t *, size_t, char *);
+int	 util_unhex(const char *, uint8_t *, size_t);
+char	*util_b64_encode(const uint8_t *, size_t);
+int	 util_b64_decode(const char *, uint8_t **, size_t *);
+int	 util_utf8_valid(const char *, size_t);
+char	*util_utf8_lossy(const char *);
+char	*util_escape(const char *);
+int	 util_path_under(const char *, const char *);
+
+#endif

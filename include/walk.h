@@ -1,0 +1,10 @@
+/* Walk the policy's paths and collect entries (metadata only). */
+#ifndef FIMGUARD_WALK_H
+#define FIMGUARD_WALK_H
+
+#include "conf.h"
+#include "entry.h"
+
+int	walk_policy(const struct conf *, struct entryvec *);
+
+#endif

@@ -1,0 +1,230 @@
+/* fimguard approve: accept the current state of some paths (or all)
+ * into the baseline. It is, with init --force, the only way the
+ * baseline changes, so it records who (uid, user name, login uid),
+ * when and why, in history.jsonl and as baseline-approved events. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "compare.h"
+#include "event.h"
+#include "log.h"
+#include "report.h"
+#include "util.h"
+#include "walk.h"
+
+#define APPROVE_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
+
+struct approver {
+	char	 uid[32];
+	char	 auid[32];
+	char	*user;
+};
+
+static void
+approve_who(struct approver *w)
+{
+	struct passwd *pw = getpwuid(getuid());
+	FILE *fp = fopen("/proc/self/loginuid", "re");
+
+	snprintf(w->uid, sizeof(w->uid), "%u", (unsigned)getuid());
+	snprintf(w->auid, sizeof(w->auid), "4294967295");
+	if (fp != NULL) {
+		if (fgets(w->auid, sizeof(w->auid), fp) == NULL)
+			snprintf(w->auid, sizeof(w->auid), "4294967295");
+		w->auid[strcspn(w->auid, "\n")] = '\0';
+		fclose(fp);
+	}
+	w->user = xstrdup(pw ? pw->pw_name : w->uid);
+}
+
+static int
+approve_selected(const struct cmd_opts *o, const char *path)
+{
+	if (o->all)
+		return 1;
+	for (int i = 0; i < o->nargs; i++)
+		if (util_path_under(path, o->args[i]))
+			return 1;
+	return 0;
+}
+
+/* Move the entries of src that the command names into dst (deep, by
+ * ownership transfer); the rest stay in src. */
+static void
+approve_split(const struct cmd_opts *o, struct entryvec *src,
+    struct entryvec *dst)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < src->n; i++) {
+		if (approve_selected(o, src->v[i].path))
+			*entryvec_add(dst) = src->v[i];
+		else
+			src->v[keep++] = src->v[i];
+	}
+	src->n = keep;
+}
+
+/* Every named path must be something the policy covers now or the
+ * baseline knew; anything else is a typo we must not "approve". */
+static int
+approve_check_args(const struct cmd_opts *o, const struct entryvec *now,
+    const struct entryvec *old)
+{
+	int bad = 0;
+
+	for (int i = 0; i < o->nargs; i++) {
+		int found = 0;
+
+		for (size_t k = 0; !found && k < now->n; k++)
+			found = util_path_under(now->v[k].path, o->args[i]);
+		for (size_t k = 0; !found && k < old->n; k++)
+			found = util_path_under(old->v[k].path, o->args[i]);
+		if (!found) {
+			log_warnx("%s: not covered by the policy or the "
+			    "baseline", o->args[i]);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
+static void
+approve_history(const struct state *s, const struct cmd_opts *o,
+    const struct approver *w, size_t nchanges)
+{
+	json_object *h = json_object_new_object(), *paths;
+	char *path = state_path(s, "history.jsonl"), ts[64];
+	const char *line;
+	int fd;
+
+	event_timestamp(ts, sizeof(ts));
+	event_set_str(h, "@timestamp", ts);
+	event_set_str(h, "uid", w->uid);
+	event_set_str(h, "user", w->user);
+	event_set_str(h, "auid", w->auid);
+	event_set_str(h, "reason", o->reason ? o->reason : "");
+	json_object_object_add(h, "all", json_object_new_boolean(o->all));
+	paths = json_object_new_array();
+	for (int i = 0; i < o->nargs; i++) {
+		json_object *p = json_object_new_object();
+
+		event_put_path(p, "path", o->args[i]);
+		json_object_array_add(paths, p);
+	}
+	json_object_object_add(h, "paths", paths);
+	json_object_object_add(h, "changes", json_object_new_uint64(nchanges));
+	line = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0 || dprintf(fd, "%s\n", line) < 0 || fsync(fd) < 0)
+		log_warn("%s: cannot record approval", path);
+	if (fd >= 0)
+		close(fd);
+	json_object_put(h);
+	free(path);
+}
+
+static void
+approve_events(const struct conf *c, const struct changes *ch,
+    const struct cmd_opts *o, const struct approver *w)
+{
+	struct event_sink sink;
+
+	event_sink_open(&sink, c->events ? c->events : APPROVE_DEFAULT_EVENTS,
+	    o->json);
+	for (size_t i = 0; i < ch->n; i++) {
+		json_object *ev = report_event(c, &ch->v[i],
+		    "fimguard.approve", "baseline-approved");
+		json_object *u = event_obj(ev, "user");
+
+		event_set_str(u, "id", w->uid);
+		event_set_str(u, "name", w->user);
+		event_set_str(event_obj(u, "audit"), "id", w->auid);
+		event_set_str(event_obj(ev, "fimguard"), "reason",
+		    o->reason ? o->reason : "");
+		event_emit(&sink, ev);
+	}
+	event_sink_close(&sink);
+}
+
+/* Build the new baseline: the old entries outside the named paths plus
+ * the current state inside them. */
+static int
+approve_apply(const struct cmd_opts *o, const struct conf *c,
+    struct state *s, struct baseline *b, struct changes *ch,
+    struct baseline *oldsel, struct entryvec *nowsel)
+{
+	struct entryvec now = { 0 };
+	int r = 0;
+
+	walk_policy(c, &now);
+	if (approve_check_args(o, &now, &b->ev)) {
+		entryvec_free(&now);
+		return EXIT_USAGE;
+	}
+	approve_split(o, &now, nowsel);
+	entryvec_free(&now);
+	cmd_scan(nowsel, s, NULL, 1);
+	approve_split(o, &b->ev, &oldsel->ev);
+	baseline_index(oldsel);
+	compare_run(oldsel, nowsel, ch);
+	for (size_t i = 0; i < nowsel->n; i++) {
+		struct entry *e = entryvec_add(&b->ev);
+
+		*e = nowsel->v[i];
+	}
+	nowsel->n = 0;	/* ownership moved to b */
+	entryvec_sort(&b->ev);
+	if (baseline_save(&b->ev, s) < 0)
+		r = EXIT_USAGE;
+	return r;
+}
+
+int
+cmd_approve(const struct cmd_opts *o)
+{
+	struct baseline b = { 0 }, oldsel = { 0 };
+	struct state s = { .lockfd = -1 };
+	struct entryvec nowsel = { 0 };
+	struct changes ch = { 0 };
+	struct approver w = { 0 };
+	struct conf c;
+	int r;
+
+	if (o->all == (o->nargs > 0)) {
+		log_warnx("approve: name the paths to approve, or --all");
+		return EXIT_USAGE;
+	}
+	if (cmd_load_conf(o, &c) != 0)
+		return EXIT_USAGE;
+	if ((r = cmd_open_baseline(o, &c, &s, &b, 1)) != 0)
+		goto out;
+	r = approve_apply(o, &c, &s, &b, &ch, &oldsel, &nowsel);
+	if (r == 0) {
+		approve_who(&w);
+		approve_history(&s, o, &w, ch.n);
+		approve_events(&c, &ch, o, &w);
+		if (!o->json)
+			printf("fimguard approve: %zu change%s accepted into "
+			    "the baseline\n", ch.n, ch.n == 1 ? "" : "s");
+	}
+out:
+	/* ch points into oldsel and b: free it first. */
+	changes_free(&ch);
+	baseline_free(&oldsel);
+	entryvec_free(&nowsel);
+	baseline_free(&b);
+	state_close(&s);
+	conf_free(&c);
+	free(w.user);
+	return r;
+}

@@ -1,0 +1,523 @@
+/* Baseline storage. The file is written to a temporary name in the
+ * state directory, fsynced, renamed over the old one and the directory
+ * fsynced: a crash leaves the old or the new baseline, never a mix.
+ * The HMAC key lives beside it with mode 0600; whoever can rewrite the
+ * baseline without the key is caught on the next load. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "baseline.h"
+#include "event.h"
+#include "hash.h"
+#include "log.h"
+#include "util.h"
+
+#define BASELINE_JSON_FLAGS \
+	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define BASELINE_LINE_MAX	(1024 * 1024)
+
+const char *
+baseline_status_name(int s)
+{
+	switch (s) {
+	case BASELINE_OK: return "ok";
+	case BASELINE_MISSING: return "missing";
+	case BASELINE_UNREADABLE: return "unreadable";
+	case BASELINE_TRUNCATED: return "truncated";
+	case BASELINE_TAMPERED: return "failed HMAC verification";
+	default: return "corrupt";
+	}
+}
+
+/* Byte strings that are not UTF-8 go to a _b64 key, so every name
+ * survives the trip through JSON exactly. */
+static void
+baseline_put_bytes(json_object *o, const char *key, const char *val)
+{
+	if (util_utf8_valid(val, strlen(val))) {
+		json_object_object_add(o, key, json_object_new_string(val));
+	} else {
+		char *k = xasprintf("%s_b64", key);
+		char *b = util_b64_encode((const uint8_t *)val, strlen(val));
+
+		json_object_object_add(o, k, json_object_new_string(b));
+		free(k);
+		free(b);
+	}
+}
+
+static json_object *
+baseline_xattrs_to_json(const char *canon)
+{
+	json_object *o = json_object_new_object();
+	char *copy = xstrdup(canon), *save = NULL;
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(l, '\t');
+
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		json_object_object_add(o, l, json_object_new_string(tab + 1));
+	}
+	free(copy);
+	return o;
+}
+
+json_object *
+baseline_entry_to_json(const struct entry *e)
+{
+	json_object *o = json_object_new_object();
+	char hex[65];
+
+	baseline_put_bytes(o, "path", e->path);
+	json_object_object_add(o, "rule", json_object_new_string(e->rule));
+	json_object_object_add(o, "type",
+	    json_object_new_string(entry_type_name(e->type)));
+	json_object_object_add(o, "mode", json_object_new_int((int)e->mode));
+	json_object_object_add(o, "uid", json_object_new_uint64(e->uid));
+	json_object_object_add(o, "gid", json_object_new_uint64(e->gid));
+	json_object_object_add(o, "size", json_object_new_uint64(e->size));
+	json_object_object_add(o, "mtime_ns",
+	    json_object_new_int64(e->mtime_ns));
+	json_object_object_add(o, "ctime_ns",
+	    json_object_new_int64(e->ctime_ns));
+	json_object_object_add(o, "inode", json_object_new_uint64(e->ino));
+	json_object_object_add(o, "dev", json_object_new_uint64(e->dev));
+	json_object_object_add(o, "nlink", json_object_new_uint64(e->nlink));
+	if (e->target != NULL)
+		baseline_put_bytes(o, "target", e->target);
+	if (e->xattrs != NULL)
+		json_object_object_add(o, "xattrs",
+		    baseline_xattrs_to_json(e->xattrs));
+	if (e->has_xxh) {
+		util_hex(e->xxh, sizeof(e->xxh), hex);
+		json_object_object_add(o, "xxh3", json_object_new_string(hex));
+	}
+	if (e->has_sha) {
+		util_hex(e->sha, sizeof(e->sha), hex);
+		json_object_object_add(o, "sha256",
+		    json_object_new_string(hex));
+	}
+	if (e->vault)
+		json_object_object_add(o, "vault", json_object_new_boolean(1));
+	if (e->error != NULL)
+		json_object_object_add(o, "error",
+		    json_object_new_string(e->error));
+	return o;
+}
+
+static int
+baseline_write_line(FILE *fp, struct hmac_stream *h, json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o,
+	    BASELINE_JSON_FLAGS, &len);
+
+	hmac_stream_update(h, s, len);
+	hmac_stream_update(h, "\n", 1);
+	if (fwrite(s, 1, len, fp) != len || fputc('\n', fp) == EOF)
+		return -1;
+	return 0;
+}
+
+static json_object *
+baseline_header(void)
+{
+	json_object *o = json_object_new_object();
+	char ts[64], host[256] = "";
+
+	event_timestamp(ts, sizeof(ts));
+	gethostname(host, sizeof(host) - 1);
+	json_object_object_add(o, "format",
+	    json_object_new_string("fimguard-baseline"));
+	json_object_object_add(o, "version",
+	    json_object_new_int(BASELINE_VERSION));
+	json_object_object_add(o, "created", json_object_new_string(ts));
+	json_object_object_add(o, "host", json_object_new_string(host));
+	return o;
+}
+
+static int
+baseline_write_all(FILE *fp, const uint8_t *key, const struct entryvec *ev)
+{
+	struct hmac_stream *h = hmac_stream_new(key, STATE_HMAC_KEY_LEN);
+	json_object *o = baseline_header(), *t;
+	uint8_t mac[32];
+	char hex[65];
+	int r = baseline_write_line(fp, h, o);
+
+	json_object_put(o);
+	for (size_t i = 0; r == 0 && i < ev->n; i++) {
+		o = baseline_entry_to_json(&ev->v[i]);
+		r = baseline_write_line(fp, h, o);
+		json_object_put(o);
+	}
+	hmac_stream_final(h, mac);
+	util_hex(mac, sizeof(mac), hex);
+	t = json_object_new_object();
+	json_object_object_add(t, "hmac", json_object_new_string(hex));
+	if (r == 0 && fprintf(fp, "%s\n", json_object_to_json_string_ext(t,
+	    BASELINE_JSON_FLAGS)) < 0)
+		r = -1;
+	json_object_put(t);
+	return r;
+}
+
+int
+baseline_save(const struct entryvec *ev, const struct state *s)
+{
+	char *dst = state_path(s, BASELINE_FILE);
+	char *tmp = xasprintf("%s.XXXXXX", dst);
+	int fd = mkostemp(tmp, O_CLOEXEC), r = -1;
+	FILE *fp;
+
+	if (fd < 0 || fchmod(fd, 0600) < 0 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
+		log_warn("%s", tmp);
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	if (baseline_write_all(fp, s->hmac_key, ev) < 0 ||
+	    fflush(fp) == EOF || fsync(fileno(fp)) < 0) {
+		log_warn("%s: write", tmp);
+		fclose(fp);
+		goto out;
+	}
+	if (fclose(fp) == EOF || rename(tmp, dst) < 0) {
+		log_warn("%s: cannot replace", dst);
+		goto out;
+	}
+	if (state_fsync_dir(s->dir) < 0)
+		log_warn("%s: fsync", s->dir);
+	r = 0;
+out:
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	free(dst);
+	return r;
+}
+
+static const char *
+baseline_intern(struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return l->v[i];
+	strlist_push(l, s);
+	return l->v[l->n - 1];
+}
+
+static int
+baseline_get_u64(json_object *o, const char *key, uint64_t *v)
+{
+	json_object *x;
+
+	if (!json_object_object_get_ex(o, key, &x) ||
+	    json_object_get_type(x) != json_type_int)
+		return -1;
+	*v = json_object_get_uint64(x);
+	return 0;
+}
+
+static int
+baseline_get_i64(json_object *o, const char *key, int64_t *v)
+{
+	json_object *x;
+
+	if (!json_object_object_get_ex(o, key, &x) ||
+	    json_object_get_type(x) != json_type_int)
+		return -1;
+	*v = json_object_get_int64(x);
+	return 0;
+}
+
+static const char *
+baseline_get_str(json_object *o, const char *key)
+{
+	json_object *x;
+
+	if (!json_object_object_get_ex(o, key, &x) ||
+	    json_object_get_type(x) != json_type_string)
+		return NULL;
+	return json_object_get_string(x);
+}
+
+/* A byte string written by baseline_put_bytes; NULL if absent/bad.
+ * Embedded NULs cannot occur in names, so they are refused. */
+static char *
+baseline_get_bytes(json_object *o, const char *key)
+{
+	char *k = xasprintf("%s_b64", key);
+	const char *s = baseline_get_str(o, key), *b = baseline_get_str(o, k);
+	uint8_t *out = NULL;
+	size_t n;
+
+	free(k);
+	if (s != NULL)
+		return xstrdup(s);
+	if (b == NULL || util_b64_decode(b, &out, &n) < 0)
+		return NULL;
+	if (strlen((char *)out) != n) {
+		free(out);
+		return NULL;
+	}
+	return (char *)out;
+}
+
+static int
+baseline_xattrs_from_json(json_object *o, char **canon)
+{
+	size_t len = 0;
+	char *out = NULL;
+
+	if (!json_object_is_type(o, json_type_object))
+		return -1;
+	/* json-c keeps insertion order; the writer inserted sorted. */
+	json_object_object_foreach(o, k, v) {
+		char *line;
+
+		if (!json_object_is_type(v, json_type_string))
+			goto bad;
+		line = xasprintf("%s\t%s\n", k, json_object_get_string(v));
+		out = xreallocarray(out, len + strlen(line) + 1, 1);
+		memcpy(out + len, line, strlen(line) + 1);
+		len += strlen(line);
+		free(line);
+	}
+	*canon = out;
+	return 0;
+bad:
+	free(out);
+	return -1;
+}
+
+static int
+baseline_get_hex(json_object *o, const char *key, uint8_t *out, size_t n)
+{
+	const char *s = baseline_get_str(o, key);
+
+	return s == NULL ? 0 : (util_unhex(s, out, n) == 0 ? 1 : -1);
+}
+
+static int
+baseline_entry_numbers(json_object *o, struct entry *e)
+{
+	uint64_t mode, uid, gid;
+
+	if (baseline_get_u64(o, "mode", &mode) < 0 || mode > 07777 ||
+	    baseline_get_u64(o, "uid", &uid) < 0 || uid > UINT32_MAX ||
+	    baseline_get_u64(o, "gid", &gid) < 0 || gid > UINT32_MAX ||
+	    baseline_get_u64(o, "size", &e->size) < 0 ||
+	    baseline_get_i64(o, "mtime_ns", &e->mtime_ns) < 0 ||
+	    baseline_get_i64(o, "ctime_ns", &e->ctime_ns) < 0 ||
+	    baseline_get_u64(o, "inode", &e->ino) < 0 ||
+	    baseline_get_u64(o, "dev", &e->dev) < 0 ||
+	    baseline_get_u64(o, "nlink", &e->nlink) < 0)
+		return -1;
+	e->mode = (uint32_t)mode;
+	e->uid = (uint32_t)uid;
+	e->gid = (uint32_t)gid;
+	return 0;
+}
+
+/* Fill e from one entry object. Returns 0, or -1 if malformed. */
+int
+baseline_entry_from_json(json_object *o, struct entry *e,
+    struct strlist *rules)
+{
+	const char *type = baseline_get_str(o, "type");
+	const char *rule = baseline_get_str(o, "rule");
+	const char *err = baseline_get_str(o, "error");
+	json_object *x;
+	int hx, hs;
+
+	if ((e->path = baseline_get_bytes(o, "path")) == NULL ||
+	    e->path[0] != '/' || type == NULL || rule == NULL ||
+	    (e->type = entry_type_parse(type)) < 0 ||
+	    baseline_entry_numbers(o, e) < 0)
+		return -1;
+	e->rule = baseline_intern(rules, rule);
+	if (e->type == ENTRY_SYMLINK &&
+	    (e->target = baseline_get_bytes(o, "target")) == NULL)
+		return -1;
+	if (json_object_object_get_ex(o, "xattrs", &x) &&
+	    baseline_xattrs_from_json(x, &e->xattrs) < 0)
+		return -1;
+	if ((hx = baseline_get_hex(o, "xxh3", e->xxh, sizeof(e->xxh))) < 0 ||
+	    (hs = baseline_get_hex(o, "sha256", e->sha, sizeof(e->sha))) < 0)
+		return -1;
+	e->has_xxh = hx == 1;
+	e->has_sha = hs == 1;
+	e->vault = json_object_object_get_ex(o, "vault", &x) &&
+	    json_object_get_boolean(x);
+	if (err != NULL)
+		e->error = xstrdup(err);
+	return 0;
+}
+
+static int
+baseline_check_header(json_object *o, struct baseline *b)
+{
+	const char *fmt = baseline_get_str(o, "format");
+	const char *created = baseline_get_str(o, "created");
+	int64_t v;
+
+	if (fmt == NULL || strcmp(fmt, "fimguard-baseline") != 0 ||
+	    baseline_get_i64(o, "version", &v) < 0 || v != BASELINE_VERSION)
+		return -1;
+	b->created = xstrdup(created ? created : "");
+	return 0;
+}
+
+struct baseline_reader {
+	struct baseline		*b;
+	struct hmac_stream	*h;
+	int			 lineno;
+	int			 bad_line;	/* first unparsable line */
+	int			 have_trailer;
+	int			 after_trailer;
+	uint8_t			 mac[32];
+	int			 mac_ok;
+};
+
+static void
+baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
+{
+	json_object *o;
+	const char *mac;
+
+	r->lineno++;
+	if (r->have_trailer) {
+		r->after_trailer = 1;
+		return;
+	}
+	o = len > 0 && line[len - 1] == '\n' ?
+	    json_tokener_parse(line) : NULL;
+	if (o != NULL && (mac = baseline_get_str(o, "hmac")) != NULL &&
+	    json_object_object_length(o) == 1) {
+		r->have_trailer = 1;
+		r->mac_ok = util_unhex(mac, r->mac, sizeof(r->mac)) == 0;
+		json_object_put(o);
+		return;
+	}
+	hmac_stream_update(r->h, line, len);
+	if (o == NULL || (r->lineno == 1 ?
+	    baseline_check_header(o, r->b) :
+	    baseline_entry_from_json(o, entryvec_add(&r->b->ev),
+	    &r->b->rules)) < 0) {
+		if (r->bad_line == 0)
+			r->bad_line = r->lineno;
+	}
+	json_object_put(o);
+}
+
+static int
+baseline_verdict(struct baseline_reader *r, char **why, const char *path)
+{
+	uint8_t mac[32];
+
+	hmac_stream_final(r->h, mac);
+	if (!r->have_trailer) {
+		*why = xasprintf("%s: truncated (no HMAC trailer after line "
+		    "%d)", path, r->lineno);
+		return BASELINE_TRUNCATED;
+	}
+	if (!r->mac_ok || r->after_trailer ||
+	    CRYPTO_memcmp(mac, r->mac, sizeof(mac)) != 0) {
+		*why = xasprintf("%s: failed HMAC verification: it was "
+		    "modified outside fimguard (tampered?)", path);
+		return BASELINE_TAMPERED;
+	}
+	if (r->bad_line != 0) {
+		*why = xasprintf("%s:%d: corrupt entry", path, r->bad_line);
+		return BASELINE_CORRUPT;
+	}
+	return BASELINE_OK;
+}
+
+void
+baseline_index(struct baseline *b)
+{
+	htab_free(&b->idx);
+	htab_init(&b->idx, b->ev.n);
+	for (size_t i = 0; i < b->ev.n; i++)
+		htab_put(&b->idx, b->ev.v[i].path, i);
+}
+
+/* Load and verify. Returns a baseline_status; on error *why explains
+ * (and nothing of the file is trusted). */
+int
+baseline_load(struct baseline *b, const struct state *s, char **why)
+{
+	char *path = state_path(s, BASELINE_FILE), *line = NULL;
+	struct baseline_reader r = { .b = b };
+	size_t cap = 0;
+	ssize_t len;
+	FILE *fp;
+	int st;
+
+	memset(b, 0, sizeof(*b));
+	if ((fp = fopen(path, "re")) == NULL) {
+		*why = xasprintf("%s: %s", path, strerror(errno));
+		st = errno == ENOENT ? BASELINE_MISSING : BASELINE_UNREADABLE;
+		free(path);
+		return st;
+	}
+	r.h = hmac_stream_new(s->hmac_key, STATE_HMAC_KEY_LEN);
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		if ((size_t)len != strlen(line) || len > BASELINE_LINE_MAX)
+			r.bad_line = r.bad_line ? r.bad_line : r.lineno + 1;
+		baseline_read_line(&r, line, (size_t)len);
+	}
+	free(line);
+	st = ferror(fp) ? BASELINE_UNREADABLE : BASELINE_OK;
+	fclose(fp);
+	if (st == BASELINE_OK)
+		st = baseline_verdict(&r, why, path);
+	else {
+		hmac_stream_final(r.h, (uint8_t[32]){ 0 });
+		*why = xasprintf("%s: read error", path);
+	}
+	free(path);
+	if (st != BASELINE_OK) {
+		baseline_free(b);
+		return st;
+	}
+	entryvec_sort(&b->ev);
+	baseline_index(b);
+	return BASELINE_OK;
+}
+
+void
+baseline_free(struct baseline *b)
+{
+	entryvec_free(&b->ev);
+	htab_free(&b->idx);
+	strlist_free(&b->rules);
+	free(b->created);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+baseline_find(const struct baseline *b, const char *path, struct entry **e)
+{
+	size_t i;
+
+	if (!htab_get(&b->idx, path, &i))
+		return 0;
+	*e = &b->ev.v[i];
+	return 1;
+}

@@ -1,0 +1,86 @@
+/* What every command does first: load config and policy, find the
+ * state directory, load and verify keys and baseline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "scan.h"
+#include "compare.h"
+
+#define CMD_DEFAULT_STATE	"/var/lib/fimguard"
+
+/* Returns 0, or prints every error, frees c and returns EXIT_USAGE. */
+int
+cmd_load_conf(const struct cmd_opts *o, struct conf *c)
+{
+	conf_init(c);
+	if (conf_load(c, o->config, o->config_given, o->policy_dir) == 0)
+		return 0;
+	for (size_t i = 0; i < c->errors.n; i++)
+		fprintf(stderr, "%s\n", c->errors.v[i]);
+	fprintf(stderr, "fimguard: %zu error%s in configuration or policy\n",
+	    c->errors.n, c->errors.n == 1 ? "" : "s");
+	conf_free(c);
+	return EXIT_USAGE;
+}
+
+const char *
+cmd_state_dir(const struct cmd_opts *o, const struct conf *c)
+{
+	if (o->state_dir != NULL)
+		return o->state_dir;
+	return c->state_dir ? c->state_dir : CMD_DEFAULT_STATE;
+}
+
+/* Keys and a verified baseline, or EXIT_BASELINE with the reason.
+ * lock: take the writer lock first (approve). */
+int
+cmd_open_baseline(const struct cmd_opts *o, const struct conf *c,
+    struct state *s, struct baseline *b, int lock)
+{
+	const char *dir = cmd_state_dir(o, c);
+	char *why = NULL;
+	int r;
+
+	if (state_open(s, dir, 0) < 0) {
+		log_warnx("baseline missing: no state directory %s (run "
+		    "'fimguard init')", dir);
+		return EXIT_BASELINE;
+	}
+	if (lock && state_lock(s) < 0)
+		fatal("%s: lock", dir);
+	if ((r = state_keys(s, 0, &why)) != STATE_KEYS_OK) {
+		log_warnx("baseline cannot be verified: %s key %s", why,
+		    r == STATE_KEYS_MISSING ? "missing" : "damaged");
+		free(why);
+		return EXIT_BASELINE;
+	}
+	if ((r = baseline_load(b, s, &why)) != BASELINE_OK) {
+		log_warnx("baseline %s: %s%s", baseline_status_name(r), why,
+		    r == BASELINE_MISSING ? " (run 'fimguard init')" : "");
+		free(why);
+		return EXIT_BASELINE;
+	}
+	return 0;
+}
+
+/* Hash the walked entries. With a baseline: check mode (XXH3, SHA-256
+ * only where content differs). Without: SHA-256 and vault for all. */
+void
+cmd_scan(struct entryvec *ev, struct state *s, struct baseline *b, int full)
+{
+	char *vault = state_path(s, "vault");
+	struct scan_opts so = {
+		.secret = s->xxh_secret,
+		.sha = full,
+		.vault = full ? vault : NULL,
+		.need_sha = b ? compare_need_sha : NULL,
+		.arg = b,
+		.progress = isatty(STDERR_FILENO),
+	};
+
+	scan_entries(ev, &so);
+	free(vault);
+}

@@ -1,0 +1,224 @@
+/* The comparison behind check and approve. What counts as a change is
+ * what changes the file's meaning or its protection: content, type,
+ * permissions, owner, symlink target, security xattrs, and (for
+ * non-directories) the link count, which betrays a hard link planted
+ * elsewhere. Times and inode numbers alone are not changes: an editor
+ * or package manager that rewrites identical bytes changes them, and
+ * reporting that would train people to ignore the report. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "htab.h"
+#include "util.h"
+
+static const char *compare_action_names[CMP_NACTIONS] = {
+	"modified", "created", "deleted", "renamed", "attributes-changed",
+	"scan-failed"
+};
+
+static const char *compare_what_names[] = {
+	"content", "type", "mode", "uid", "gid", "target", "xattrs", "nlink"
+};
+
+const char *
+compare_action_name(int a)
+{
+	return a >= 0 && a < CMP_NACTIONS ? compare_action_names[a] : "?";
+}
+
+const char *
+compare_what_name(unsigned bit)
+{
+	for (unsigned i = 0; i < 8; i++)
+		if (bit == 1u << i)
+			return compare_what_names[i];
+	return "?";
+}
+
+static int
+compare_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Content differs? XXH3 under the same key decides; SHA-256 is the
+ * tie-breaker when only one side has XXH3 (e.g. read error at init). */
+static int
+compare_content(const struct entry *now, const struct entry *base)
+{
+	if (now->has_xxh && base->has_xxh)
+		return memcmp(now->xxh, base->xxh, sizeof(now->xxh)) != 0;
+	if (now->has_sha && base->has_sha)
+		return memcmp(now->sha, base->sha, sizeof(now->sha)) != 0;
+	return now->has_xxh != base->has_xxh;
+}
+
+unsigned
+compare_entry(const struct entry *now, const struct entry *base)
+{
+	unsigned w = 0;
+
+	if (now->type != base->type)
+		return CMP_TYPE;
+	if (now->type == ENTRY_FILE && compare_content(now, base))
+		w |= CMP_CONTENT;
+	if ((now->type == ENTRY_CHARDEV || now->type == ENTRY_BLOCKDEV) &&
+	    now->size != base->size)
+		w |= CMP_CONTENT;	/* device number */
+	if (now->mode != base->mode)
+		w |= CMP_MODE;
+	if (now->uid != base->uid)
+		w |= CMP_UID;
+	if (now->gid != base->gid)
+		w |= CMP_GID;
+	if (compare_str(now->target, base->target))
+		w |= CMP_TARGET;
+	if (compare_str(now->xattrs, base->xattrs))
+		w |= CMP_XATTRS;
+	if (now->type != ENTRY_DIR && now->nlink != base->nlink)
+		w |= CMP_NLINK;
+	return w;
+}
+
+/* scan.c asks this after XXH3: SHA-256 is computed only where the
+ * content differs from the baseline or the file is new (a new file's
+ * SHA-256 pairs it with a deleted one as a rename). */
+int
+compare_need_sha(void *arg, const struct entry *e)
+{
+	const struct baseline *b = arg;
+	struct entry *old;
+
+	if (!baseline_find(b, e->path, &old))
+		return 1;
+	return old->type != ENTRY_FILE || !old->has_xxh ||
+	    memcmp(old->xxh, e->xxh, sizeof(e->xxh)) != 0;
+}
+
+static void
+changes_add(struct changes *c, int action, unsigned what,
+    const struct entry *now, const struct entry *base)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+	}
+	c->v[c->n++] = (struct change){ action, what, now, base };
+	c->count[action]++;
+}
+
+void
+changes_free(struct changes *c)
+{
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static const char *
+compare_path(const struct change *c)
+{
+	return c->now ? c->now->path : c->base->path;
+}
+
+static int
+compare_change_cmp(const void *a, const void *b)
+{
+	return strcmp(compare_path(a), compare_path(b));
+}
+
+/* Pair deleted and created regular files with the same SHA-256, one to
+ * one, as renames. created/deleted hold indexes into now/base. */
+static void
+compare_renames(const struct baseline *b, const struct entryvec *now,
+    struct strlist *keys, size_t *created, size_t nc, unsigned char *gone,
+    struct changes *out)
+{
+	struct htab bysha;
+
+	htab_init(&bysha, nc);
+	for (size_t i = 0; i < nc; i++) {
+		const struct entry *e = &now->v[created[i]];
+		char hex[65];
+
+		if (e->type != ENTRY_FILE || !e->has_sha)
+			continue;
+		util_hex(e->sha, 32, hex);
+		strlist_push(keys, hex);
+		htab_put(&bysha, keys->v[keys->n - 1], i);
+	}
+	for (size_t i = 0; i < b->ev.n; i++) {
+		const struct entry *old = &b->ev.v[i];
+		char hex[65];
+		size_t k;
+
+		if (!gone[i] || old->type != ENTRY_FILE || !old->has_sha)
+			continue;
+		util_hex(old->sha, 32, hex);
+		if (!htab_get(&bysha, hex, &k) || created[k] == SIZE_MAX)
+			continue;
+		changes_add(out, CMP_RENAMED, compare_entry(&now->v[created[k]],
+		    old) & ~(unsigned)CMP_NLINK, &now->v[created[k]], old);
+		created[k] = SIZE_MAX;
+		gone[i] = 0;
+	}
+	htab_free(&bysha);
+}
+
+static void
+compare_present(const struct baseline *b, const struct entry *e,
+    unsigned char *gone, size_t *created, size_t *nc, size_t idx,
+    struct changes *out)
+{
+	struct entry *old;
+	size_t bi;
+	unsigned w;
+
+	if (!htab_get(&b->idx, e->path, &bi)) {
+		created[(*nc)++] = idx;
+		return;
+	}
+	old = &b->ev.v[bi];
+	gone[bi] = 0;
+	if (e->error != NULL) {
+		changes_add(out, CMP_SCAN_FAILED, 0, e, old);
+		return;
+	}
+	w = compare_entry(e, old);
+	if (w & (CMP_CONTENT | CMP_TYPE))
+		changes_add(out, CMP_MODIFIED, w, e, old);
+	else if (w != 0)
+		changes_add(out, CMP_ATTRS, w, e, old);
+}
+
+/* Fill out with every difference between b and now, sorted by path.
+ * The changes point into b and now, which must outlive them. */
+void
+compare_run(const struct baseline *b, const struct entryvec *now,
+    struct changes *out)
+{
+	unsigned char *gone = xmalloc(b->ev.n + 1);
+	size_t *created = xmalloc((now->n + 1) * sizeof(size_t)), nc = 0;
+	struct strlist keys = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	memset(gone, 1, b->ev.n + 1);
+	for (size_t i = 0; i < now->n; i++)
+		compare_present(b, &now->v[i], gone, created, &nc, i, out);
+	compare_renames(b, now, &keys, created, nc, gone, out);
+	for (size_t i = 0; i < nc; i++)
+		if (created[i] != SIZE_MAX)
+			changes_add(out, now->v[created[i]].error ?
+			    CMP_SCAN_FAILED : CMP_CREATED, 0,
+			    &now->v[created[i]], NULL);
+	for (size_t i = 0; i < b->ev.n; i++)
+		if (gone[i])
+			changes_add(out, CMP_DELETED, 0, NULL, &b->ev.v[i]);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), compare_change_cmp);
+	strlist_free(&keys);
+	free(created);
+	free(gone);
+}

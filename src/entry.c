@@ -1,0 +1,180 @@
+/* Entries: metadata from lstat, symlink targets and security xattrs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "entry.h"
+#include "log.h"
+#include "util.h"
+
+#define ENTRY_XATTR_LIST_MAX	65536
+#define ENTRY_XATTR_VALUE_MAX	65536
+
+static const char *entry_type_names[] = {
+	"file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev",
+	"unknown"
+};
+
+struct entry *
+entryvec_add(struct entryvec *ev)
+{
+	if (ev->n == ev->cap) {
+		ev->cap = ev->cap ? ev->cap * 2 : 256;
+		ev->v = xreallocarray(ev->v, ev->cap, sizeof(*ev->v));
+	}
+	memset(&ev->v[ev->n], 0, sizeof(ev->v[0]));
+	ev->v[ev->n].rule_idx = -1;
+	return &ev->v[ev->n++];
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path,
+	    ((const struct entry *)b)->path);
+}
+
+void
+entryvec_sort(struct entryvec *ev)
+{
+	if (ev->n > 1)
+		qsort(ev->v, ev->n, sizeof(*ev->v), entry_cmp);
+}
+
+void
+entry_free(struct entry *e)
+{
+	free(e->path);
+	free(e->target);
+	free(e->xattrs);
+	free(e->error);
+}
+
+void
+entryvec_free(struct entryvec *ev)
+{
+	for (size_t i = 0; i < ev->n; i++)
+		entry_free(&ev->v[i]);
+	free(ev->v);
+	memset(ev, 0, sizeof(*ev));
+}
+
+const char *
+entry_type_name(int t)
+{
+	return t >= 0 && t <= ENTRY_UNKNOWN ? entry_type_names[t] : "unknown";
+}
+
+int
+entry_type_parse(const char *s)
+{
+	for (int t = 0; t <= ENTRY_UNKNOWN; t++)
+		if (strcmp(s, entry_type_names[t]) == 0)
+			return t;
+	return -1;
+}
+
+static int
+entry_type_of(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG: return ENTRY_FILE;
+	case S_IFDIR: return ENTRY_DIR;
+	case S_IFLNK: return ENTRY_SYMLINK;
+	case S_IFIFO: return ENTRY_FIFO;
+	case S_IFSOCK: return ENTRY_SOCKET;
+	case S_IFCHR: return ENTRY_CHARDEV;
+	case S_IFBLK: return ENTRY_BLOCKDEV;
+	default: return ENTRY_UNKNOWN;
+	}
+}
+
+void
+entry_from_stat(struct entry *e, const struct stat *st)
+{
+	e->type = entry_type_of(st->st_mode);
+	e->mode = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->size = (uint64_t)st->st_size;
+	e->nlink = st->st_nlink;
+	e->ino = st->st_ino;
+	e->dev = st->st_dev;
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
+	    st->st_ctim.tv_nsec;
+	/* Device numbers are content for device nodes. */
+	if (e->type == ENTRY_CHARDEV || e->type == ENTRY_BLOCKDEV)
+		e->size = st->st_rdev;
+}
+
+/* Only xattrs that carry security meaning: SELinux/SMACK/IMA labels,
+ * file capabilities and POSIX ACLs. user.* is free-form data. */
+static int
+entry_xattr_wanted(const char *name)
+{
+	return strncmp(name, "security.", 9) == 0 ||
+	    strncmp(name, "system.posix_acl_", 17) == 0;
+}
+
+static int
+entry_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Canonical form, sorted by name so that two reads compare equal. */
+static char *
+entry_xattrs_read(const char *path)
+{
+	char list[ENTRY_XATTR_LIST_MAX], *out = NULL;
+	const char *names[512];
+	size_t nn = 0, outlen = 0;
+	ssize_t len = llistxattr(path, list, sizeof(list));
+
+	if (len <= 0)
+		return NULL;
+	for (char *p = list; p < list + len && nn < 512; p += strlen(p) + 1)
+		if (entry_xattr_wanted(p))
+			names[nn++] = p;
+	qsort(names, nn, sizeof(names[0]), entry_name_cmp);
+	for (size_t i = 0; i < nn; i++) {
+		static __thread uint8_t val[ENTRY_XATTR_VALUE_MAX];
+		ssize_t vl = lgetxattr(path, names[i], val, sizeof(val));
+		char *b64, *line;
+
+		if (vl < 0)
+			continue;
+		b64 = util_b64_encode(val, (size_t)vl);
+		line = xasprintf("%s\t%s\n", names[i], b64);
+		out = xreallocarray(out, outlen + strlen(line) + 1, 1);
+		memcpy(out + outlen, line, strlen(line) + 1);
+		outlen += strlen(line);
+		free(b64);
+		free(line);
+	}
+	return out;
+}
+
+/* The parts lstat does not give: symlink target and security xattrs.
+ * dirfd/name locate the object without following links. */
+int
+entry_read_meta(struct entry *e, int dirfd, const char *name)
+{
+	if (e->type == ENTRY_SYMLINK) {
+		char buf[4097];
+		ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+
+		if (n < 0)
+			return -1;
+		buf[n] = '\0';
+		e->target = xstrdup(buf);
+	}
+	e->xattrs = entry_xattrs_read(e->path);
+	return 0;
+}

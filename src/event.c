@@ -1,0 +1,275 @@
+/* Event construction and output. Field names follow the Elastic Common
+ * Schema; what ECS has no name for lives under "fimguard". Each event
+ * is appended with one write(2) on an O_APPEND descriptor, so lines
+ * from concurrent writers (check from cron, the monitor) never mix. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "event.h"
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+#define EVENT_JSON_FLAGS \
+	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define ECS_VERSION	"8.11.0"
+
+/* UTC with milliseconds: 2026-11-22T19:30:00.123Z */
+void
+event_timestamp(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+/* Get or create the nested object "name" of o. */
+json_object *
+event_obj(json_object *o, const char *name)
+{
+	json_object *x;
+
+	if (json_object_object_get_ex(o, name, &x))
+		return x;
+	x = json_object_new_object();
+	json_object_object_add(o, name, x);
+	return x;
+}
+
+void
+event_set_str(json_object *o, const char *key, const char *val)
+{
+	json_object_object_add(o, key, json_object_new_string(val));
+}
+
+static const char *
+event_type_for(const char *action)
+{
+	if (strcmp(action, "created") == 0)
+		return "creation";
+	if (strcmp(action, "deleted") == 0)
+		return "deletion";
+	if (strcmp(action, "scan-failed") == 0)
+		return "info";
+	return "change";
+}
+
+json_object *
+event_new(const char *dataset, const char *action, const char *outcome)
+{
+	json_object *o = json_object_new_object(), *ev, *arr;
+	char ts[64], host[256] = "";
+
+	event_timestamp(ts, sizeof(ts));
+	gethostname(host, sizeof(host) - 1);
+	event_set_str(o, "@timestamp", ts);
+	event_set_str(event_obj(o, "ecs"), "version", ECS_VERSION);
+	ev = event_obj(o, "event");
+	event_set_str(ev, "kind", strcmp(action, "baseline-approved") == 0 ?
+	    "event" : "alert");
+	event_set_str(ev, "module", "fimguard");
+	event_set_str(ev, "dataset", dataset);
+	arr = json_object_new_array();
+	json_object_array_add(arr, json_object_new_string("file"));
+	json_object_object_add(ev, "category", arr);
+	arr = json_object_new_array();
+	json_object_array_add(arr,
+	    json_object_new_string(event_type_for(action)));
+	json_object_object_add(ev, "type", arr);
+	event_set_str(ev, "action", action);
+	event_set_str(ev, "outcome", outcome);
+	event_set_str(event_obj(o, "host"), "hostname", host);
+	return o;
+}
+
+/* file.path must be valid UTF-8 for every JSON consumer; when the name
+ * is not, the field shows it with U+FFFD and b64key (in b64dst) holds
+ * the exact bytes. */
+static void
+event_path_into(json_object *dst, const char *key, json_object *b64dst,
+    const char *b64key, const char *path)
+{
+	char *lossy, *b64;
+
+	if (util_utf8_valid(path, strlen(path))) {
+		event_set_str(dst, key, path);
+		return;
+	}
+	lossy = util_utf8_lossy(path);
+	b64 = util_b64_encode((const uint8_t *)path, strlen(path));
+	event_set_str(dst, key, lossy);
+	event_set_str(b64dst, b64key, b64);
+	free(lossy);
+	free(b64);
+}
+
+void
+event_put_path(json_object *o, const char *key, const char *path)
+{
+	char *k = xasprintf("%s_base64", key);
+
+	event_path_into(o, key, o, k, path);
+	free(k);
+}
+
+char *
+event_mode_str(uint32_t mode)
+{
+	return xasprintf("%04o", (unsigned)mode);
+}
+
+static void
+event_meta(json_object *f, const struct entry *e)
+{
+	char *mode = event_mode_str(e->mode), num[32];
+
+	event_set_str(f, "type", e->type == ENTRY_FILE ? "file" :
+	    entry_type_name(e->type));
+	event_set_str(f, "mode", mode);
+	snprintf(num, sizeof(num), "%" PRIu32, e->uid);
+	event_set_str(f, "uid", num);
+	snprintf(num, sizeof(num), "%" PRIu32, e->gid);
+	event_set_str(f, "gid", num);
+	if (e->type == ENTRY_FILE)
+		json_object_object_add(f, "size",
+		    json_object_new_uint64(e->size));
+	if (e->type == ENTRY_SYMLINK && e->target != NULL)
+		event_put_path(f, "target_path", e->target);
+	free(mode);
+}
+
+static void
+event_sha(json_object *o, const struct entry *e)
+{
+	char hex[65];
+
+	if (!e->has_sha)
+		return;
+	util_hex(e->sha, sizeof(e->sha), hex);
+	event_set_str(event_obj(o, "hash"), "sha256", hex);
+}
+
+/* file.*: the object as it is now. */
+void
+event_file(json_object *ev, const struct entry *e)
+{
+	json_object *f = event_obj(ev, "file");
+	char num[32];
+
+	event_path_into(f, "path", event_obj(ev, "fimguard"), "path_base64",
+	    e->path);
+	event_meta(f, e);
+	snprintf(num, sizeof(num), "%" PRIu64, e->ino);
+	event_set_str(f, "inode", num);
+	event_sha(f, e);
+}
+
+/* fimguard.baseline.*: the trusted state, flattened so that
+ * fimguard.baseline.sha256 is what reports cite. */
+void
+event_baseline(json_object *ev, const struct entry *b)
+{
+	json_object *f = event_obj(event_obj(ev, "fimguard"), "baseline");
+	char hex[65];
+
+	event_meta(f, b);
+	if (b->has_sha) {
+		util_hex(b->sha, sizeof(b->sha), hex);
+		event_set_str(f, "sha256", hex);
+	}
+}
+
+void
+event_rule(json_object *ev, const char *rule, int severity, int mode)
+{
+	json_object *fg = event_obj(ev, "fimguard");
+
+	event_set_str(event_obj(ev, "rule"), "name", rule);
+	json_object_object_add(event_obj(ev, "event"), "severity",
+	    json_object_new_int(conf_severity_ecs(severity)));
+	event_set_str(fg, "severity", conf_severity_name(severity));
+	event_set_str(fg, "mode", conf_mode_name(mode));
+}
+
+/* path NULL: no events file. The file is created 0640 (events name
+ * paths of secrets, so not world-readable). */
+int
+event_sink_open(struct event_sink *s, const char *path, int to_stdout)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->to_stdout = to_stdout;
+	if (path == NULL)
+		return 0;
+	s->path = xstrdup(path);
+	s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0640);
+	if (s->fd < 0 && errno == ENOENT) {
+		char *dir = xstrdup(path);
+
+		*strrchr(dir, '/') = '\0';
+		if (*dir != '\0' && state_mkdirs(dir, 0750) == 0)
+			s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+			    O_CLOEXEC | O_NOFOLLOW, 0640);
+		free(dir);
+	}
+	if (s->fd < 0) {
+		log_warn("%s: cannot open events file", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes and frees the event. */
+int
+event_emit(struct event_sink *s, json_object *ev)
+{
+	size_t len;
+	const char *js = json_object_to_json_string_length(ev,
+	    EVENT_JSON_FLAGS, &len);
+	char *line = xmalloc(len + 2);
+	int r = 0;
+
+	memcpy(line, js, len);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	if (s->fd >= 0 && write(s->fd, line, len + 1) != (ssize_t)(len + 1)) {
+		if (!s->failed)
+			log_warn("%s: cannot write event", s->path);
+		s->failed = 1;
+		r = -1;
+	}
+	if (s->to_stdout)
+		fwrite(line, 1, len + 1, stdout);
+	free(line);
+	json_object_put(ev);
+	return r;
+}
+
+void
+event_sink_close(struct event_sink *s)
+{
+	if (s->fd >= 0) {
+		if (fsync(s->fd) < 0 && errno != EINVAL)
+			log_warn("%s: fsync", s->path);
+		close(s->fd);
+	}
+	free(s->path);
+	s->fd = -1;
+	s->path = NULL;
+}

@@ -1,0 +1,200 @@
+/* Hashing with libxxhash (XXH3-128 keyed by a per-install secret) and
+ * OpenSSL EVP (SHA-256, HMAC-SHA256). */
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "hash.h"
+#include "log.h"
+#include "util.h"
+
+/* Fetched once: implicit fetches inside EVP_DigestInit cost a lock and
+ * a lookup per file. */
+static EVP_MD *hash_sha256;
+static EVP_MAC *hash_hmac;
+
+void
+hash_global_init(void)
+{
+	if (hash_sha256 == NULL &&
+	    (hash_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatalx("OpenSSL: SHA256 not available");
+	if (hash_hmac == NULL &&
+	    (hash_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		fatalx("OpenSSL: HMAC not available");
+}
+
+void
+hash_global_free(void)
+{
+	EVP_MD_free(hash_sha256);
+	EVP_MAC_free(hash_hmac);
+	hash_sha256 = NULL;
+	hash_hmac = NULL;
+}
+
+static int
+hash_write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct hash_ctx {
+	XXH3_state_t	*xxh;
+	EVP_MD_CTX	*sha;
+};
+
+static void
+hash_ctx_init(struct hash_ctx *h, const uint8_t *secret, int what)
+{
+	memset(h, 0, sizeof(*h));
+	if (what & HASH_XXH) {
+		if ((h->xxh = XXH3_createState()) == NULL)
+			fatalx("out of memory");
+		XXH3_128bits_reset_withSecret(h->xxh, secret, HASH_SECRET_LEN);
+	}
+	if (what & HASH_SHA) {
+		if ((h->sha = EVP_MD_CTX_new()) == NULL ||
+		    !EVP_DigestInit_ex(h->sha, hash_sha256, NULL))
+			fatalx("OpenSSL: SHA-256 init failed");
+	}
+}
+
+static void
+hash_ctx_update(struct hash_ctx *h, const void *p, size_t n)
+{
+	if (h->xxh)
+		XXH3_128bits_update(h->xxh, p, n);
+	if (h->sha && !EVP_DigestUpdate(h->sha, p, n))
+		fatalx("OpenSSL: SHA-256 update failed");
+}
+
+static void
+hash_ctx_final(struct hash_ctx *h, struct hash_result *r)
+{
+	if (h->xxh) {
+		XXH128_canonical_t c;
+
+		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->xxh));
+		memcpy(r->xxh, c.digest, sizeof(r->xxh));
+		XXH3_freeState(h->xxh);
+	}
+	if (h->sha) {
+		unsigned len = 0;
+
+		if (!EVP_DigestFinal_ex(h->sha, r->sha, &len) || len != 32)
+			fatalx("OpenSSL: SHA-256 final failed");
+		EVP_MD_CTX_free(h->sha);
+	}
+}
+
+/* Hash everything readable from fd (from its current offset), and copy
+ * it to copyfd when copyfd >= 0 (the vault), in one pass so the copy is
+ * exactly the bytes that were hashed. Returns 0, or -1 with errno. */
+int
+hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
+    struct hash_result *r)
+{
+	static __thread uint8_t buf[HASH_CHUNK];
+	struct hash_ctx h;
+	int saved;
+
+	hash_ctx_init(&h, secret, what);
+	r->bytes = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		hash_ctx_update(&h, buf, (size_t)n);
+		if (copyfd >= 0 && hash_write_all(copyfd, buf, (size_t)n) < 0)
+			goto fail;
+		r->bytes += (uint64_t)n;
+	}
+	hash_ctx_final(&h, r);
+	return 0;
+fail:
+	saved = errno;
+	hash_ctx_final(&h, r);
+	errno = saved;
+	return -1;
+}
+
+void
+hash_buf(const void *p, size_t n, const uint8_t *secret, struct hash_result *r)
+{
+	struct hash_ctx h;
+
+	hash_ctx_init(&h, secret, secret ? HASH_XXH | HASH_SHA : HASH_SHA);
+	hash_ctx_update(&h, p, n);
+	hash_ctx_final(&h, r);
+	r->bytes = n;
+}
+
+struct hmac_stream {
+	EVP_MAC_CTX	*ctx;
+};
+
+struct hmac_stream *
+hmac_stream_new(const uint8_t *key, size_t keylen)
+{
+	struct hmac_stream *s = xcalloc(1, sizeof(*s));
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+
+	if ((s->ctx = EVP_MAC_CTX_new(hash_hmac)) == NULL ||
+	    !EVP_MAC_init(s->ctx, key, keylen, params))
+		fatalx("OpenSSL: HMAC init failed");
+	return s;
+}
+
+void
+hmac_stream_update(struct hmac_stream *s, const void *p, size_t n)
+{
+	if (!EVP_MAC_update(s->ctx, p, n))
+		fatalx("OpenSSL: HMAC update failed");
+}
+
+void
+hmac_stream_final(struct hmac_stream *s, uint8_t out[32])
+{
+	size_t len = 0;
+
+	if (!EVP_MAC_final(s->ctx, out, &len, 32) || len != 32)
+		fatalx("OpenSSL: HMAC final failed");
+	EVP_MAC_CTX_free(s->ctx);
+	free(s);
+}
+
+int
+hmac_sha256(const uint8_t *key, size_t keylen, const void *p, size_t n,
+    uint8_t out[32])
+{
+	struct hmac_stream *s = hmac_stream_new(key, keylen);
+
+	hmac_stream_update(s, p, n);
+	hmac_stream_final(s, out);
+	return 0;
+}

@@ -1,0 +1,86 @@
+/* Open-addressing hash table with linear probing; FNV-1a keys. Enough
+ * for a few million paths and read-only sharing between threads. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "htab.h"
+#include "util.h"
+
+static uint64_t
+htab_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+void
+htab_init(struct htab *t, size_t hint)
+{
+	size_t cap = 16;
+
+	while (cap < hint * 2)
+		cap *= 2;
+	t->keys = xcalloc(cap, sizeof(*t->keys));
+	t->vals = xcalloc(cap, sizeof(*t->vals));
+	t->cap = cap;
+	t->n = 0;
+}
+
+void
+htab_free(struct htab *t)
+{
+	free(t->keys);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+htab_grow(struct htab *t)
+{
+	struct htab bigger;
+
+	htab_init(&bigger, t->cap);
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->keys[i] != NULL)
+			htab_put(&bigger, t->keys[i], t->vals[i]);
+	htab_free(t);
+	*t = bigger;
+}
+
+/* Returns 1 if inserted, 0 if the key was present (value unchanged). */
+int
+htab_put(struct htab *t, const char *key, size_t val)
+{
+	size_t i;
+
+	if ((t->n + 1) * 2 > t->cap)
+		htab_grow(t);
+	for (i = htab_hash(key) & (t->cap - 1); t->keys[i] != NULL;
+	    i = (i + 1) & (t->cap - 1))
+		if (strcmp(t->keys[i], key) == 0)
+			return 0;
+	t->keys[i] = key;
+	t->vals[i] = val;
+	t->n++;
+	return 1;
+}
+
+int
+htab_get(const struct htab *t, const char *key, size_t *val)
+{
+	if (t->cap == 0)
+		return 0;
+	for (size_t i = htab_hash(key) & (t->cap - 1); t->keys[i] != NULL;
+	    i = (i + 1) & (t->cap - 1))
+		if (strcmp(t->keys[i], key) == 0) {
+			*val = t->vals[i];
+			return 1;
+		}
+	return 0;
+}

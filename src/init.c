@@ -1,0 +1,70 @@
+/* fimguard init: walk the policy, hash everything, fill the vault and
+ * write a signed baseline. Refuses to replace a baseline unless asked
+ * (--force), because that silently accepts whatever changed since. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "walk.h"
+
+static size_t
+init_count_errors(const struct entryvec *ev)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ev->n; i++)
+		if (ev->v[i].error != NULL) {
+			log_warnx("%s: recorded without content: %s",
+			    ev->v[i].path, ev->v[i].error);
+			n++;
+		}
+	return n;
+}
+
+int
+cmd_init(const struct cmd_opts *o)
+{
+	struct entryvec ev = { 0 };
+	struct state s;
+	struct conf c;
+	char *why = NULL, *path;
+	int r = EXIT_USAGE;
+
+	if (cmd_load_conf(o, &c) != 0)
+		return EXIT_USAGE;
+	if (state_open(&s, cmd_state_dir(o, &c), 1) < 0)
+		goto out;
+	if (state_lock(&s) < 0) {
+		log_warn("%s: lock", s.dir);
+		goto out;
+	}
+	path = state_path(&s, BASELINE_FILE);
+	if (!o->force && access(path, F_OK) == 0) {
+		log_warnx("%s exists; use 'fimguard init --force' to replace "
+		    "it, or 'fimguard approve' to accept changes", path);
+		free(path);
+		goto out;
+	}
+	free(path);
+	if (state_keys(&s, 1, &why) != STATE_KEYS_OK) {
+		log_warnx("%s", why);
+		goto out;
+	}
+	walk_policy(&c, &ev);
+	cmd_scan(&ev, &s, NULL, 1);
+	init_count_errors(&ev);
+	if (baseline_save(&ev, &s) < 0)
+		goto out;
+	printf("fimguard init: baseline of %zu entries written to %s/%s\n",
+	    ev.n, s.dir, BASELINE_FILE);
+	r = EXIT_OK;
+out:
+	free(why);
+	entryvec_free(&ev);
+	state_close(&s);
+	conf_free(&c);
+	return r;
+}

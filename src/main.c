@@ -1,0 +1,142 @@
+/* fimguard: command line. Global options may appear anywhere; the
+ * first operand is the command. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "hash.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG	"/etc/fimguard/fimguard.conf"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: fimguard [-c FILE] [-p DIR] [-s DIR] [-v] COMMAND ...\n"
+	    "  init [--force]                    build the baseline\n"
+	    "  check [--json]                    compare with the baseline\n"
+	    "  approve [--reason TEXT] (--all | PATH...)\n"
+	    "                                    accept current state\n"
+	    "  policy check                      validate config and policy\n"
+	    "options:\n"
+	    "  -c FILE  config (default " DEFAULT_CONFIG ")\n"
+	    "  -p DIR   policy directory (default /etc/fimguard/policy.d)\n"
+	    "  -s DIR   state directory (default /var/lib/fimguard)\n");
+}
+
+enum { OPT_FORCE = 256, OPT_JSON, OPT_ALL, OPT_REASON, OPT_MODE,
+	OPT_FOREGROUND };
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "policy", required_argument, NULL, 'p' },
+	{ "state", required_argument, NULL, 's' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Returns -1 on a usage error. */
+static int
+parse_args(int argc, char **argv, struct cmd_opts *o)
+{
+	int ch;
+
+	o->config = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:p:s:vh", long_opts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; o->config_given = 1; break;
+		case 'p': o->policy_dir = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case OPT_FORCE: o->force = 1; break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_ALL: o->all = 1; break;
+		case OPT_REASON: o->reason = optarg; break;
+		default: return -1;
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	return 0;
+}
+
+/* Options that belong to one command are refused elsewhere, so a
+ * misplaced --force never silently does nothing. */
+static int
+check_scope(const char *cmd, const struct cmd_opts *o)
+{
+	if (o->force && strcmp(cmd, "init") != 0)
+		return -1;
+	if (o->json && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "approve") != 0)
+		return -1;
+	if ((o->all || o->reason) && strcmp(cmd, "approve") != 0)
+		return -1;
+	return 0;
+}
+
+static int
+dispatch(const char *cmd, struct cmd_opts *o)
+{
+	if (check_scope(cmd, o) < 0) {
+		log_warnx("option not valid for '%s'", cmd);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "approve") == 0)
+		return cmd_approve(o);
+	if (o->nargs > 0) {
+		log_warnx("%s: unexpected argument '%s'", cmd, o->args[0]);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(o);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(o);
+	log_warnx("unknown command '%s'", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cmd_opts o = { 0 };
+	const char *cmd;
+	int r;
+
+	log_init("fimguard", 0);
+	if (parse_args(argc, argv, &o) < 0 || o.nargs == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init("fimguard", o.verbose);
+	cmd = o.args[0];
+	o.args++;
+	o.nargs--;
+	hash_global_init();
+	if (strcmp(cmd, "policy") == 0) {
+		if (o.nargs != 1 || strcmp(o.args[0], "check") != 0 ||
+		    check_scope(cmd, &o) < 0) {
+			usage(stderr);
+			r = EXIT_USAGE;
+		} else {
+			o.nargs = 0;
+			r = cmd_policy_check(&o);
+		}
+	} else
+		r = dispatch(cmd, &o);
+	hash_global_free();
+	fflush(stdout);
+	return r;
+}

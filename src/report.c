@@ -1,0 +1,164 @@
+/* Reports. The human report leads with one summary line (what cron
+ * mails and people skim), then a block per change; every name is
+ * escaped so a hostile file name cannot forge report lines. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "util.h"
+
+void
+report_rule_info(const struct conf *c, const char *rule, int *sev, int *mode)
+{
+	*sev = CONF_SEV_MEDIUM;
+	*mode = c->mode;
+	for (size_t i = 0; i < c->nrules; i++)
+		if (strcmp(c->rules[i].name, rule) == 0) {
+			*sev = c->rules[i].severity;
+			*mode = conf_rule_mode(c, &c->rules[i]);
+			return;
+		}
+}
+
+static void
+report_hex_line(FILE *fp, const char *label, const struct entry *a,
+    const struct entry *b)
+{
+	char ha[65] = "(none)", hb[65] = "(none)";
+
+	if (a != NULL && a->has_sha)
+		util_hex(a->sha, 32, ha);
+	if (b != NULL && b->has_sha)
+		util_hex(b->sha, 32, hb);
+	fprintf(fp, "    %s %s -> %s\n", label, ha, hb);
+}
+
+static void
+report_details(FILE *fp, const struct change *ch)
+{
+	const struct entry *o = ch->base, *n = ch->now;
+
+	if (ch->what & CMP_TYPE)
+		fprintf(fp, "    type %s -> %s\n", entry_type_name(o->type),
+		    entry_type_name(n->type));
+	if (ch->what & CMP_CONTENT) {
+		report_hex_line(fp, "sha256", o, n);
+		fprintf(fp, "    size %" PRIu64 " -> %" PRIu64 "\n", o->size,
+		    n->size);
+	}
+	if (ch->what & CMP_MODE)
+		fprintf(fp, "    mode %04o -> %04o\n", (unsigned)o->mode,
+		    (unsigned)n->mode);
+	if (ch->what & CMP_UID)
+		fprintf(fp, "    uid %" PRIu32 " -> %" PRIu32 "\n", o->uid,
+		    n->uid);
+	if (ch->what & CMP_GID)
+		fprintf(fp, "    gid %" PRIu32 " -> %" PRIu32 "\n", o->gid,
+		    n->gid);
+	if (ch->what & CMP_TARGET) {
+		char *a = util_escape(o->target ? o->target : "");
+		char *b = util_escape(n->target ? n->target : "");
+
+		fprintf(fp, "    target %s -> %s\n", a, b);
+		free(a);
+		free(b);
+	}
+	if (ch->what & CMP_XATTRS)
+		fprintf(fp, "    security xattrs changed\n");
+	if (ch->what & CMP_NLINK)
+		fprintf(fp, "    links %" PRIu64 " -> %" PRIu64 "\n", o->nlink,
+		    n->nlink);
+}
+
+static void
+report_change(FILE *fp, const struct conf *c, const struct change *ch)
+{
+	const struct entry *e = ch->now ? ch->now : ch->base;
+	char *path = util_escape(e->path);
+	int sev, mode;
+
+	report_rule_info(c, e->rule, &sev, &mode);
+	fprintf(fp, "%-18s %s [rule %s, %s]\n",
+	    compare_action_name(ch->action), path, e->rule,
+	    conf_severity_name(sev));
+	free(path);
+	if (ch->action == CMP_RENAMED) {
+		path = util_escape(ch->base->path);
+		fprintf(fp, "    renamed from %s\n", path);
+		free(path);
+	}
+	if (ch->action == CMP_SCAN_FAILED)
+		fprintf(fp, "    cannot verify: %s\n", ch->now->error);
+	else if (ch->action == CMP_CREATED)
+		report_hex_line(fp, "sha256", NULL, ch->now);
+	if (ch->base != NULL && ch->now != NULL &&
+	    ch->action != CMP_SCAN_FAILED)
+		report_details(fp, ch);
+}
+
+void
+report_human(FILE *fp, const struct conf *c, const struct changes *ch,
+    size_t nentries)
+{
+	if (ch->n == 0) {
+		fprintf(fp, "fimguard check: no changes (%zu entries)\n",
+		    nentries);
+		return;
+	}
+	fprintf(fp, "fimguard check: %zu change%s (%zu entries):", ch->n,
+	    ch->n == 1 ? "" : "s", nentries);
+	for (int a = 0, first = 1; a < CMP_NACTIONS; a++) {
+		if (ch->count[a] == 0 && a == CMP_SCAN_FAILED)
+			continue;
+		fprintf(fp, "%s %zu %s", first ? "" : ",", ch->count[a],
+		    compare_action_name(a));
+		first = 0;
+	}
+	fputc('\n', fp);
+	for (size_t i = 0; i < ch->n; i++)
+		report_change(fp, c, &ch->v[i]);
+}
+
+static void
+report_what(json_object *fg, unsigned what)
+{
+	json_object *arr = json_object_new_array();
+
+	for (unsigned bit = 1; bit <= CMP_NLINK; bit <<= 1)
+		if (what & bit)
+			json_object_array_add(arr,
+			    json_object_new_string(compare_what_name(bit)));
+	json_object_object_add(fg, "changes", arr);
+}
+
+/* action NULL: the change's own action. */
+json_object *
+report_event(const struct conf *c, const struct change *ch,
+    const char *dataset, const char *action)
+{
+	const struct entry *e = ch->now ? ch->now : ch->base;
+	const char *act = action ? action : compare_action_name(ch->action);
+	json_object *ev = event_new(dataset, act,
+	    ch->action == CMP_SCAN_FAILED ? "failure" : "success"), *fg;
+	int sev, mode;
+
+	report_rule_info(c, e->rule, &sev, &mode);
+	event_file(ev, e);
+	event_rule(ev, e->rule, sev, mode);
+	fg = event_obj(ev, "fimguard");
+	if (action != NULL)
+		event_set_str(fg, "change", compare_action_name(ch->action));
+	if (ch->base != NULL)
+		event_baseline(ev, ch->base);
+	if (ch->now == NULL)	/* deleted: no content now */
+		json_object_object_del(event_obj(ev, "file"), "hash");
+	report_what(fg, ch->what);
+	if (ch->action == CMP_RENAMED)
+		event_put_path(event_obj(fg, "previous"), "path",
+		    ch->base->path);
+	if (ch->action == CMP_SCAN_FAILED && ch->now->error)
+		event_set_str(fg, "error", ch->now->error);
+	return ev;
+}

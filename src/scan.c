@@ -1,0 +1,238 @@
+/* Content scanning. Every regular file is opened with O_NOFOLLOW |
+ * O_NONBLOCK | O_NOCTTY and checked with fstat before a byte is read:
+ * if the walk saw a regular file but something else now sits there (a
+ * FIFO or device swapped in), it is recorded, never read. A file whose
+ * size or times change while it is read is read again, up to three
+ * times, then reported as unstable. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "log.h"
+#include "scan.h"
+#include "util.h"
+#include "vault.h"
+
+#define SCAN_TRIES	3
+#define SCAN_MAX_THREADS 8
+
+static int
+scan_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* One pass over the open file: hashes what is asked (and fills the
+ * vault). Returns 0 stable, 1 changed while read, -1 read error. */
+static int
+scan_pass(struct entry *e, int fd, const struct stat *before, int what,
+    const struct scan_opts *o)
+{
+	struct hash_result r;
+	char *tmp = NULL;
+	int vfd = -1, saved;
+	struct stat after;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	if ((what & HASH_SHA) && e->vault && o->vault != NULL &&
+	    (vfd = vault_tmp_open(o->vault, &tmp)) < 0)
+		log_warn("%s: vault", o->vault);
+	if (hash_fd(fd, o->secret, what, vfd, &r) < 0) {
+		saved = errno;
+		vault_abort(tmp, vfd);
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &after) < 0 || !scan_same(before, &after) ||
+	    r.bytes != (uint64_t)before->st_size) {
+		vault_abort(tmp, vfd);
+		return 1;
+	}
+	if (what & HASH_XXH) {
+		memcpy(e->xxh, r.xxh, sizeof(e->xxh));
+		e->has_xxh = 1;
+	}
+	if (what & HASH_SHA) {
+		memcpy(e->sha, r.sha, sizeof(e->sha));
+		e->has_sha = 1;
+		if (vfd >= 0)
+			vault_commit(o->vault, tmp, vfd, r.sha);
+	}
+	return 0;
+}
+
+static int
+scan_hash_open(struct entry *e, int fd, const struct stat *st,
+    const struct scan_opts *o)
+{
+	int what = HASH_XXH | (o->sha ? HASH_SHA : 0), r;
+
+	if (st->st_size > (off_t)(4 * HASH_CHUNK))
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r = scan_pass(e, fd, st, what, o);
+	if (r == 0 && !o->sha && o->need_sha && o->need_sha(o->arg, e))
+		r = scan_pass(e, fd, st, HASH_SHA, o);
+	return r;
+}
+
+static void
+scan_set_error(struct entry *e, const char *what, int err)
+{
+	free(e->error);
+	e->error = xasprintf("%s: %s", what, strerror(err));
+}
+
+/* Hash one regular file. Returns 0 normally, -1 if it vanished (the
+ * caller treats the entry as gone). */
+int
+scan_file(struct entry *e, const struct scan_opts *o)
+{
+	for (int attempt = 0; attempt < SCAN_TRIES; attempt++) {
+		struct stat st;
+		int fd, r;
+
+		fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+		    O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return -1;
+			/* ELOOP: replaced by a symlink since the walk. */
+			scan_set_error(e, "open", errno);
+			return 0;
+		}
+		if (fstat(fd, &st) < 0) {
+			scan_set_error(e, "fstat", errno);
+			close(fd);
+			return 0;
+		}
+		entry_from_stat(e, &st);
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);	/* swapped for a FIFO or device */
+			return 0;
+		}
+		r = scan_hash_open(e, fd, &st, o);
+		if (r < 0)
+			scan_set_error(e, "read", errno);
+		close(fd);
+		if (r <= 0) {
+			if (r == 0) {
+				free(e->error);
+				e->error = NULL;
+			}
+			return 0;
+		}
+	}
+	free(e->error);
+	e->error = xstrdup("file kept changing while being read");
+	return 0;
+}
+
+struct scan_pool {
+	struct entryvec		*ev;
+	const struct scan_opts	*o;
+	size_t			 next;
+	size_t			 done;
+	unsigned char		*gone;
+};
+
+static void
+scan_progress(struct scan_pool *p, time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (now == *last)
+		return;
+	*last = now;
+	fprintf(stderr, "\rfimguard: scanning %zu/%zu entries",
+	    __atomic_load_n(&p->done, __ATOMIC_RELAXED), p->ev->n);
+}
+
+static void
+scan_run(struct scan_pool *p, int shows)
+{
+	time_t last = time(NULL);
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		struct entry *e;
+
+		if (i >= p->ev->n)
+			break;
+		e = &p->ev->v[i];
+		if (e->type == ENTRY_FILE && scan_file(e, p->o) < 0)
+			p->gone[i] = 1;
+		__atomic_fetch_add(&p->done, 1, __ATOMIC_RELAXED);
+		if (shows && (i & 255) == 0)
+			scan_progress(p, &last);
+	}
+}
+
+static void *
+scan_worker(void *arg)
+{
+	scan_run(arg, 0);
+	return NULL;
+}
+
+static int
+scan_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > SCAN_MAX_THREADS ? SCAN_MAX_THREADS : (int)n;
+}
+
+/* Drop entries that vanished between the walk and the read. */
+static void
+scan_compact(struct entryvec *ev, const unsigned char *gone)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < ev->n; i++) {
+		if (gone[i]) {
+			entry_free(&ev->v[i]);
+			continue;
+		}
+		ev->v[w++] = ev->v[i];
+	}
+	ev->n = w;
+}
+
+/* The calling thread works too, and is the one that shows progress. */
+void
+scan_entries(struct entryvec *ev, const struct scan_opts *o)
+{
+	struct scan_pool p = { .ev = ev, .o = o };
+	pthread_t tids[SCAN_MAX_THREADS];
+	int n = scan_threads(), started = 0;
+
+	p.gone = xcalloc(ev->n + 1, 1);
+	for (int i = 1; i < n; i++) {
+		if (pthread_create(&tids[started], NULL, scan_worker, &p) != 0)
+			break;
+		started++;
+	}
+	scan_run(&p, o->progress);
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (o->progress)
+		fprintf(stderr, "\rfimguard: scanned %zu entries%20s\n",
+		    ev->n, "");
+	scan_compact(ev, p.gone);
+	free(p.gone);
+}

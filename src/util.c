@@ -1,0 +1,334 @@
+/* Helpers with no policy of their own. Out-of-memory is fatal: a
+ * half-built baseline is worse than a clear failure. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n ? n : 1, size ? size : 1);
+
+	if (q == NULL)
+		fatalx("out of memory");
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		fatalx("out of memory");
+	return s;
+}
+
+void
+strlist_push_owned(struct strlist *l, char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = s;
+}
+
+void
+strlist_push(struct strlist *l, const char *s)
+{
+	strlist_push_owned(l, xstrdup(s));
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+void
+util_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Strict: exactly 2*n lowercase hex digits, as util_hex writes them. */
+int
+util_unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = util_hexval(s[2 * i]), lo = util_hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+util_b64_encode(const uint8_t *in, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		*o++ = b64chars[v >> 18 & 63];
+		*o++ = b64chars[v >> 12 & 63];
+		*o++ = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? b64chars[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+util_b64val(char c)
+{
+	const char *p = c ? strchr(b64chars, c) : NULL;
+
+	return p ? (int)(p - b64chars) : -1;
+}
+
+/* Decodes canonical padded base64 only; the result is NUL-terminated
+ * for convenience, *outlen excludes the NUL. */
+int
+util_b64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t len = strlen(s), n = 0;
+	uint8_t *buf;
+
+	if (len % 4 != 0)
+		return -1;
+	buf = xmalloc(len / 4 * 3 + 1);
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4], pad = 0;
+
+		for (int k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
+				v[k] = 0;
+				pad++;
+			} else if (pad || (v[k] = util_b64val(s[i + k])) < 0) {
+				free(buf);
+				return -1;
+			}
+		}
+		uint32_t w = (uint32_t)(v[0] << 18 | v[1] << 12 | v[2] << 6 |
+		    v[3]);
+		buf[n++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			buf[n++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			buf[n++] = (uint8_t)w;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (max bytes left), 0 if not
+ * valid. Rejects overlongs, surrogates and code points past U+10FFFF,
+ * exactly what a strict JSON consumer rejects. */
+static size_t
+util_utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned c = s[0];
+	size_t len;
+	unsigned cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2; cp = c & 0x1f; min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3; cp = c & 0x0f; min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4; cp = c & 0x07; min = 0x10000;
+	} else
+		return 0;
+	if (left < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int
+util_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (n > 0) {
+		size_t k = util_utf8_seq(p, n);
+
+		if (k == 0)
+			return 0;
+		p += k;
+		n -= k;
+	}
+	return 1;
+}
+
+/* Invalid bytes become U+FFFD, for display fields next to an exact
+ * base64 copy. */
+char *
+util_utf8_lossy(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	char *out = xmalloc(3 * n + 1), *o = out;
+
+	while (n > 0) {
+		size_t k = util_utf8_seq(p, n);
+
+		if (k == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			k = 1;
+		} else {
+			memcpy(o, p, k);
+			o += k;
+		}
+		p += k;
+		n -= k;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* For terminals: a hostile file name must not move the cursor or fake
+ * a report line, so control bytes, backslash and invalid UTF-8 are
+ * shown as C escapes. */
+char *
+util_escape(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	char *out = xmalloc(4 * n + 1), *o = out;
+
+	while (n > 0) {
+		size_t k = util_utf8_seq(p, n);
+
+		if (k > 1) {
+			memcpy(o, p, k);
+			o += k;
+		} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+			*o++ = (char)*p;
+		} else {
+			k = 1;
+			if (*p == '\n')
+				o += sprintf(o, "\\n");
+			else if (*p == '\t')
+				o += sprintf(o, "\\t");
+			else if (*p == '\\')
+				o += sprintf(o, "\\\\");
+			else
+				o += sprintf(o, "\\x%02x", *p);
+		}
+		p += k;
+		n -= k;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* True when path equals dir or lies below it ("/etc/ssh" is under
+ * "/etc/ssh/" and "/etc", but "/etc/sshd" is not under "/etc/ssh"). */
+int
+util_path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return path[0] == '/';
+	return strncmp(path, dir, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
+}
