@@ -32,7 +32,7 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr cppcheck
+	     util-linux attr acl cppcheck
 BENCH_DEPS = aide xxhash time
 
 .PHONY: all deps deps-test test unit integration asan lint bench run clean

@@ -1,6 +1,6 @@
 /* The baseline file: versioned JSON lines with an HMAC-SHA256 trailer.
  *   {"format":"fimguard-baseline","version":1,...}     header
- *   {"path":"/etc/passwd",...}                         one per entry
+ *   ["/etc/passwd","accounts","file",420,...]          one per entry
  *   {"hmac":"<hex>"}                                   over all above */
 #ifndef FIMGUARD_BASELINE_H
 #define FIMGUARD_BASELINE_H
@@ -38,8 +38,5 @@ int	 baseline_find(const struct baseline *, const char *,
 	    struct entry **);
 void	 baseline_index(struct baseline *);
 const char *baseline_status_name(int);
-json_object *baseline_entry_to_json(const struct entry *);
-int	 baseline_entry_from_json(json_object *, struct entry *,
-	    struct strlist *);
 
 #endif

@@ -22,6 +22,7 @@ struct conf_rule {
 	struct strlist	 paths;
 	struct strlist	 exclude;
 	struct strlist	 writers;
+	int		 paths_given;	/* a paths line, even a bad one */
 	int		 recursive;
 	int		 diff;
 	int		 restore;

@@ -27,6 +27,7 @@ struct entry {
 	char		*xattrs;	/* canonical "name\tbase64\n"... */
 	char		*error;		/* why content could not be read */
 	unsigned	 has_xxh:1, has_sha:1, vault:1;
+	unsigned	 unstat:1;	/* metadata not read yet */
 	uint8_t		 xxh[ENTRY_XXH_LEN];
 	uint8_t		 sha[ENTRY_SHA_LEN];
 };
@@ -44,5 +45,6 @@ void		 entry_from_stat(struct entry *, const struct stat *);
 const char	*entry_type_name(int);
 int		 entry_type_parse(const char *);
 int		 entry_read_meta(struct entry *, int, const char *);
+void		 entry_read_xattrs_fd(struct entry *, int);
 
 #endif

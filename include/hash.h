@@ -19,7 +19,8 @@ struct hash_result {
 
 void	hash_global_init(void);
 void	hash_global_free(void);
-int	hash_fd(int, const uint8_t *, int, int, struct hash_result *);
+int	hash_fd(int, const uint8_t *, int, int, uint64_t,
+	    struct hash_result *);
 void	hash_buf(const void *, size_t, const uint8_t *, struct hash_result *);
 int	hmac_sha256(const uint8_t *, size_t, const void *, size_t,
 	    uint8_t [32]);

@@ -96,15 +96,54 @@ approve_check_args(const struct cmd_opts *o, const struct entryvec *now,
 	return bad;
 }
 
+static json_object *
+approve_paths(char *const *paths, size_t n)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char *p = util_utf8_lossy(paths[i]);
+
+		json_object_array_add(arr, json_object_new_string(p));
+		free(p);
+	}
+	return arr;
+}
+
+/* Exact bytes of the approved paths, when any is not UTF-8. */
+static void
+approve_history_b64(json_object *h, char *const *paths, size_t n)
+{
+	json_object *arr = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (!util_utf8_valid(paths[i], strlen(paths[i])))
+			arr = json_object_new_array();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		char *b = util_b64_encode((const uint8_t *)paths[i],
+		    strlen(paths[i]));
+
+		json_object_array_add(arr, json_object_new_string(b));
+		free(b);
+	}
+	if (arr != NULL)
+		json_object_object_add(h, "paths_base64", arr);
+}
+
 static void
 approve_history(const struct state *s, const struct cmd_opts *o,
-    const struct approver *w, size_t nchanges)
+    const struct approver *w, const struct changes *ch)
 {
+	char **changed = xcalloc(ch->n + 1, sizeof(char *));
+	size_t nchanged = ch->n;
 	json_object *h = json_object_new_object(), *paths;
 	char *path = state_path(s, "history.jsonl"), ts[64];
 	const char *line;
 	int fd;
 
+	for (size_t i = 0; i < ch->n; i++)
+		changed[i] = ch->v[i].now ? ch->v[i].now->path :
+		    ch->v[i].base->path;
 	event_timestamp(ts, sizeof(ts));
 	event_set_str(h, "@timestamp", ts);
 	event_set_str(h, "uid", w->uid);
@@ -112,15 +151,12 @@ approve_history(const struct state *s, const struct cmd_opts *o,
 	event_set_str(h, "auid", w->auid);
 	event_set_str(h, "reason", o->reason ? o->reason : "");
 	json_object_object_add(h, "all", json_object_new_boolean(o->all));
-	paths = json_object_new_array();
-	for (int i = 0; i < o->nargs; i++) {
-		json_object *p = json_object_new_object();
-
-		event_put_path(p, "path", o->args[i]);
-		json_object_array_add(paths, p);
-	}
+	json_object_object_add(h, "requested", approve_paths(o->args,
+	    (size_t)o->nargs));
+	paths = approve_paths(changed, nchanged);
+	approve_history_b64(h, changed, nchanged);
 	json_object_object_add(h, "paths", paths);
-	json_object_object_add(h, "changes", json_object_new_uint64(nchanges));
+	json_object_object_add(h, "changes", json_object_new_uint64(ch->n));
 	line = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
@@ -130,6 +166,7 @@ approve_history(const struct state *s, const struct cmd_opts *o,
 	if (fd >= 0)
 		close(fd);
 	json_object_put(h);
+	free(changed);
 	free(path);
 }
 
@@ -206,12 +243,13 @@ cmd_approve(const struct cmd_opts *o)
 	}
 	if (cmd_load_conf(o, &c) != 0)
 		return EXIT_USAGE;
-	if ((r = cmd_open_baseline(o, &c, &s, &b, 1)) != 0)
+	if ((r = cmd_open_state(o, &c, &s, 1)) != 0 ||
+	    (r = cmd_load_baseline(&s, &b)) != 0)
 		goto out;
 	r = approve_apply(o, &c, &s, &b, &ch, &oldsel, &nowsel);
 	if (r == 0) {
 		approve_who(&w);
-		approve_history(&s, o, &w, ch.n);
+		approve_history(&s, o, &w, &ch);
 		approve_events(&c, &ch, o, &w);
 		if (!o->json)
 			printf("fimguard approve: %zu change%s accepted into "

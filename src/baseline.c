@@ -19,6 +19,7 @@
 #include "event.h"
 #include "hash.h"
 #include "log.h"
+#include "record.h"
 #include "util.h"
 
 #define BASELINE_JSON_FLAGS \
@@ -36,85 +37,6 @@ baseline_status_name(int s)
 	case BASELINE_TAMPERED: return "failed HMAC verification";
 	default: return "corrupt";
 	}
-}
-
-/* Byte strings that are not UTF-8 go to a _b64 key, so every name
- * survives the trip through JSON exactly. */
-static void
-baseline_put_bytes(json_object *o, const char *key, const char *val)
-{
-	if (util_utf8_valid(val, strlen(val))) {
-		json_object_object_add(o, key, json_object_new_string(val));
-	} else {
-		char *k = xasprintf("%s_b64", key);
-		char *b = util_b64_encode((const uint8_t *)val, strlen(val));
-
-		json_object_object_add(o, k, json_object_new_string(b));
-		free(k);
-		free(b);
-	}
-}
-
-static json_object *
-baseline_xattrs_to_json(const char *canon)
-{
-	json_object *o = json_object_new_object();
-	char *copy = xstrdup(canon), *save = NULL;
-
-	for (char *l = strtok_r(copy, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(l, '\t');
-
-		if (tab == NULL)
-			continue;
-		*tab = '\0';
-		json_object_object_add(o, l, json_object_new_string(tab + 1));
-	}
-	free(copy);
-	return o;
-}
-
-json_object *
-baseline_entry_to_json(const struct entry *e)
-{
-	json_object *o = json_object_new_object();
-	char hex[65];
-
-	baseline_put_bytes(o, "path", e->path);
-	json_object_object_add(o, "rule", json_object_new_string(e->rule));
-	json_object_object_add(o, "type",
-	    json_object_new_string(entry_type_name(e->type)));
-	json_object_object_add(o, "mode", json_object_new_int((int)e->mode));
-	json_object_object_add(o, "uid", json_object_new_uint64(e->uid));
-	json_object_object_add(o, "gid", json_object_new_uint64(e->gid));
-	json_object_object_add(o, "size", json_object_new_uint64(e->size));
-	json_object_object_add(o, "mtime_ns",
-	    json_object_new_int64(e->mtime_ns));
-	json_object_object_add(o, "ctime_ns",
-	    json_object_new_int64(e->ctime_ns));
-	json_object_object_add(o, "inode", json_object_new_uint64(e->ino));
-	json_object_object_add(o, "dev", json_object_new_uint64(e->dev));
-	json_object_object_add(o, "nlink", json_object_new_uint64(e->nlink));
-	if (e->target != NULL)
-		baseline_put_bytes(o, "target", e->target);
-	if (e->xattrs != NULL)
-		json_object_object_add(o, "xattrs",
-		    baseline_xattrs_to_json(e->xattrs));
-	if (e->has_xxh) {
-		util_hex(e->xxh, sizeof(e->xxh), hex);
-		json_object_object_add(o, "xxh3", json_object_new_string(hex));
-	}
-	if (e->has_sha) {
-		util_hex(e->sha, sizeof(e->sha), hex);
-		json_object_object_add(o, "sha256",
-		    json_object_new_string(hex));
-	}
-	if (e->vault)
-		json_object_object_add(o, "vault", json_object_new_boolean(1));
-	if (e->error != NULL)
-		json_object_object_add(o, "error",
-		    json_object_new_string(e->error));
-	return o;
 }
 
 static int
@@ -145,6 +67,7 @@ baseline_header(void)
 	    json_object_new_int(BASELINE_VERSION));
 	json_object_object_add(o, "created", json_object_new_string(ts));
 	json_object_object_add(o, "host", json_object_new_string(host));
+	json_object_object_add(o, "fields", record_fields());
 	return o;
 }
 
@@ -159,7 +82,7 @@ baseline_write_all(FILE *fp, const uint8_t *key, const struct entryvec *ev)
 
 	json_object_put(o);
 	for (size_t i = 0; r == 0 && i < ev->n; i++) {
-		o = baseline_entry_to_json(&ev->v[i]);
+		o = record_to_json(&ev->v[i]);
 		r = baseline_write_line(fp, h, o);
 		json_object_put(o);
 	}
@@ -211,40 +134,6 @@ out:
 }
 
 static const char *
-baseline_intern(struct strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return l->v[i];
-	strlist_push(l, s);
-	return l->v[l->n - 1];
-}
-
-static int
-baseline_get_u64(json_object *o, const char *key, uint64_t *v)
-{
-	json_object *x;
-
-	if (!json_object_object_get_ex(o, key, &x) ||
-	    json_object_get_type(x) != json_type_int)
-		return -1;
-	*v = json_object_get_uint64(x);
-	return 0;
-}
-
-static int
-baseline_get_i64(json_object *o, const char *key, int64_t *v)
-{
-	json_object *x;
-
-	if (!json_object_object_get_ex(o, key, &x) ||
-	    json_object_get_type(x) != json_type_int)
-		return -1;
-	*v = json_object_get_int64(x);
-	return 0;
-}
-
-static const char *
 baseline_get_str(json_object *o, const char *key)
 {
 	json_object *x;
@@ -255,128 +144,17 @@ baseline_get_str(json_object *o, const char *key)
 	return json_object_get_string(x);
 }
 
-/* A byte string written by baseline_put_bytes; NULL if absent/bad.
- * Embedded NULs cannot occur in names, so they are refused. */
-static char *
-baseline_get_bytes(json_object *o, const char *key)
-{
-	char *k = xasprintf("%s_b64", key);
-	const char *s = baseline_get_str(o, key), *b = baseline_get_str(o, k);
-	uint8_t *out = NULL;
-	size_t n;
-
-	free(k);
-	if (s != NULL)
-		return xstrdup(s);
-	if (b == NULL || util_b64_decode(b, &out, &n) < 0)
-		return NULL;
-	if (strlen((char *)out) != n) {
-		free(out);
-		return NULL;
-	}
-	return (char *)out;
-}
-
-static int
-baseline_xattrs_from_json(json_object *o, char **canon)
-{
-	size_t len = 0;
-	char *out = NULL;
-
-	if (!json_object_is_type(o, json_type_object))
-		return -1;
-	/* json-c keeps insertion order; the writer inserted sorted. */
-	json_object_object_foreach(o, k, v) {
-		char *line;
-
-		if (!json_object_is_type(v, json_type_string))
-			goto bad;
-		line = xasprintf("%s\t%s\n", k, json_object_get_string(v));
-		out = xreallocarray(out, len + strlen(line) + 1, 1);
-		memcpy(out + len, line, strlen(line) + 1);
-		len += strlen(line);
-		free(line);
-	}
-	*canon = out;
-	return 0;
-bad:
-	free(out);
-	return -1;
-}
-
-static int
-baseline_get_hex(json_object *o, const char *key, uint8_t *out, size_t n)
-{
-	const char *s = baseline_get_str(o, key);
-
-	return s == NULL ? 0 : (util_unhex(s, out, n) == 0 ? 1 : -1);
-}
-
-static int
-baseline_entry_numbers(json_object *o, struct entry *e)
-{
-	uint64_t mode, uid, gid;
-
-	if (baseline_get_u64(o, "mode", &mode) < 0 || mode > 07777 ||
-	    baseline_get_u64(o, "uid", &uid) < 0 || uid > UINT32_MAX ||
-	    baseline_get_u64(o, "gid", &gid) < 0 || gid > UINT32_MAX ||
-	    baseline_get_u64(o, "size", &e->size) < 0 ||
-	    baseline_get_i64(o, "mtime_ns", &e->mtime_ns) < 0 ||
-	    baseline_get_i64(o, "ctime_ns", &e->ctime_ns) < 0 ||
-	    baseline_get_u64(o, "inode", &e->ino) < 0 ||
-	    baseline_get_u64(o, "dev", &e->dev) < 0 ||
-	    baseline_get_u64(o, "nlink", &e->nlink) < 0)
-		return -1;
-	e->mode = (uint32_t)mode;
-	e->uid = (uint32_t)uid;
-	e->gid = (uint32_t)gid;
-	return 0;
-}
-
-/* Fill e from one entry object. Returns 0, or -1 if malformed. */
-int
-baseline_entry_from_json(json_object *o, struct entry *e,
-    struct strlist *rules)
-{
-	const char *type = baseline_get_str(o, "type");
-	const char *rule = baseline_get_str(o, "rule");
-	const char *err = baseline_get_str(o, "error");
-	json_object *x;
-	int hx, hs;
-
-	if ((e->path = baseline_get_bytes(o, "path")) == NULL ||
-	    e->path[0] != '/' || type == NULL || rule == NULL ||
-	    (e->type = entry_type_parse(type)) < 0 ||
-	    baseline_entry_numbers(o, e) < 0)
-		return -1;
-	e->rule = baseline_intern(rules, rule);
-	if (e->type == ENTRY_SYMLINK &&
-	    (e->target = baseline_get_bytes(o, "target")) == NULL)
-		return -1;
-	if (json_object_object_get_ex(o, "xattrs", &x) &&
-	    baseline_xattrs_from_json(x, &e->xattrs) < 0)
-		return -1;
-	if ((hx = baseline_get_hex(o, "xxh3", e->xxh, sizeof(e->xxh))) < 0 ||
-	    (hs = baseline_get_hex(o, "sha256", e->sha, sizeof(e->sha))) < 0)
-		return -1;
-	e->has_xxh = hx == 1;
-	e->has_sha = hs == 1;
-	e->vault = json_object_object_get_ex(o, "vault", &x) &&
-	    json_object_get_boolean(x);
-	if (err != NULL)
-		e->error = xstrdup(err);
-	return 0;
-}
-
 static int
 baseline_check_header(json_object *o, struct baseline *b)
 {
 	const char *fmt = baseline_get_str(o, "format");
 	const char *created = baseline_get_str(o, "created");
-	int64_t v;
+	json_object *v;
 
 	if (fmt == NULL || strcmp(fmt, "fimguard-baseline") != 0 ||
-	    baseline_get_i64(o, "version", &v) < 0 || v != BASELINE_VERSION)
+	    !json_object_object_get_ex(o, "version", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != BASELINE_VERSION)
 		return -1;
 	b->created = xstrdup(created ? created : "");
 	return 0;
@@ -385,6 +163,7 @@ baseline_check_header(json_object *o, struct baseline *b)
 struct baseline_reader {
 	struct baseline		*b;
 	struct hmac_stream	*h;
+	json_tokener		*tok;
 	int			 lineno;
 	int			 bad_line;	/* first unparsable line */
 	int			 have_trailer;
@@ -404,8 +183,15 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 		r->after_trailer = 1;
 		return;
 	}
+	/* One tokener for the whole file: creating one per line costs
+	 * more than parsing the line. */
+	json_tokener_reset(r->tok);
 	o = len > 0 && line[len - 1] == '\n' ?
-	    json_tokener_parse(line) : NULL;
+	    json_tokener_parse_ex(r->tok, line, (int)len) : NULL;
+	if (o != NULL && json_tokener_get_error(r->tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
 	if (o != NULL && (mac = baseline_get_str(o, "hmac")) != NULL &&
 	    json_object_object_length(o) == 1) {
 		r->have_trailer = 1;
@@ -416,8 +202,7 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 	hmac_stream_update(r->h, line, len);
 	if (o == NULL || (r->lineno == 1 ?
 	    baseline_check_header(o, r->b) :
-	    baseline_entry_from_json(o, entryvec_add(&r->b->ev),
-	    &r->b->rules)) < 0) {
+	    record_from_json(o, entryvec_add(&r->b->ev), &r->b->rules)) < 0) {
 		if (r->bad_line == 0)
 			r->bad_line = r->lineno;
 	}
@@ -477,12 +262,15 @@ baseline_load(struct baseline *b, const struct state *s, char **why)
 		return st;
 	}
 	r.h = hmac_stream_new(s->hmac_key, STATE_HMAC_KEY_LEN);
+	if ((r.tok = json_tokener_new()) == NULL)
+		fatalx("out of memory");
 	while ((len = getline(&line, &cap, fp)) != -1) {
 		if ((size_t)len != strlen(line) || len > BASELINE_LINE_MAX)
 			r.bad_line = r.bad_line ? r.bad_line : r.lineno + 1;
 		baseline_read_line(&r, line, (size_t)len);
 	}
 	free(line);
+	json_tokener_free(r.tok);
 	st = ferror(fp) ? BASELINE_UNREADABLE : BASELINE_OK;
 	fclose(fp);
 	if (st == BASELINE_OK)
@@ -496,7 +284,12 @@ baseline_load(struct baseline *b, const struct state *s, char **why)
 		baseline_free(b);
 		return st;
 	}
-	entryvec_sort(&b->ev);
+	/* Written sorted; sort only what was not (an old or edited file). */
+	for (size_t i = 1; i < b->ev.n; i++)
+		if (strcmp(b->ev.v[i - 1].path, b->ev.v[i].path) > 0) {
+			entryvec_sort(&b->ev);
+			break;
+		}
 	baseline_index(b);
 	return BASELINE_OK;
 }

@@ -34,11 +34,11 @@ cmd_state_dir(const struct cmd_opts *o, const struct conf *c)
 	return c->state_dir ? c->state_dir : CMD_DEFAULT_STATE;
 }
 
-/* Keys and a verified baseline, or EXIT_BASELINE with the reason.
+/* The state directory and its keys, or EXIT_BASELINE with the reason.
  * lock: take the writer lock first (approve). */
 int
-cmd_open_baseline(const struct cmd_opts *o, const struct conf *c,
-    struct state *s, struct baseline *b, int lock)
+cmd_open_state(const struct cmd_opts *o, const struct conf *c,
+    struct state *s, int lock)
 {
 	const char *dir = cmd_state_dir(o, c);
 	char *why = NULL;
@@ -57,6 +57,16 @@ cmd_open_baseline(const struct cmd_opts *o, const struct conf *c,
 		free(why);
 		return EXIT_BASELINE;
 	}
+	return 0;
+}
+
+/* A verified baseline, or EXIT_BASELINE saying what is wrong with it. */
+int
+cmd_load_baseline(const struct state *s, struct baseline *b)
+{
+	char *why = NULL;
+	int r;
+
 	if ((r = baseline_load(b, s, &why)) != BASELINE_OK) {
 		log_warnx("baseline %s: %s%s", baseline_status_name(r), why,
 		    r == BASELINE_MISSING ? " (run 'fimguard init')" : "");
@@ -66,8 +76,9 @@ cmd_open_baseline(const struct cmd_opts *o, const struct conf *c,
 	return 0;
 }
 
-/* Hash the walked entries. With a baseline: check mode (XXH3, SHA-256
- * only where content differs). Without: SHA-256 and vault for all. */
+/* Hash the walked entries: XXH3 only (check), or XXH3, SHA-256 and
+ * the vault (init, approve). need_sha lets check ask for SHA-256 of
+ * files whose XXH3 differs from baseline b in the same open. */
 void
 cmd_scan(struct entryvec *ev, struct state *s, struct baseline *b, int full)
 {

@@ -416,6 +416,8 @@ conf_key_line(struct conf_pstate *ps, char *line, char *eq)
 			return;
 		}
 	strlist_push(&ps->seen, key);
+	if (ps->rule != NULL && strcmp(key, "paths") == 0)
+		ps->rule->paths_given = 1;	/* no second error later */
 	if (conf_split(val, &words) < 0)
 		conf_error(ps, "unterminated quote");
 	else if (words.n == 0)
@@ -597,7 +599,7 @@ conf_validate(struct conf *c)
 	for (size_t i = 0; i < c->nrules; i++) {
 		struct conf_rule *r = &c->rules[i];
 
-		if (r->paths.n == 0)
+		if (r->paths.n == 0 && !r->paths_given)
 			strlist_push_owned(&c->errors, xasprintf("%s:%d: rule "
 			    "'%s' has no paths", r->file, r->line, r->name));
 	}

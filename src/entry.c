@@ -128,15 +128,36 @@ entry_name_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Canonical form, sorted by name so that two reads compare equal. */
-static char *
-entry_xattrs_read(const char *path)
+static ssize_t
+entry_listxattr(int fd, const char *path, char *buf, size_t n)
 {
-	char list[ENTRY_XATTR_LIST_MAX], *out = NULL;
+	return fd >= 0 ? flistxattr(fd, buf, n) : llistxattr(path, buf, n);
+}
+
+static ssize_t
+entry_getxattr(int fd, const char *path, const char *name, void *buf,
+    size_t n)
+{
+	return fd >= 0 ? fgetxattr(fd, name, buf, n) :
+	    lgetxattr(path, name, buf, n);
+}
+
+/* Canonical form, sorted by name so that two reads compare equal.
+ * Through fd when there is one (no second path lookup, and the same
+ * object that was hashed), else by path without following links. */
+static char *
+entry_xattrs_read(int fd, const char *path)
+{
+	static __thread char list[ENTRY_XATTR_LIST_MAX];
+	char *out = NULL;
 	const char *names[512];
 	size_t nn = 0, outlen = 0;
-	ssize_t len = llistxattr(path, list, sizeof(list));
+	/* The kernel allocates as much as the buffer we offer: ask small
+	 * first (most files have no xattrs) and large only on ERANGE. */
+	ssize_t len = entry_listxattr(fd, path, list, 1024);
 
+	if (len < 0 && errno == ERANGE)
+		len = entry_listxattr(fd, path, list, sizeof(list));
 	if (len <= 0)
 		return NULL;
 	for (char *p = list; p < list + len && nn < 512; p += strlen(p) + 1)
@@ -145,7 +166,8 @@ entry_xattrs_read(const char *path)
 	qsort(names, nn, sizeof(names[0]), entry_name_cmp);
 	for (size_t i = 0; i < nn; i++) {
 		static __thread uint8_t val[ENTRY_XATTR_VALUE_MAX];
-		ssize_t vl = lgetxattr(path, names[i], val, sizeof(val));
+		ssize_t vl = entry_getxattr(fd, path, names[i], val,
+		    sizeof(val));
 		char *b64, *line;
 
 		if (vl < 0)
@@ -161,8 +183,17 @@ entry_xattrs_read(const char *path)
 	return out;
 }
 
+/* Security xattrs of an open regular file (scan.c, while hashing). */
+void
+entry_read_xattrs_fd(struct entry *e, int fd)
+{
+	free(e->xattrs);
+	e->xattrs = entry_xattrs_read(fd, e->path);
+}
+
 /* The parts lstat does not give: symlink target and security xattrs.
- * dirfd/name locate the object without following links. */
+ * dirfd/name locate the object without following links. Regular
+ * files get their xattrs later, from the fd they are hashed through. */
 int
 entry_read_meta(struct entry *e, int dirfd, const char *name)
 {
@@ -175,6 +206,7 @@ entry_read_meta(struct entry *e, int dirfd, const char *name)
 		buf[n] = '\0';
 		e->target = xstrdup(buf);
 	}
-	e->xattrs = entry_xattrs_read(e->path);
+	if (e->type != ENTRY_FILE)
+		e->xattrs = entry_xattrs_read(-1, e->path);
 	return 0;
 }

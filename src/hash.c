@@ -104,10 +104,13 @@ hash_ctx_final(struct hash_ctx *h, struct hash_result *r)
 
 /* Hash everything readable from fd (from its current offset), and copy
  * it to copyfd when copyfd >= 0 (the vault), in one pass so the copy is
- * exactly the bytes that were hashed. Returns 0, or -1 with errno. */
+ * exactly the bytes that were hashed. A short read that reaches the
+ * expected size ends the loop without the extra read(2) for EOF: the
+ * caller's fstat afterwards catches a file that grew meanwhile. Returns
+ * 0, or -1 with errno. */
 int
 hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
-    struct hash_result *r)
+    uint64_t expect, struct hash_result *r)
 {
 	static __thread uint8_t buf[HASH_CHUNK];
 	struct hash_ctx h;
@@ -129,6 +132,8 @@ hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
 		if (copyfd >= 0 && hash_write_all(copyfd, buf, (size_t)n) < 0)
 			goto fail;
 		r->bytes += (uint64_t)n;
+		if ((size_t)n < sizeof(buf) && r->bytes == expect)
+			break;
 	}
 	hash_ctx_final(&h, r);
 	return 0;

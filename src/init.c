@@ -56,6 +56,7 @@ cmd_init(const struct cmd_opts *o)
 	walk_policy(&c, &ev);
 	cmd_scan(&ev, &s, NULL, 1);
 	init_count_errors(&ev);
+	entryvec_sort(&ev);
 	if (baseline_save(&ev, &s) < 0)
 		goto out;
 	printf("fimguard init: baseline of %zu entries written to %s/%s\n",

@@ -80,7 +80,7 @@ report_change(FILE *fp, const struct conf *c, const struct change *ch)
 	int sev, mode;
 
 	report_rule_info(c, e->rule, &sev, &mode);
-	fprintf(fp, "%-18s %s [rule %s, %s]\n",
+	fprintf(fp, "%s %s [rule %s, %s]\n",
 	    compare_action_name(ch->action), path, e->rule,
 	    conf_severity_name(sev));
 	free(path);

@@ -45,12 +45,13 @@ scan_pass(struct entry *e, int fd, const struct stat *before, int what,
 	int vfd = -1, saved;
 	struct stat after;
 
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return -1;
+	if (what == HASH_SHA && lseek(fd, 0, SEEK_SET) < 0)
+		return -1;	/* the SHA-only pass is always the second */
 	if ((what & HASH_SHA) && e->vault && o->vault != NULL &&
 	    (vfd = vault_tmp_open(o->vault, &tmp)) < 0)
 		log_warn("%s: vault", o->vault);
-	if (hash_fd(fd, o->secret, what, vfd, &r) < 0) {
+	if (hash_fd(fd, o->secret, what, vfd, (uint64_t)before->st_size,
+	    &r) < 0) {
 		saved = errno;
 		vault_abort(tmp, vfd);
 		errno = saved;
@@ -95,6 +96,28 @@ scan_set_error(struct entry *e, const char *what, int err)
 	e->error = xasprintf("%s: %s", what, strerror(err));
 }
 
+/* open() failed: still record what is there (lstat, no link followed),
+ * and an error only if it is a regular file we could not read. Returns
+ * -1 if nothing is there any more. */
+static int
+scan_open_failed(struct entry *e, int err)
+{
+	struct stat st;
+
+	if (err == ENOENT || err == ENOTDIR)
+		return -1;
+	if (lstat(e->path, &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? -1 : 0;
+	entry_from_stat(e, &st);
+	e->unstat = 0;
+	if (!S_ISREG(st.st_mode)) {	/* a symlink or FIFO took its place */
+		entry_read_meta(e, AT_FDCWD, e->path);
+		return 0;
+	}
+	scan_set_error(e, "open", err);
+	return 0;
+}
+
 /* Hash one regular file. Returns 0 normally, -1 if it vanished (the
  * caller treats the entry as gone). */
 int
@@ -106,23 +129,20 @@ scan_file(struct entry *e, const struct scan_opts *o)
 
 		fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
 		    O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				return -1;
-			/* ELOOP: replaced by a symlink since the walk. */
-			scan_set_error(e, "open", errno);
-			return 0;
-		}
+		if (fd < 0)
+			return scan_open_failed(e, errno);
 		if (fstat(fd, &st) < 0) {
 			scan_set_error(e, "fstat", errno);
 			close(fd);
 			return 0;
 		}
 		entry_from_stat(e, &st);
+		e->unstat = 0;
 		if (!S_ISREG(st.st_mode)) {
 			close(fd);	/* swapped for a FIFO or device */
 			return 0;
 		}
+		entry_read_xattrs_fd(e, fd);
 		r = scan_hash_open(e, fd, &st, o);
 		if (r < 0)
 			scan_set_error(e, "read", errno);
