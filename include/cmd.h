@@ -33,7 +33,7 @@ const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);
-void	 cmd_scan(struct entryvec *, struct state *, struct baseline *, int);
+void	 cmd_scan(struct entryvec *, struct state *, int);
 
 int	 cmd_init(const struct cmd_opts *);
 int	 cmd_check(const struct cmd_opts *);

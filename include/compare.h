@@ -32,7 +32,7 @@ struct changes {
 void	 compare_run(const struct baseline *, const struct entryvec *,
 	    struct changes *);
 unsigned compare_entry(const struct entry *, const struct entry *);
-int	 compare_need_sha(void *, const struct entry *);
+int	 compare_need_sha(const struct baseline *, const struct entry *);
 const char *compare_action_name(int);
 const char *compare_what_name(unsigned);
 void	 changes_free(struct changes *);

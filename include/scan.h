@@ -8,9 +8,6 @@ struct scan_opts {
 	const uint8_t	*secret;	/* XXH3 secret */
 	int		 sha;		/* SHA-256 for every file */
 	const char	*vault;		/* vault dir for entries with .vault */
-	/* Check mode (sha == 0): after XXH3, is SHA-256 needed? */
-	int		(*need_sha)(void *, const struct entry *);
-	void		*arg;
 	int		 progress;	/* show progress on stderr */
 };
 

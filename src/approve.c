@@ -210,7 +210,7 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	}
 	approve_split(o, &now, nowsel);
 	entryvec_free(&now);
-	cmd_scan(nowsel, s, NULL, 1);
+	cmd_scan(nowsel, s, 1);
 	approve_split(o, &b->ev, &oldsel->ev);
 	baseline_index(oldsel);
 	compare_run(oldsel, nowsel, ch);

@@ -78,7 +78,7 @@ check_load_and_scan(const struct conf *c, struct state *s,
 		check_load(&l);
 	walk_policy(c, now);
 	t1 = check_now();
-	cmd_scan(now, s, NULL, 0);
+	cmd_scan(now, s, 0);
 	log_info("walk %.3fs, scan %.3fs", t1 - t0, check_now() - t1);
 	if (threaded)
 		pthread_join(t, NULL);

@@ -7,7 +7,6 @@
 #include "cmd.h"
 #include "log.h"
 #include "scan.h"
-#include "compare.h"
 
 #define CMD_DEFAULT_STATE	"/var/lib/fimguard"
 
@@ -77,18 +76,15 @@ cmd_load_baseline(const struct state *s, struct baseline *b)
 }
 
 /* Hash the walked entries: XXH3 only (check), or XXH3, SHA-256 and
- * the vault (init, approve). need_sha lets check ask for SHA-256 of
- * files whose XXH3 differs from baseline b in the same open. */
+ * the vault (init, approve). */
 void
-cmd_scan(struct entryvec *ev, struct state *s, struct baseline *b, int full)
+cmd_scan(struct entryvec *ev, struct state *s, int full)
 {
 	char *vault = state_path(s, "vault");
 	struct scan_opts so = {
 		.secret = s->xxh_secret,
 		.sha = full,
 		.vault = full ? vault : NULL,
-		.need_sha = b ? compare_need_sha : NULL,
-		.arg = b,
 		.progress = isatty(STDERR_FILENO),
 	};
 

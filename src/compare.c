@@ -83,13 +83,12 @@ compare_entry(const struct entry *now, const struct entry *base)
 	return w;
 }
 
-/* scan.c asks this after XXH3: SHA-256 is computed only where the
- * content differs from the baseline or the file is new (a new file's
- * SHA-256 pairs it with a deleted one as a rename). */
+/* After the XXH3 scan: SHA-256 is computed only where the content
+ * differs from the baseline or the file is new (a new file's SHA-256
+ * pairs it with a deleted one as a rename). */
 int
-compare_need_sha(void *arg, const struct entry *e)
+compare_need_sha(const struct baseline *b, const struct entry *e)
 {
-	const struct baseline *b = arg;
 	struct entry *old;
 
 	if (!baseline_find(b, e->path, &old))

@@ -54,7 +54,7 @@ cmd_init(const struct cmd_opts *o)
 		goto out;
 	}
 	walk_policy(&c, &ev);
-	cmd_scan(&ev, &s, NULL, 1);
+	cmd_scan(&ev, &s, 1);
 	init_count_errors(&ev);
 	entryvec_sort(&ev);
 	if (baseline_save(&ev, &s) < 0)

@@ -45,8 +45,6 @@ scan_pass(struct entry *e, int fd, const struct stat *before, int what,
 	int vfd = -1, saved;
 	struct stat after;
 
-	if (what == HASH_SHA && lseek(fd, 0, SEEK_SET) < 0)
-		return -1;	/* the SHA-only pass is always the second */
 	if ((what & HASH_SHA) && e->vault && o->vault != NULL &&
 	    (vfd = vault_tmp_open(o->vault, &tmp)) < 0)
 		log_warn("%s: vault", o->vault);
@@ -79,14 +77,11 @@ static int
 scan_hash_open(struct entry *e, int fd, const struct stat *st,
     const struct scan_opts *o)
 {
-	int what = HASH_XXH | (o->sha ? HASH_SHA : 0), r;
+	int what = HASH_XXH | (o->sha ? HASH_SHA : 0);
 
 	if (st->st_size > (off_t)(4 * HASH_CHUNK))
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	r = scan_pass(e, fd, st, what, o);
-	if (r == 0 && !o->sha && o->need_sha && o->need_sha(o->arg, e))
-		r = scan_pass(e, fd, st, HASH_SHA, o);
-	return r;
+	return scan_pass(e, fd, st, what, o);
 }
 
 static void
