@@ -35,7 +35,11 @@ TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
 	     util-linux attr acl cppcheck
 BENCH_DEPS = aide xxhash time
 
-.PHONY: all deps deps-test test unit integration asan lint bench run clean
+PREFIX	?= /usr/local
+SYSCONFDIR ?= /etc
+
+.PHONY: all deps deps-test test unit integration asan lint bench run \
+	install clean
 
 all: fimguard
 
@@ -111,6 +115,18 @@ run: deps
 	    -c $(RUN_DIR)/fimguard.conf -p policy -s $(RUN_DIR)/state init
 	./fimguard -c $(RUN_DIR)/fimguard.conf -p policy \
 	    -s $(RUN_DIR)/state check || [ $$? -eq 1 ]
+
+# Never overwrites an existing config or policy file: they are the
+# administrator's (the packages mark them as conffiles).
+install: all
+	install -D -m 0755 fimguard $(DESTDIR)$(PREFIX)/sbin/fimguard
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/fimguard/policy.d
+	install -d -m 0700 $(DESTDIR)/var/lib/fimguard
+	@for f in policy/*.rules; do \
+	    d=$(DESTDIR)$(SYSCONFDIR)/fimguard/policy.d/$$(basename $$f); \
+	    [ -e $$d ] || install -m 0644 $$f $$d; done
+	@d=$(DESTDIR)$(SYSCONFDIR)/fimguard/fimguard.conf; \
+	    [ -e $$d ] || install -m 0644 policy/fimguard.conf $$d
 
 clean:
 	rm -rf build build-asan fimguard fimguard-asan
