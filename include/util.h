@@ -31,5 +31,6 @@ int	 util_utf8_valid(const char *, size_t);
 char	*util_utf8_lossy(const char *);
 char	*util_escape(const char *);
 int	 util_path_under(const char *, const char *);
+char	*util_clean_path(const char *);
 
 #endif

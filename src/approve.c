@@ -226,9 +226,31 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	return r;
 }
 
-int
-cmd_approve(const struct cmd_opts *o)
+/* Arguments as the baseline spells paths: absolute (relative ones are
+ * taken from the current directory, like any command-line path) and
+ * without "//", "." or "..". */
+static void
+approve_normalize(struct cmd_opts *o, struct strlist *keep)
 {
+	char cwd[4096];
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(cwd, sizeof(cwd), "/");
+	for (int i = 0; i < o->nargs; i++) {
+		char *abs = o->args[i][0] == '/' ? xstrdup(o->args[i]) :
+		    xasprintf("%s/%s", cwd, o->args[i]);
+
+		strlist_push_owned(keep, util_clean_path(abs));
+		free(abs);
+		o->args[i] = keep->v[keep->n - 1];
+	}
+}
+
+int
+cmd_approve(const struct cmd_opts *co)
+{
+	struct cmd_opts opts = *co, *o = &opts;
+	struct strlist args = { 0 };
 	struct baseline b = { 0 }, oldsel = { 0 };
 	struct state s = { .lockfd = -1 };
 	struct entryvec nowsel = { 0 };
@@ -243,6 +265,7 @@ cmd_approve(const struct cmd_opts *o)
 	}
 	if (cmd_load_conf(o, &c) != 0)
 		return EXIT_USAGE;
+	approve_normalize(o, &args);
 	if ((r = cmd_open_state(o, &c, &s, 1)) != 0 ||
 	    (r = cmd_load_baseline(&s, &b)) != 0)
 		goto out;
@@ -264,5 +287,6 @@ out:
 	state_close(&s);
 	conf_free(&c);
 	free(w.user);
+	strlist_free(&args);
 	return r;
 }

@@ -332,3 +332,39 @@ util_path_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 &&
 	    (path[n] == '\0' || path[n] == '/');
 }
+
+/* The spelling the walk produces: "/etc//ssh/./x/" -> "/etc/ssh/x",
+ * and "a/../b" -> "b" (lexically: baseline paths are never resolved
+ * through symlinks). Used for policy roots and approve arguments. */
+char *
+util_clean_path(const char *p)
+{
+	char *out = xmalloc(strlen(p) + 2);
+	size_t o = 0;
+
+	while (*p != '\0') {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[--o] != '/')
+				;
+			p += n;
+			continue;
+		}
+		out[o++] = '/';
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return out;
+}

@@ -40,32 +40,6 @@ walk_has_glob(const char *p)
 	return strpbrk(p, "*?[") != NULL;
 }
 
-/* The spelling the walk itself produces ("/etc//ssh/./" -> "/etc/ssh"),
- * so a root is recognised when another rule's walk reaches it. */
-static char *
-walk_clean_path(const char *p)
-{
-	char *out = xmalloc(strlen(p) + 2), *o = out;
-
-	while (*p != '\0') {
-		while (*p == '/')
-			p++;
-		if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
-			p++;
-			continue;
-		}
-		if (*p == '\0')
-			break;
-		*o++ = '/';
-		while (*p != '\0' && *p != '/')
-			*o++ = *p++;
-	}
-	if (o == out)
-		*o++ = '/';
-	*o = '\0';
-	return out;
-}
-
 static void
 walk_add_root(struct walk *w, char *path, int rule)
 {
@@ -93,13 +67,13 @@ walk_collect_roots(struct walk *w)
 			glob_t g;
 
 			if (!walk_has_glob(p)) {
-				walk_add_root(w, walk_clean_path(p), (int)r);
+				walk_add_root(w, util_clean_path(p), (int)r);
 				continue;
 			}
 			if (glob(p, 0, NULL, &g) == 0)
 				for (size_t k = 0; k < g.gl_pathc; k++)
 					walk_add_root(w,
-					    walk_clean_path(g.gl_pathv[k]),
+					    util_clean_path(g.gl_pathv[k]),
 					    (int)r);
 			globfree(&g);
 		}

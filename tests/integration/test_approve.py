@@ -182,3 +182,29 @@ def test_approve_tampered_baseline_refused(changed):
     p = fim.run("approve", "--all")
     assert p.returncode != 0
     fim.check(expect=3)
+
+
+def test_approve_relative_path(changed):
+    """A relative PATH is taken from the current directory (the scratch
+    base dir here) and spelled like the baseline: "." and ".." resolved."""
+    fim = changed
+    rel = os.path.relpath(fim.t("one.conf"), fim.base)
+    fim.run("approve", "--reason", "rel", "./" + os.path.dirname(rel) + "/../"
+            + rel, expect=0)
+    p, evs = fim.check_json(expect=1)
+    assert [e["file"]["path"] for e in evs] == [fim.t("two.conf")], evs
+    assert hist_paths(fim.history()[-1]) == [fim.t("one.conf")]
+
+
+def test_unnormalized_policy_path(fim):
+    """A policy path written with // and /./ records the same paths as
+    the clean spelling, so nested rules still take over their subtree."""
+    fim.write("sub/secret", b"s\n")
+    fim.write("other", b"o\n")
+    fim.write_policy(f"[rule outer]\npaths = {fim.tree}//\nrecursive = yes\n"
+                     f"[rule inner]\npaths = {fim.tree}/./sub/\n")
+    fim.init()
+    assert fim.entry(fim.t("sub/secret"))["rule"] == "inner"
+    assert fim.entry(fim.t("sub"))["rule"] == "inner"
+    assert fim.entry(fim.t("other"))["rule"] == "outer"
+    fim.check(expect=0)
