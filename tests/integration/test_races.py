@@ -26,6 +26,9 @@ def shim(tmp_path_factory):
 def _env(shim, **faults):
     env = dict(os.environ)
     env["LD_PRELOAD"] = shim
+    # Under the ASan build the shim comes before ASan's runtime.
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                           ":verify_asan_link_order=0").lstrip(":")
     env.update(faults)
     return env
 
