@@ -24,6 +24,8 @@ B	 = build
 OBJS	 = $(LIBSRCS:src/%.c=$(B)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+FUZZ_NAMES = conf baseline
+FUZZ_REPLAYS = $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 
 PYTHON	 = /usr/bin/python3
 PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
@@ -39,7 +41,7 @@ PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
 
 .PHONY: all deps deps-test test unit integration asan lint bench run \
-	install clean
+	install fuzz clean
 
 all: fimguard
 
@@ -54,6 +56,13 @@ $(B):
 
 $(B)/tests/%: tests/unit/%.c $(OBJS) | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $< $(OBJS) $(LIBS) -lcmocka
+
+# A fuzz target with a plain main() that replays its corpus, so every
+# input the fuzzers found interesting stays a regression test (gcc).
+$(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+    tests/fuzz/fuzz.h $(OBJS) | $(B)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(LDHARDEN) -o $@ \
+	    tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(OBJS) $(LIBS)
 
 # Installs only what is missing, so repeated runs cost nothing.
 define apt_install
@@ -74,8 +83,10 @@ deps:
 deps-test: deps
 	$(call apt_install,$(TEST_DEPS))
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(FUZZ_REPLAYS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+	@for f in $(FUZZ_NAMES); do echo "== replay $$f"; \
+	    $(B)/tests/replay_$$f tests/fuzz/corpus_$$f || exit 1; done
 
 integration: fimguard
 	FIMGUARD=$(CURDIR)/fimguard $(PYTEST) tests/integration
@@ -97,7 +108,13 @@ fimguard-asan: $(OBJS) $(B)/main.o
 lint: deps-test
 	cppcheck --quiet --error-exitcode=1 --inline-suppr \
 	    --enable=warning,performance,portability \
-	    --suppress=missingIncludeSystem -Iinclude src tests/unit
+	    --suppress=missingIncludeSystem -Iinclude -Itests/fuzz \
+	    src tests/unit tests/fuzz
+
+# Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md).
+fuzz:
+	$(call apt_install,clang)
+	$(MAKE) -f tests/fuzz/Makefile run
 
 bench: all
 	$(call apt_install,$(BENCH_DEPS))

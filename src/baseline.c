@@ -25,6 +25,7 @@
 #define BASELINE_JSON_FLAGS \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define BASELINE_LINE_MAX	(1024 * 1024)
+#define BASELINE_TRAILER_LEN	(9 + 64 + 3)	/* {"hmac":"<hex>"}\n */
 
 const char *
 baseline_status_name(int s)
@@ -195,7 +196,12 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 	if (o != NULL && (mac = baseline_get_str(o, "hmac")) != NULL &&
 	    json_object_object_length(o) == 1) {
 		r->have_trailer = 1;
-		r->mac_ok = util_unhex(mac, r->mac, sizeof(r->mac)) == 0;
+		/* The trailer is outside the HMAC: accept only the exact
+		 * bytes the writer produces, nothing before or after. */
+		r->mac_ok = util_unhex(mac, r->mac, sizeof(r->mac)) == 0 &&
+		    len == BASELINE_TRAILER_LEN &&
+		    memcmp(line, "{\"hmac\":\"", 9) == 0 &&
+		    memcmp(line + 9 + 64, "\"}\n", 3) == 0;
 		json_object_put(o);
 		return;
 	}

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "compare.h"
-#include "htab.h"
 #include "util.h"
 
 static const char *compare_action_names[CMP_NACTIONS] = {
@@ -128,42 +127,76 @@ compare_change_cmp(const void *a, const void *b)
 	return strcmp(compare_path(a), compare_path(b));
 }
 
+/* Created regular files with a SHA-256, sorted by it, so each deleted
+ * file finds its candidates with a binary search. */
+struct compare_cand {
+	const uint8_t	*sha;
+	size_t		 slot;		/* index into created[] */
+};
+
+static int
+compare_cand_cmp(const void *a, const void *b)
+{
+	const struct compare_cand *x = a, *y = b;
+	int c = memcmp(x->sha, y->sha, 32);
+
+	if (c != 0)
+		return c;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* First candidate with this SHA-256 not paired yet, or SIZE_MAX. */
+static size_t
+compare_find_cand(const struct compare_cand *c, size_t n, const uint8_t *sha,
+    const size_t *created)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(c[mid].sha, sha, 32) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && memcmp(c[lo].sha, sha, 32) == 0; lo++)
+		if (created[c[lo].slot] != SIZE_MAX)
+			return c[lo].slot;
+	return SIZE_MAX;
+}
+
 /* Pair deleted and created regular files with the same SHA-256, one to
- * one, as renames. created/deleted hold indexes into now/base. */
+ * one (several files may share content: all empty files do), as
+ * renames. created/gone index into now/b; paired ones are cleared. */
 static void
 compare_renames(const struct baseline *b, const struct entryvec *now,
-    struct strlist *keys, size_t *created, size_t nc, unsigned char *gone,
-    struct changes *out)
+    size_t *created, size_t nc, unsigned char *gone, struct changes *out)
 {
-	struct htab bysha;
+	struct compare_cand *cand = xcalloc(nc + 1, sizeof(*cand));
+	size_t ncand = 0;
 
-	htab_init(&bysha, nc);
 	for (size_t i = 0; i < nc; i++) {
 		const struct entry *e = &now->v[created[i]];
-		char hex[65];
 
-		if (e->type != ENTRY_FILE || !e->has_sha)
-			continue;
-		util_hex(e->sha, 32, hex);
-		strlist_push(keys, hex);
-		htab_put(&bysha, keys->v[keys->n - 1], i);
+		if (e->type == ENTRY_FILE && e->has_sha)
+			cand[ncand++] = (struct compare_cand){ e->sha, i };
 	}
-	for (size_t i = 0; i < b->ev.n; i++) {
+	qsort(cand, ncand, sizeof(*cand), compare_cand_cmp);
+	for (size_t i = 0; ncand > 0 && i < b->ev.n; i++) {
 		const struct entry *old = &b->ev.v[i];
-		char hex[65];
 		size_t k;
 
-		if (!gone[i] || old->type != ENTRY_FILE || !old->has_sha)
-			continue;
-		util_hex(old->sha, 32, hex);
-		if (!htab_get(&bysha, hex, &k) || created[k] == SIZE_MAX)
+		if (!gone[i] || old->type != ENTRY_FILE || !old->has_sha ||
+		    (k = compare_find_cand(cand, ncand, old->sha, created)) ==
+		    SIZE_MAX)
 			continue;
 		changes_add(out, CMP_RENAMED, compare_entry(&now->v[created[k]],
 		    old) & ~(unsigned)CMP_NLINK, &now->v[created[k]], old);
 		created[k] = SIZE_MAX;
 		gone[i] = 0;
 	}
-	htab_free(&bysha);
+	free(cand);
 }
 
 static void
@@ -200,13 +233,12 @@ compare_run(const struct baseline *b, const struct entryvec *now,
 {
 	unsigned char *gone = xmalloc(b->ev.n + 1);
 	size_t *created = xmalloc((now->n + 1) * sizeof(size_t)), nc = 0;
-	struct strlist keys = { 0 };
 
 	memset(out, 0, sizeof(*out));
 	memset(gone, 1, b->ev.n + 1);
 	for (size_t i = 0; i < now->n; i++)
 		compare_present(b, &now->v[i], gone, created, &nc, i, out);
-	compare_renames(b, now, &keys, created, nc, gone, out);
+	compare_renames(b, now, created, nc, gone, out);
 	for (size_t i = 0; i < nc; i++)
 		if (created[i] != SIZE_MAX)
 			changes_add(out, now->v[created[i]].error ?
@@ -217,7 +249,6 @@ compare_run(const struct baseline *b, const struct entryvec *now,
 			changes_add(out, CMP_DELETED, 0, NULL, &b->ev.v[i]);
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), compare_change_cmp);
-	strlist_free(&keys);
 	free(created);
 	free(gone);
 }

@@ -253,14 +253,18 @@ record_numbers(json_object *a, struct entry *e)
 int
 record_from_json(json_object *a, struct entry *e, struct strlist *rules)
 {
-	const char *type = record_str(a, R_TYPE), *rule = record_str(a, R_RULE);
-	const char *err = record_str(a, R_ERROR);
+	const char *type, *rule, *err;
 	json_object *t;
 	int hx, hs;
 
+	/* Before any array access: json-c asserts on a non-array. */
 	if (!json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != R_COUNT ||
-	    (e->path = record_get_bytes(json_object_array_get_idx(a,
+	    json_object_array_length(a) != R_COUNT)
+		return -1;
+	type = record_str(a, R_TYPE);
+	rule = record_str(a, R_RULE);
+	err = record_str(a, R_ERROR);
+	if ((e->path = record_get_bytes(json_object_array_get_idx(a,
 	    R_PATH))) == NULL || e->path[0] != '/' || type == NULL ||
 	    rule == NULL || (e->type = entry_type_parse(type)) < 0 ||
 	    record_numbers(a, e) < 0)
