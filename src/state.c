@@ -69,9 +69,14 @@ state_open(struct state *s, const char *dir, int create)
 		log_warn("%s: cannot create state directory", dir);
 		return -1;
 	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(dir, &st) < 0) {
 		if (create)
-			log_warn("%s: not a directory", dir);
+			log_warn("%s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (create)
+			log_warnx("%s: not a directory", dir);
 		return -1;
 	}
 	return 0;

@@ -195,6 +195,10 @@ util_b64_decode(const char *s, uint8_t **out, size_t *outlen)
 		}
 		uint32_t w = (uint32_t)(v[0] << 18 | v[1] << 12 | v[2] << 6 |
 		    v[3]);
+		if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff))) {
+			free(buf);	/* not canonical: "Zh==" */
+			return -1;
+		}
 		buf[n++] = (uint8_t)(w >> 16);
 		if (pad < 2)
 			buf[n++] = (uint8_t)(w >> 8);
@@ -282,9 +286,28 @@ util_utf8_lossy(const char *s)
 	return out;
 }
 
-/* For terminals: a hostile file name must not move the cursor or fake
- * a report line, so control bytes, backslash and invalid UTF-8 are
- * shown as C escapes. */
+/* Code points that reorder or control a terminal even as valid UTF-8:
+ * C1 controls (U+0080-U+009F, e.g. the 8-bit CSI) and the bidi
+ * overrides and isolates (U+202A-U+202E, U+2066-U+2069). */
+static int
+util_unsafe_cp(const unsigned char *p, size_t k)
+{
+	unsigned cp;
+
+	if (k == 2)
+		cp = (unsigned)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+	else if (k == 3)
+		cp = (unsigned)(p[0] & 0x0f) << 12 |
+		    (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+	else
+		return 0;
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* For terminals: a hostile file name must not move the cursor, flip
+ * the text direction or fake a report line, so control characters,
+ * backslash and invalid UTF-8 are shown as C escapes. */
 char *
 util_escape(const char *s)
 {
@@ -295,7 +318,10 @@ util_escape(const char *s)
 	while (n > 0) {
 		size_t k = util_utf8_seq(p, n);
 
-		if (k > 1) {
+		if (k > 1 && util_unsafe_cp(p, k)) {
+			for (size_t i = 0; i < k; i++)
+				o += sprintf(o, "\\x%02x", p[i]);
+		} else if (k > 1) {
 			memcpy(o, p, k);
 			o += k;
 		} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {

@@ -95,6 +95,9 @@ test_b64_rejects(void **state)
 		"Zm9\xff",
 		"Zm.v",
 		"Zg==\n",
+		"Zh==",		/* non-zero bits under the padding */
+		"QR==",
+		"Zm9=",
 	};
 	uint8_t *dec = (uint8_t *)"untouched";
 	size_t dlen = 7;
@@ -260,6 +263,12 @@ test_escape(void **state)
 		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },
 		{ "\xe2\x82", "\\xe2\\x82" },
 		{ "x\xe2\x82\xacy", "x\xe2\x82\xacy" },
+		/* C1 controls (8-bit CSI) and bidi overrides are escaped */
+		{ "a\xc2\x9b[2J", "a\\xc2\\x9b[2J" },
+		{ "\xc2\x80\xc2\x9f\xc2\xa0", "\\xc2\\x80\\xc2\\x9f\xc2\xa0" },
+		{ "evil\xe2\x80\xaetxt.sh", "evil\\xe2\\x80\\xaetxt.sh" },
+		{ "\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\xa9",
+		  "\\xe2\\x81\\xa6\\xe2\\x81\\xa9\xe2\x80\xa9" },
 		/* a fake report line cannot be injected */
 		{ "/tmp/a\nmodified /etc/shadow",
 		  "/tmp/a\\nmodified /etc/shadow" },
