@@ -6,6 +6,7 @@
 #define FIMGUARD_BASELINE_H
 
 #include <json-c/json.h>
+#include <stdio.h>
 
 #include "entry.h"
 #include "htab.h"
@@ -31,6 +32,14 @@ struct baseline {
 	char		*created;
 };
 
+/* Receives each verified-so-far record; the verdict comes at the end. */
+struct baseline_sink {
+	int	(*record)(void *, json_object *, uint64_t);
+	void	*arg;
+};
+
+int	 baseline_read(struct baseline *, const struct state *,
+	    const struct baseline_sink *, char **, FILE **);
 int	 baseline_load(struct baseline *, const struct state *, char **);
 int	 baseline_save(const struct entryvec *, const struct state *);
 void	 baseline_free(struct baseline *);

@@ -14,20 +14,21 @@ enum entry_type {
 #define ENTRY_XXH_LEN	16
 #define ENTRY_SHA_LEN	32
 
+/* Packed to 144 bytes: check holds one per file of the tree. */
 struct entry {
 	char		*path;
 	const char	*rule;		/* interned rule name */
-	int		 rule_idx;	/* index in conf, -1 if unknown */
-	int		 type;
-	uint32_t	 mode;		/* permission bits incl. suid etc. */
+	uint8_t		 type;		/* enum entry_type */
+	uint8_t		 has_xxh:1, has_sha:1, vault:1;
+	uint8_t		 unstat:1;	/* metadata not read yet */
+	uint16_t	 mode;		/* permission bits incl. suid etc. */
 	uint32_t	 uid, gid;
-	uint64_t	 size, nlink, ino, dev;
+	uint32_t	 nlink;
+	uint64_t	 size, ino, dev;
 	int64_t		 mtime_ns, ctime_ns;
 	char		*target;	/* symlink target */
 	char		*xattrs;	/* canonical "name\tbase64\n"... */
 	char		*error;		/* why content could not be read */
-	unsigned	 has_xxh:1, has_sha:1, vault:1;
-	unsigned	 unstat:1;	/* metadata not read yet */
 	uint8_t		 xxh[ENTRY_XXH_LEN];
 	uint8_t		 sha[ENTRY_SHA_LEN];
 };

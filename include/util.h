@@ -12,6 +12,12 @@ struct strlist {
 	size_t	  cap;
 };
 
+/* Bump allocator for many small strings freed together: no per-string
+ * malloc header or rounding (a large baseline holds ~100k paths). */
+struct arena {
+	struct arena_chunk *head;
+};
+
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
@@ -22,6 +28,9 @@ char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 strlist_push(struct strlist *, const char *);
 void	 strlist_push_owned(struct strlist *, char *);
 void	 strlist_free(struct strlist *);
+
+char	*arena_strdup(struct arena *, const char *);
+void	 arena_free(struct arena *);
 
 void	 util_hex(const uint8_t *, size_t, char *);
 int	 util_unhex(const char *, uint8_t *, size_t);

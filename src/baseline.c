@@ -162,7 +162,9 @@ baseline_check_header(json_object *o, struct baseline *b)
 }
 
 struct baseline_reader {
-	struct baseline		*b;
+	struct baseline		*b;		/* header fields */
+	const struct baseline_sink *sink;
+	uint64_t		 off;		/* offset of the current line */
 	struct hmac_stream	*h;
 	json_tokener		*tok;
 	int			 lineno;
@@ -180,6 +182,7 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 	const char *mac;
 
 	r->lineno++;
+	r->off += len;
 	if (r->have_trailer) {
 		r->after_trailer = 1;
 		return;
@@ -208,7 +211,7 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 	hmac_stream_update(r->h, line, len);
 	if (o == NULL || (r->lineno == 1 ?
 	    baseline_check_header(o, r->b) :
-	    record_from_json(o, entryvec_add(&r->b->ev), &r->b->rules)) < 0) {
+	    r->sink->record(r->sink->arg, o, r->off - len)) < 0) {
 		if (r->bad_line == 0)
 			r->bad_line = r->lineno;
 	}
@@ -248,19 +251,22 @@ baseline_index(struct baseline *b)
 		htab_put(&b->idx, b->ev.v[i].path, i);
 }
 
-/* Load and verify. Returns a baseline_status; on error *why explains
- * (and nothing of the file is trusted). */
+/* Read and verify the baseline, handing every record (and its byte
+ * offset) to sink; header fields go to b. Returns a baseline_status;
+ * on error *why explains, and the caller must drop whatever the sink
+ * collected: nothing of the file is trusted. With keep, the stream
+ * stays open there (for bindex_entry to re-read records by offset). */
 int
-baseline_load(struct baseline *b, const struct state *s, char **why)
+baseline_read(struct baseline *b, const struct state *s,
+    const struct baseline_sink *sink, char **why, FILE **keep)
 {
 	char *path = state_path(s, BASELINE_FILE), *line = NULL;
-	struct baseline_reader r = { .b = b };
+	struct baseline_reader r = { .b = b, .sink = sink };
 	size_t cap = 0;
 	ssize_t len;
 	FILE *fp;
 	int st;
 
-	memset(b, 0, sizeof(*b));
 	if ((fp = fopen(path, "re")) == NULL) {
 		*why = xasprintf("%s: %s", path, strerror(errno));
 		st = errno == ENOENT ? BASELINE_MISSING : BASELINE_UNREADABLE;
@@ -278,7 +284,6 @@ baseline_load(struct baseline *b, const struct state *s, char **why)
 	free(line);
 	json_tokener_free(r.tok);
 	st = ferror(fp) ? BASELINE_UNREADABLE : BASELINE_OK;
-	fclose(fp);
 	if (st == BASELINE_OK)
 		st = baseline_verdict(&r, why, path);
 	else {
@@ -286,7 +291,32 @@ baseline_load(struct baseline *b, const struct state *s, char **why)
 		*why = xasprintf("%s: read error", path);
 	}
 	free(path);
-	if (st != BASELINE_OK) {
+	if (st == BASELINE_OK && keep != NULL)
+		*keep = fp;
+	else
+		fclose(fp);
+	return st;
+}
+
+static int
+baseline_sink_full(void *arg, json_object *rec, uint64_t off)
+{
+	struct baseline *b = arg;
+
+	(void)off;
+	return record_from_json(rec, entryvec_add(&b->ev), &b->rules);
+}
+
+/* Load and verify the whole baseline into memory (init, approve). */
+int
+baseline_load(struct baseline *b, const struct state *s, char **why)
+{
+	struct baseline_sink sink;
+	int st;
+
+	memset(b, 0, sizeof(*b));
+	sink = (struct baseline_sink){ baseline_sink_full, b };
+	if ((st = baseline_read(b, s, &sink, why, NULL)) != BASELINE_OK) {
 		baseline_free(b);
 		return st;
 	}

@@ -1,10 +1,20 @@
 /* fimguard check: the scheduled scan. Exit 0 nothing changed, 1
- * changes, 2 usage or configuration, 3 baseline missing or untrusted. */
+ * changes, 2 usage or configuration, 3 baseline missing or untrusted.
+ *
+ * Shape, for speed and memory on large trees:
+ *  1. a thread loads the baseline as a compact index (bindex) while
+ *     the tree is walked and hashed with keyed XXH3 on every core;
+ *  2. every current entry the index shows unchanged is dropped;
+ *  3. the rest, and every baseline record no longer seen, are read in
+ *     full and handed to compare_run, which names the changes (pairing
+ *     renames), after SHA-256 of the files whose content differs. */
 #include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "bindex.h"
 #include "cmd.h"
 #include "compare.h"
 #include "event.h"
@@ -18,7 +28,7 @@
 
 struct check_loader {
 	const struct state	*s;
-	struct baseline		*b;
+	struct bindex		*x;
 	int			 r;
 	double			 secs;
 };
@@ -37,39 +47,25 @@ check_load(void *arg)
 {
 	struct check_loader *l = arg;
 	double t = check_now();
+	char *why = NULL;
+	int st = bindex_load(l->x, l->s, &why);
 
-	l->r = cmd_load_baseline(l->s, l->b);
+	l->r = 0;
+	if (st != BASELINE_OK) {
+		log_warnx("baseline %s: %s%s", baseline_status_name(st), why,
+		    st == BASELINE_MISSING ? " (run 'fimguard init')" : "");
+		l->r = EXIT_BASELINE;
+	}
+	free(why);
 	l->secs = check_now() - t;
 	return NULL;
 }
 
-/* Only where XXH3 differs from the baseline (or the file is new) is
- * SHA-256 computed: it is what the report cites, and what pairs a
- * deletion with a creation as a rename. */
-static void
-check_confirm(struct entryvec *now, struct state *s, struct baseline *b)
-{
-	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1 };
-
-	for (size_t i = 0; i < now->n; i++) {
-		struct entry *e = &now->v[i];
-
-		if (e->type != ENTRY_FILE || e->error != NULL ||
-		    !compare_need_sha(b, e))
-			continue;
-		if (scan_file(e, &so) < 0 && e->error == NULL)
-			e->error = xstrdup("vanished while being checked");
-	}
-}
-
-/* Loading the baseline (JSON parsing, one core) runs while the tree is
- * walked and hashed with keyed XXH3 (every core); the baseline is
- * needed only to compare. */
 static int
-check_load_and_scan(const struct conf *c, struct state *s,
-    struct baseline *b, struct entryvec *now)
+check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
+    struct entryvec *now)
 {
-	struct check_loader l = { s, b, 0, 0 };
+	struct check_loader l = { s, x, 0, 0 };
 	double t0 = check_now(), t1;
 	pthread_t t;
 	int threaded = pthread_create(&t, NULL, check_load, &l) == 0;
@@ -83,17 +79,85 @@ check_load_and_scan(const struct conf *c, struct state *s,
 	if (threaded)
 		pthread_join(t, NULL);
 	log_info("baseline load %.3fs", l.secs);
-	if (l.r == 0)
-		check_confirm(now, s, b);
 	return l.r;
+}
+
+/* Move the current entries that may have changed into cand, and read
+ * in full into b the baseline records they pair with, plus those no
+ * longer present. Entries left in now are unchanged. */
+static int
+check_candidates(const struct bindex *x, struct entryvec *now,
+    struct entryvec *cand, struct baseline *b)
+{
+	unsigned char *seen = xcalloc(x->n + 1, 1);
+	size_t idx;
+	int r = 0;
+
+	for (size_t i = 0; i < now->n; i++) {
+		struct entry *e = &now->v[i];
+		int found = bindex_find(x, e->path, &idx);
+
+		if (found)
+			seen[idx] = 1;
+		if (found && bindex_same(&x->v[idx], e))
+			continue;
+		*entryvec_add(cand) = *e;
+		memset(e, 0, sizeof(*e));	/* moved */
+		if (found)
+			seen[idx] = 2;
+	}
+	for (size_t i = 0; r == 0 && i < x->n; i++)
+		if (seen[i] != 1 && bindex_entry(x, i, entryvec_add(&b->ev),
+		    &b->rules) < 0) {
+			log_warnx("baseline changed on disk while being read");
+			r = EXIT_BASELINE;
+		}
+	free(seen);
+	baseline_index(b);
+	return r;
+}
+
+/* SHA-256 where XXH3 differs from the baseline or the file is new: it
+ * is what the report cites, and what pairs a deletion with a creation
+ * as a rename. */
+static void
+check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
+{
+	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1 };
+
+	for (size_t i = 0; i < cand->n; i++) {
+		struct entry *e = &cand->v[i];
+
+		if (e->type != ENTRY_FILE || e->error != NULL ||
+		    !compare_need_sha(b, e))
+			continue;
+		if (scan_file(e, &so) < 0 && e->error == NULL)
+			e->error = xstrdup("vanished while being checked");
+	}
+}
+
+static void
+check_report(const struct cmd_opts *o, const struct conf *c,
+    const struct changes *ch, size_t nentries)
+{
+	struct event_sink sink;
+
+	event_sink_open(&sink, c->events ? c->events : CHECK_DEFAULT_EVENTS,
+	    o->json);
+	if (!o->json)
+		report_human(stdout, c, ch, nentries);
+	for (size_t i = 0; i < ch->n; i++)
+		event_emit(&sink, report_event(c, &ch->v[i], "fimguard.check",
+		    NULL));
+	event_sink_close(&sink);
 }
 
 int
 cmd_check(const struct cmd_opts *o)
 {
-	struct entryvec now = { 0 };
+	struct entryvec now = { 0 }, cand = { 0 };
 	struct changes ch = { 0 };
-	struct event_sink sink;
+	struct bindex x = { 0 };
 	struct baseline b = { 0 };
 	struct state s = { .lockfd = -1 };
 	struct conf c;
@@ -102,22 +166,19 @@ cmd_check(const struct cmd_opts *o)
 	if (cmd_load_conf(o, &c) != 0)
 		return EXIT_USAGE;
 	if ((r = cmd_open_state(o, &c, &s, 0)) != 0 ||
-	    (r = check_load_and_scan(&c, &s, &b, &now)) != 0)
+	    (r = check_load_and_scan(&c, &s, &x, &now)) != 0 ||
+	    (r = check_candidates(&x, &now, &cand, &b)) != 0)
 		goto out;
-	compare_run(&b, &now, &ch);
-	event_sink_open(&sink, c.events ? c.events : CHECK_DEFAULT_EVENTS,
-	    o->json);
-	if (!o->json)
-		report_human(stdout, &c, &ch, now.n);
-	for (size_t i = 0; i < ch.n; i++)
-		event_emit(&sink, report_event(&c, &ch.v[i], "fimguard.check",
-		    NULL));
-	event_sink_close(&sink);
+	check_confirm(&cand, &s, &b);
+	compare_run(&b, &cand, &ch);
+	check_report(o, &c, &ch, now.n);
 	r = ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
 	changes_free(&ch);
+	entryvec_free(&cand);
 	entryvec_free(&now);
 	baseline_free(&b);
+	bindex_free(&x);
 	state_close(&s);
 	conf_free(&c);
 	return r;

@@ -27,7 +27,6 @@ entryvec_add(struct entryvec *ev)
 		ev->v = xreallocarray(ev->v, ev->cap, sizeof(*ev->v));
 	}
 	memset(&ev->v[ev->n], 0, sizeof(ev->v[0]));
-	ev->v[ev->n].rule_idx = -1;
 	return &ev->v[ev->n++];
 }
 
@@ -96,12 +95,13 @@ entry_type_of(mode_t m)
 void
 entry_from_stat(struct entry *e, const struct stat *st)
 {
-	e->type = entry_type_of(st->st_mode);
-	e->mode = st->st_mode & 07777;
+	e->type = (uint8_t)entry_type_of(st->st_mode);
+	e->mode = (uint16_t)(st->st_mode & 07777);
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;
 	e->size = (uint64_t)st->st_size;
-	e->nlink = st->st_nlink;
+	/* More than 2^32 links cannot exist on any Linux filesystem. */
+	e->nlink = (uint32_t)st->st_nlink;
 	e->ino = st->st_ino;
 	e->dev = st->st_dev;
 	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +

@@ -228,7 +228,7 @@ record_i64(json_object *a, int i, int64_t *v)
 static int
 record_numbers(json_object *a, struct entry *e)
 {
-	uint64_t mode, uid, gid, flags;
+	uint64_t mode, uid, gid, nlink, flags;
 
 	if (record_u64(a, R_MODE, 07777, &mode) < 0 ||
 	    record_u64(a, R_UID, UINT32_MAX, &uid) < 0 ||
@@ -238,10 +238,11 @@ record_numbers(json_object *a, struct entry *e)
 	    record_i64(a, R_CTIME, &e->ctime_ns) < 0 ||
 	    record_u64(a, R_INODE, UINT64_MAX, &e->ino) < 0 ||
 	    record_u64(a, R_DEV, UINT64_MAX, &e->dev) < 0 ||
-	    record_u64(a, R_NLINK, UINT64_MAX, &e->nlink) < 0 ||
+	    record_u64(a, R_NLINK, UINT32_MAX, &nlink) < 0 ||
 	    record_u64(a, R_FLAGS, RECORD_VAULT, &flags) < 0)
 		return -1;
-	e->mode = (uint32_t)mode;
+	e->mode = (uint16_t)mode;
+	e->nlink = (uint32_t)nlink;
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->vault = (flags & RECORD_VAULT) != 0;
@@ -255,7 +256,7 @@ record_from_json(json_object *a, struct entry *e, struct strlist *rules)
 {
 	const char *type, *rule, *err;
 	json_object *t;
-	int hx, hs;
+	int hx, hs, t_type;
 
 	/* Before any array access: json-c asserts on a non-array. */
 	if (!json_object_is_type(a, json_type_array) ||
@@ -266,9 +267,10 @@ record_from_json(json_object *a, struct entry *e, struct strlist *rules)
 	err = record_str(a, R_ERROR);
 	if ((e->path = record_get_bytes(json_object_array_get_idx(a,
 	    R_PATH))) == NULL || e->path[0] != '/' || type == NULL ||
-	    rule == NULL || (e->type = entry_type_parse(type)) < 0 ||
+	    rule == NULL || (t_type = entry_type_parse(type)) < 0 ||
 	    record_numbers(a, e) < 0)
 		return -1;
+	e->type = (uint8_t)t_type;
 	e->rule = record_intern(rules, rule);
 	t = json_object_array_get_idx(a, R_TARGET);
 	if (t != NULL && (e->target = record_get_bytes(t)) == NULL)

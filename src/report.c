@@ -68,7 +68,7 @@ report_details(FILE *fp, const struct change *ch)
 	if (ch->what & CMP_XATTRS)
 		fprintf(fp, "    security xattrs changed\n");
 	if (ch->what & CMP_NLINK)
-		fprintf(fp, "    links %" PRIu64 " -> %" PRIu64 "\n", o->nlink,
+		fprintf(fp, "    links %" PRIu32 " -> %" PRIu32 "\n", o->nlink,
 		    n->nlink);
 }
 

@@ -74,6 +74,47 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+#define ARENA_CHUNK	(256 * 1024)
+
+struct arena_chunk {
+	struct arena_chunk	*next;
+	size_t			 used, size;
+	char			 data[];
+};
+
+char *
+arena_strdup(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	struct arena_chunk *c = a->head;
+	char *p;
+
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->data + c->used;
+	memcpy(p, s, n);
+	c->used += n;
+	return p;
+}
+
+void
+arena_free(struct arena *a)
+{
+	while (a->head != NULL) {
+		struct arena_chunk *c = a->head;
+
+		a->head = c->next;
+		free(c);
+	}
+}
+
 void
 strlist_push_owned(struct strlist *l, char *s)
 {

@@ -113,7 +113,6 @@ walk_record(struct walk *w, char *path, const struct stat *st, int rule,
 	struct entry *e = entryvec_add(w->out);
 
 	e->path = path;
-	e->rule_idx = rule;
 	e->rule = w->conf->rules[rule].name;
 	e->vault = w->conf->rules[rule].diff || w->conf->rules[rule].restore;
 	if (st == NULL) {
