@@ -22,6 +22,8 @@ usage(FILE *fp)
 	    "  approve [--reason TEXT] (--all | PATH...)\n"
 	    "                                    accept current state\n"
 	    "  policy check                      validate config and policy\n"
+	    "  run [--mode audit|enforce] [--foreground]\n"
+	    "                                    the real-time monitor\n"
 	    "options:\n"
 	    "  -c FILE  config (default " DEFAULT_CONFIG ")\n"
 	    "  -p DIR   policy directory (default /etc/fimguard/policy.d)\n"
@@ -41,6 +43,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -63,6 +67,8 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_ALL: o->all = 1; break;
 		case OPT_REASON: o->reason = optarg; break;
+		case OPT_MODE: o->mode = optarg; break;
+		case OPT_FOREGROUND: o->foreground = 1; break;
 		default: return -1;
 		}
 	}
@@ -82,6 +88,8 @@ check_scope(const char *cmd, const struct cmd_opts *o)
 	    strcmp(cmd, "approve") != 0)
 		return -1;
 	if ((o->all || o->reason) && strcmp(cmd, "approve") != 0)
+		return -1;
+	if ((o->mode || o->foreground) && strcmp(cmd, "run") != 0)
 		return -1;
 	return 0;
 }
@@ -103,6 +111,8 @@ dispatch(const char *cmd, struct cmd_opts *o)
 		return cmd_init(o);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(o);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(o);
 	log_warnx("unknown command '%s'", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

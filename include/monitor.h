@@ -1,0 +1,42 @@
+/* fimguard run: the real-time monitor's shared state. */
+#ifndef FIMGUARD_MONITOR_H
+#define FIMGUARD_MONITOR_H
+
+#include "baseline.h"
+#include "conf.h"
+#include "event.h"
+#include "perm.h"
+#include "ring.h"
+#include "state.h"
+#include "watch.h"
+
+/* One watched file: watch.entry indexes these. */
+struct mon_file {
+	char		*path;
+	int		 rule;		/* conf rule index, -1 for self */
+	struct entry	*base;		/* in the baseline, or NULL */
+};
+
+struct monitor {
+	struct conf	 conf;
+	struct state	 state;
+	struct baseline	 base;
+	struct mon_file	*files;
+	size_t		 nfiles;
+	struct watch_tab *tab;
+	struct perm_ctx	 perm;
+	struct ring	 ring;
+	struct event_sink sink;
+	int		 perm_fd;	/* permission group */
+	int		 data_fd;	/* close-write notifications */
+	int		 stop_fd;	/* eventfd: worker and perm stop */
+	int		 mode;		/* global mode in force */
+	int		 foreground;
+	uint64_t	 self_dev, self_ino;	/* our executable */
+	uint64_t	 started_ms;
+	uint64_t	 modified, confirmed_same;
+};
+
+void	*worker_main(void *);
+
+#endif

@@ -1,0 +1,40 @@
+/* The permission thread: answers every FAN_OPEN_PERM event. */
+#ifndef FIMGUARD_PERM_H
+#define FIMGUARD_PERM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ring.h"
+#include "watch.h"
+
+enum perm_decision {
+	PERM_ALLOW,		/* read, or not ours to judge */
+	PERM_ALLOW_WRITER,	/* write by an allowed writer */
+	PERM_ALLOW_AUDIT,	/* write allowed because the mode is audit */
+	PERM_ALLOW_UNKNOWN,	/* intent unknown, unknown_intent = allow */
+	PERM_DENY,		/* write denied (enforce) */
+	PERM_DENY_UNKNOWN,	/* intent unknown, denied (enforce) */
+	PERM_DENY_SELF,		/* write to fimguard's own files */
+};
+
+struct perm_ctx {
+	int		 fd;		/* the permission group */
+	int		 stop_fd;	/* eventfd: stop */
+	struct watch_tab *tab;		/* read with __atomic_load_n */
+	int		 unknown_deny;
+	struct ring	*ring;
+	pid_t		 self;
+	uint64_t	 self_dev, self_ino;	/* fimguard's executable */
+	/* counters, read by the status command */
+	uint64_t	 events, writes, denied, errors;
+	/* watchdog: when the current batch started (0: idle) */
+	uint64_t	 busy_since_ms;
+	pid_t		 tid;
+};
+
+void	*perm_main(void *);
+const char *perm_decision_name(int);
+int	 perm_decision_denies(int);
+
+#endif

@@ -1,0 +1,45 @@
+/* A single-producer single-consumer ring from the permission thread to
+ * the worker. The producer never blocks and never allocates: when the
+ * ring is full the record is dropped and counted. */
+#ifndef FIMGUARD_RING_H
+#define FIMGUARD_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RING_SLOTS	1024	/* power of two */
+#define RING_EXE_MAX	1024
+
+/* What the permission thread saw of one write-intent open. */
+struct perm_record {
+	uint64_t	 dev, ino;	/* the file */
+	pid_t		 tid;
+	pid_t		 pid;		/* thread group, 0 if unknown */
+	pid_t		 ppid;
+	uint32_t	 uid, euid, gid, auid, sessionid;
+	uint64_t	 start_time;	/* of tid, against pid reuse */
+	long		 syscall_nr;
+	uint64_t	 flags;		/* open flags, when decoded */
+	int		 intent;	/* enum intent */
+	int		 decision;	/* enum perm_decision */
+	int		 io_uring;
+	char		 comm[16];
+	char		 exe[RING_EXE_MAX];
+};
+
+struct ring {
+	struct perm_record *slots;
+	uint64_t	 head;		/* written by the producer */
+	uint64_t	 tail;		/* written by the consumer */
+	uint64_t	 dropped;
+	int		 efd;		/* eventfd: "records waiting" */
+};
+
+int	 ring_init(struct ring *);
+void	 ring_free(struct ring *);
+struct perm_record *ring_reserve(struct ring *, size_t);
+void	 ring_commit(struct ring *, size_t);
+int	 ring_pop(struct ring *, struct perm_record *);
+
+#endif

@@ -1,0 +1,141 @@
+/* Write intent of a blocked opener. FAN_OPEN_PERM does not say whether
+ * the file is opened for writing; the opener's thread is frozen inside
+ * its open syscall while we decide, so /proc/<tid>/syscall shows the
+ * syscall and its arguments (x86-64 numbering):
+ *   open(2)               flags = 2nd argument
+ *   openat(257)           flags = 3rd argument
+ *   creat(85)             always a write
+ *   openat2(437)          flags in the struct open_how the 3rd argument
+ *                         points to: read with process_vm_readv
+ *   open_by_handle_at(304) flags = 3rd argument
+ *   execve/execveat       a read (the kernel opens the binary)
+ * io_uring opens (io_uring_enter, or an iou-wrk-* worker thread) and
+ * anything else cannot be decoded: INTENT_UNKNOWN, and policy decides.
+ * Runs on the permission thread: only /proc reads into stack buffers,
+ * no allocation, no logging. Needs ptrace-level access to the opener. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "intent.h"
+
+#define NR_OPEN			2
+#define NR_CREAT		85
+#define NR_EXECVE		59
+#define NR_OPENAT		257
+#define NR_OPEN_BY_HANDLE_AT	304
+#define NR_EXECVEAT		322
+#define NR_IO_URING_ENTER	426
+#define NR_OPENAT2		437
+
+const char *
+intent_name(int i)
+{
+	return i == INTENT_READ ? "read" : i == INTENT_WRITE ? "write" :
+	    "unknown";
+}
+
+/* O_TRUNC truncates even with O_RDONLY; O_APPEND and O_CREAT are
+ * counted as writes too (they only make sense with one). */
+int
+intent_flags_write(uint64_t flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY ||
+	    (flags & (O_TRUNC | O_APPEND | O_CREAT)) != 0;
+}
+
+/* Read a small /proc file into buf (NUL-terminated); -1 on error. */
+static ssize_t
+intent_read_proc(pid_t tid, const char *name, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	return r;
+}
+
+static int
+intent_openat2_flags(pid_t tid, uint64_t how, uint64_t *flags)
+{
+	struct iovec local = { flags, sizeof(*flags) };
+	struct iovec remote = { (void *)(uintptr_t)how, sizeof(*flags) };
+
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) ==
+	    (ssize_t)sizeof(*flags) ? 0 : -1;
+}
+
+static enum intent
+intent_of_flags(struct intent_info *in, uint64_t flags)
+{
+	in->flags = flags;
+	return intent_flags_write(flags) ? INTENT_WRITE : INTENT_READ;
+}
+
+/* Decode one /proc/<tid>/syscall line (tid is needed for openat2). */
+int
+intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
+{
+	unsigned long long a[6] = { 0 };
+	uint64_t flags;
+	long nr;
+
+	in->nr = -1;
+	in->flags = 0;
+	if (sscanf(line, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0],
+	    &a[1], &a[2], &a[3], &a[4], &a[5]) < 1 || nr < 0)
+		return INTENT_UNKNOWN;	/* "running", or "-1 sp pc" */
+	in->nr = nr;
+	switch (nr) {
+	case NR_OPEN:
+		return intent_of_flags(in, a[1]);
+	case NR_OPENAT:
+	case NR_OPEN_BY_HANDLE_AT:
+		return intent_of_flags(in, a[2]);
+	case NR_CREAT:
+		return intent_of_flags(in, O_CREAT | O_WRONLY | O_TRUNC);
+	case NR_OPENAT2:
+		if (intent_openat2_flags(tid, a[2], &flags) < 0)
+			return INTENT_UNKNOWN;
+		return intent_of_flags(in, flags);
+	case NR_EXECVE:
+	case NR_EXECVEAT:
+		return INTENT_READ;
+	case NR_IO_URING_ENTER:
+		in->io_uring = 1;
+		return INTENT_UNKNOWN;
+	default:
+		return INTENT_UNKNOWN;
+	}
+}
+
+int
+intent_decode(pid_t tid, struct intent_info *in)
+{
+	char buf[512];
+
+	memset(in, 0, sizeof(*in));
+	in->nr = -1;
+	if (intent_read_proc(tid, "comm", buf, sizeof(buf)) > 0 &&
+	    strncmp(buf, "iou-wrk-", 8) == 0) {
+		in->io_uring = 1;
+		return INTENT_UNKNOWN;
+	}
+	if (intent_read_proc(tid, "syscall", buf, sizeof(buf)) <= 0)
+		return INTENT_UNKNOWN;	/* exited, or no ptrace access */
+	return intent_from_syscall(buf, tid, in);
+}

@@ -1,0 +1,398 @@
+/* fimguard run: the real-time monitor. Setup order matters and is
+ * fixed:
+ *   1. config, policy, keys and the verified baseline;
+ *   2. walk the policy for what exists now;
+ *   3. fanotify groups (permission: FAN_CLASS_CONTENT, thread ids,
+ *      unlimited queue and marks, close-on-exec; notification:
+ *      close-after-write with fds) and inode marks, through O_PATH
+ *      descriptors so that the inode marked is the inode recorded;
+ *   4. allowed writers' executables by (device, inode);
+ *   5. fimguard's own files (state, config, policy) as self-protected;
+ *   6. threads: worker, then the permission thread;
+ *   7. the main thread handles signals and watches the permission
+ *      thread: a batch that takes longer than MONITOR_STALL_MS ends the
+ *      process, because the kernel then allows every pending open
+ *      instead of leaving the openers frozen.
+ * Inode marks never cross mount namespaces wrongly and need no
+ * CAP_SYS_ADMIN after setup (unlike mount or filesystem marks). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "monitor.h"
+#include "util.h"
+#include "walk.h"
+
+#define MONITOR_STALL_MS	5000
+#define MONITOR_EVENTS		"/var/log/fimguard/events.json"
+
+static uint64_t
+monitor_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* systemd's notify protocol, without libsystemd: one datagram. */
+static void
+monitor_sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path))) < 0)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+monitor_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* Every permission event carries an fd until it is answered. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+monitor_groups(struct monitor *m)
+{
+	m->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
+	    FAN_REPORT_TID | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (m->perm_fd < 0) {
+		log_warn("fanotify_init (permission group; needs "
+		    "CAP_SYS_ADMIN and a kernel with permission events)");
+		return -1;
+	}
+	m->data_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
+	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (m->data_fd < 0) {
+		log_warn("fanotify_init (notification group)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Mark one regular file and record it. rule -1: self-protection. */
+static int
+monitor_watch(struct monitor *m, const char *path, int rule, int mode)
+{
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct mon_file *f;
+	struct watch *w;
+	struct stat st;
+	char proc[64];
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	/* fanotify_mark() refuses an O_PATH fd as its object, but follows
+	 * the fd's /proc link to exactly the inode we opened and checked. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fanotify_mark(m->perm_fd, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD,
+	    proc) < 0 || fanotify_mark(m->data_fd, FAN_MARK_ADD,
+	    FAN_CLOSE_WRITE, AT_FDCWD, proc) < 0) {
+		log_warn("%s: fanotify_mark", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	w = watch_put(m->tab, st.st_dev, st.st_ino);
+	if (w->entry != WATCH_NO_ENTRY)
+		return 0;	/* a hard link already watched */
+	m->files = xreallocarray(m->files, m->nfiles + 1, sizeof(*m->files));
+	f = &m->files[m->nfiles];
+	f->path = xstrdup(path);
+	f->rule = rule;
+	f->base = NULL;
+	if (rule >= 0)
+		baseline_find(&m->base, path, &f->base);
+	w->entry = (uint32_t)m->nfiles++;
+	w->rule = rule >= 0 ? (uint16_t)rule : WATCH_SELF;
+	w->mode = (uint8_t)mode;
+	return 0;
+}
+
+static void
+monitor_writers(struct monitor *m)
+{
+	for (size_t r = 0; r < m->conf.nrules; r++) {
+		const struct conf_rule *rule = &m->conf.rules[r];
+
+		for (size_t i = 0; i < rule->writers.n; i++) {
+			struct stat st;
+
+			if (stat(rule->writers.v[i], &st) < 0) {
+				log_info("%s: writer not found (rule %s)",
+				    rule->writers.v[i], rule->name);
+				continue;
+			}
+			watch_add_writer(m->tab, r, st.st_dev, st.st_ino);
+		}
+	}
+}
+
+static void
+monitor_self_dir(struct monitor *m, const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL || depth > 4) {
+		if (d != NULL)
+			closedir(d);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *p;
+
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			monitor_self_dir(m, p, depth + 1);
+		else
+			monitor_watch(m, p, -1, CONF_MODE_ENFORCE);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* fimguard's own files are protected in every mode: the state
+ * directory (baseline, keys, vault, history), the config and the
+ * policy. Only the fimguard executable may write them (approve). */
+static void
+monitor_self(struct monitor *m, const struct cmd_opts *o)
+{
+	struct stat st;
+
+	if (stat("/proc/self/exe", &st) == 0) {
+		m->self_dev = st.st_dev;
+		m->self_ino = st.st_ino;
+	}
+	monitor_self_dir(m, m->state.dir, 0);
+	monitor_watch(m, o->config, -1, CONF_MODE_ENFORCE);
+	for (size_t i = 0; i < m->conf.files.n; i++)
+		monitor_watch(m, m->conf.files.v[i], -1, CONF_MODE_ENFORCE);
+}
+
+static int
+monitor_marks(struct monitor *m, const struct cmd_opts *o)
+{
+	struct entryvec now = { 0 };
+	int errors = 0;
+
+	walk_policy(&m->conf, &now);
+	m->tab = watch_tab_new(now.n + 64, m->conf.nrules);
+	for (size_t i = 0; i < now.n; i++) {
+		struct entry *e = &now.v[i];
+		int rule = -1;
+
+		if (e->type != ENTRY_FILE)
+			continue;
+		for (size_t r = 0; r < m->conf.nrules; r++)
+			if (e->rule == m->conf.rules[r].name)
+				rule = (int)r;
+		if (rule >= 0 && monitor_watch(m, e->path, rule,
+		    conf_rule_mode(&m->conf, &m->conf.rules[rule])) < 0)
+			errors++;
+	}
+	entryvec_free(&now);
+	monitor_writers(m);
+	monitor_self(m, o);
+	return errors;
+}
+
+static int
+monitor_setup(struct monitor *m, const struct cmd_opts *o)
+{
+	int r;
+
+	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0 ||
+	    (r = cmd_load_baseline(&m->state, &m->base)) != 0)
+		return r;
+	monitor_raise_nofile();
+	if (monitor_groups(m) < 0)
+		return EXIT_USAGE;
+	if (monitor_marks(m, o) > 0)
+		log_warnx("some files could not be watched");
+	if (ring_init(&m->ring) < 0 ||
+	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+		fatal("eventfd");
+	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
+	    MONITOR_EVENTS, m->foreground);
+	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .stop_fd = m->stop_fd,
+	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
+	    .unknown_deny = m->conf.unknown_intent == CONF_INTENT_DENY,
+	    .self_dev = m->self_dev, .self_ino = m->self_ino };
+	return 0;
+}
+
+/* Stops when SIGTERM or SIGINT arrives; watches the permission thread
+ * meanwhile. Returns 0, or 3 after a stall. */
+static int
+monitor_loop(struct monitor *m)
+{
+	sigset_t set;
+	struct pollfd pfd;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fatal("signalfd");
+	pfd = (struct pollfd){ sfd, POLLIN, 0 };
+	for (;;) {
+		struct signalfd_siginfo si;
+		uint64_t busy;
+
+		if (poll(&pfd, 1, 1000) > 0 &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGHUP)
+				break;
+			log_warnx("SIGHUP: reload is not available yet; "
+			    "restart to apply policy changes");
+		}
+		busy = __atomic_load_n(&m->perm.busy_since_ms,
+		    __ATOMIC_ACQUIRE);
+		if (busy != 0 && monitor_now_ms() - busy > MONITOR_STALL_MS) {
+			log_warnx("permission thread stalled for %d ms: "
+			    "exiting so the kernel releases blocked opens",
+			    MONITOR_STALL_MS);
+			close(sfd);
+			return 3;
+		}
+		monitor_sd_notify("WATCHDOG=1");
+	}
+	close(sfd);
+	return 0;
+}
+
+static void
+monitor_free(struct monitor *m)
+{
+	for (size_t i = 0; i < m->nfiles; i++)
+		free(m->files[i].path);
+	free(m->files);
+	watch_tab_free(m->tab);
+	ring_free(&m->ring);
+	event_sink_close(&m->sink);
+	baseline_free(&m->base);
+	state_close(&m->state);
+	conf_free(&m->conf);
+}
+
+static int
+monitor_mode(const struct cmd_opts *o, struct conf *c)
+{
+	if (o->mode == NULL)
+		return 0;
+	if (strcmp(o->mode, "audit") == 0)
+		c->mode = CONF_MODE_AUDIT;
+	else if (strcmp(o->mode, "enforce") == 0)
+		c->mode = CONF_MODE_ENFORCE;
+	else {
+		log_warnx("--mode: expected audit or enforce, not '%s'",
+		    o->mode);
+		return -1;
+	}
+	if (c->unknown_intent == CONF_INTENT_UNSET)
+		c->unknown_intent = c->mode == CONF_MODE_ENFORCE ?
+		    CONF_INTENT_DENY : CONF_INTENT_ALLOW;
+	return 0;
+}
+
+int
+cmd_run(const struct cmd_opts *o)
+{
+	struct monitor m = { .perm_fd = -1, .data_fd = -1, .stop_fd = -1 };
+	pthread_t perm, worker;
+	sigset_t set;
+	uint64_t one = 1;
+	int r;
+
+	m.foreground = o->foreground;
+	if (cmd_load_conf(o, &m.conf) != 0)
+		return EXIT_USAGE;
+	if (monitor_mode(o, &m.conf) < 0) {
+		conf_free(&m.conf);
+		return EXIT_USAGE;
+	}
+	/* Signals go to the main thread's signalfd only; the threads
+	 * inherit this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((r = monitor_setup(&m, o)) != 0)
+		goto out;
+	if (pthread_create(&worker, NULL, worker_main, &m) != 0 ||
+	    pthread_create(&perm, NULL, perm_main, &m.perm) != 0)
+		fatalx("cannot start threads");
+	m.started_ms = monitor_now_ms();
+	log_warnx("monitoring %zu files in %s mode (%zu rules)", m.nfiles,
+	    conf_mode_name(m.conf.mode), m.conf.nrules);
+	monitor_sd_notify("READY=1");
+	r = monitor_loop(&m);
+	if (r != 0)
+		_exit(r);	/* stalled: do not wait for the threads */
+	monitor_sd_notify("STOPPING=1");
+	if (write(m.stop_fd, &one, sizeof(one)) < 0)
+		fatal("stop");
+	pthread_join(perm, NULL);
+	close(m.perm_fd);	/* the kernel allows anything still pending */
+	m.perm_fd = -1;
+	pthread_join(worker, NULL);
+out:
+	if (m.perm_fd >= 0)
+		close(m.perm_fd);
+	if (m.data_fd >= 0)
+		close(m.data_fd);
+	if (m.stop_fd >= 0)
+		close(m.stop_fd);
+	monitor_free(&m);
+	return r;
+}

@@ -1,0 +1,221 @@
+/* The permission thread. It reads a batch of FAN_OPEN_PERM events,
+ * decides each one, answers the whole batch with one writev(2), and
+ * only then hands records of write attempts to the worker. It must
+ * never wait for anything that can itself wait on a permission event:
+ * it opens nothing but /proc files, never logs, never allocates, and
+ * answers the monitor's own threads at once. A stalled answer freezes
+ * every opener of a protected file, so the main thread watches
+ * busy_since_ms and exits the process (the kernel then allows all
+ * pending opens) if a batch takes too long. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "intent.h"
+#include "perm.h"
+#include "who.h"
+
+#define PERM_BATCH	256
+
+static const char *perm_names[] = {
+	"allow", "writer", "audit", "unknown-allowed", "deny",
+	"unknown-denied", "self-protection"
+};
+
+const char *
+perm_decision_name(int d)
+{
+	return d >= 0 && d <= PERM_DENY_SELF ? perm_names[d] : "?";
+}
+
+int
+perm_decision_denies(int d)
+{
+	return d == PERM_DENY || d == PERM_DENY_UNKNOWN || d == PERM_DENY_SELF;
+}
+
+static uint64_t
+perm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One of our own threads? tgkill(2) with signal 0 succeeds only for a
+ * thread of our thread group: one cheap syscall, no /proc read. */
+static int
+perm_own_thread(const struct perm_ctx *p, pid_t tid)
+{
+	return tid == p->self ||
+	    syscall(SYS_tgkill, p->self, tid, 0) == 0;
+}
+
+static int
+perm_writer(const struct watch_tab *t, const struct watch *w, pid_t tid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
+	return stat(path, &st) == 0 &&
+	    watch_writer_ok(t, w->rule, st.st_dev, st.st_ino);
+}
+
+static int
+perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
+    const struct watch *w, pid_t tid, int intent)
+{
+	if (w->rule == WATCH_SELF) {
+		char path[64];
+		struct stat st;
+
+		/* fimguard itself (approve, init) may write its state. */
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
+		if (stat(path, &st) == 0 && st.st_dev == p->self_dev &&
+		    st.st_ino == p->self_ino)
+			return PERM_ALLOW_WRITER;
+		return PERM_DENY_SELF;
+	}
+	if (perm_writer(t, w, tid))
+		return PERM_ALLOW_WRITER;
+	if (w->mode != CONF_MODE_ENFORCE)
+		return PERM_ALLOW_AUDIT;
+	if (intent == INTENT_WRITE)
+		return PERM_DENY;
+	return p->unknown_deny ? PERM_DENY_UNKNOWN : PERM_ALLOW_UNKNOWN;
+}
+
+/* Decide one event; for a write attempt fill a ring record (*nrec
+ * counts them). Returns FAN_ALLOW or FAN_DENY. */
+static uint32_t
+perm_decide(struct perm_ctx *p, const struct watch_tab *t,
+    const struct fanotify_event_metadata *m, size_t *nrec)
+{
+	struct intent_info in;
+	struct perm_record *r;
+	const struct watch *w;
+	struct stat st;
+	int intent, d;
+
+	if (!(m->mask & FAN_OPEN_PERM) || m->fd < 0 ||
+	    perm_own_thread(p, m->pid) || fstat(m->fd, &st) < 0 ||
+	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
+		return FAN_ALLOW;
+	intent = intent_decode(m->pid, &in);
+	if (intent == INTENT_READ)
+		return FAN_ALLOW;
+	d = perm_judge(p, t, w, m->pid, intent);
+	p->writes++;
+	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
+		memset(r, 0, offsetof(struct perm_record, exe));
+		r->dev = st.st_dev;
+		r->ino = st.st_ino;
+		r->syscall_nr = in.nr;
+		r->flags = in.flags;
+		r->intent = intent;
+		r->io_uring = in.io_uring;
+		r->decision = d;
+		who_snapshot(m->pid, r);	/* before the opener runs on */
+		(*nrec)++;
+	}
+	if (perm_decision_denies(d)) {
+		p->denied++;
+		return FAN_DENY;
+	}
+	return FAN_ALLOW;
+}
+
+/* Answer the batch. writev(2) on a fanotify fd calls its write once
+ * per iovec; a short result means one response failed (ENOENT: the
+ * opener died meanwhile): send the rest one by one. */
+static void
+perm_answer(struct perm_ctx *p, struct fanotify_response *resp, size_t n)
+{
+	struct iovec iov[PERM_BATCH];
+	ssize_t w;
+	size_t done;
+
+	for (size_t i = 0; i < n; i++)
+		iov[i] = (struct iovec){ &resp[i], sizeof(resp[i]) };
+	w = writev(p->fd, iov, (int)n);
+	done = w > 0 ? (size_t)w / sizeof(resp[0]) : 0;
+	for (size_t i = done; i < n; i++)
+		if (write(p->fd, &resp[i], sizeof(resp[i])) < 0 &&
+		    errno != ENOENT)
+			p->errors++;
+}
+
+static void
+perm_batch(struct perm_ctx *p, const char *buf, ssize_t len)
+{
+	struct fanotify_response resp[PERM_BATCH];
+	const struct fanotify_event_metadata *m;
+	const struct watch_tab *t = __atomic_load_n(&p->tab, __ATOMIC_ACQUIRE);
+	size_t n = 0, nrec = 0;
+
+	for (m = (const void *)buf; FAN_EVENT_OK(m, len) && n < PERM_BATCH;
+	    m = FAN_EVENT_NEXT(m, len)) {
+		if (m->vers != FANOTIFY_METADATA_VERSION) {
+			p->errors++;
+			continue;
+		}
+		p->events++;
+		if (m->fd < 0)
+			continue;
+		resp[n].fd = m->fd;
+		resp[n].response = perm_decide(p, t, m, &nrec);
+		n++;
+	}
+	perm_answer(p, resp, n);
+	for (size_t i = 0; i < n; i++)
+		close(resp[i].fd);
+	ring_commit(p->ring, nrec);
+}
+
+void *
+perm_main(void *arg)
+{
+	struct perm_ctx *p = arg;
+	/* Sized so one read never returns more than PERM_BATCH events. */
+	char buf[PERM_BATCH * sizeof(struct fanotify_event_metadata)]
+	    __attribute__((aligned(8)));
+	struct pollfd pfd[2] = { { p->fd, POLLIN, 0 },
+	    { p->stop_fd, POLLIN, 0 } };
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	p->tid = gettid();
+	for (;;) {
+		ssize_t len;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		__atomic_store_n(&p->busy_since_ms, perm_now_ms(),
+		    __ATOMIC_RELEASE);
+		len = read(p->fd, buf, sizeof(buf));
+		if (len > 0)
+			perm_batch(p, buf, len);
+		__atomic_store_n(&p->busy_since_ms, 0, __ATOMIC_RELEASE);
+		if (len < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	return NULL;
+}

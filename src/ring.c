@@ -1,0 +1,72 @@
+/* The permission-thread -> worker ring. Acquire/release on head and
+ * tail is all the synchronisation: one producer, one consumer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "util.h"
+
+int
+ring_init(struct ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->slots = xcalloc(RING_SLOTS, sizeof(*r->slots));
+	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return r->efd < 0 ? -1 : 0;
+}
+
+void
+ring_free(struct ring *r)
+{
+	if (r->efd >= 0)
+		close(r->efd);
+	free(r->slots);
+	memset(r, 0, sizeof(*r));
+	r->efd = -1;
+}
+
+/* The k-th free slot after head, to fill before ring_commit, or NULL
+ * (full: the caller drops the record). */
+struct perm_record *
+ring_reserve(struct ring *r, size_t k)
+{
+	uint64_t head = r->head + k;
+	uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+
+	if (head - tail >= RING_SLOTS) {
+		__atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	return &r->slots[head & (RING_SLOTS - 1)];
+}
+
+/* Publish the n slots reserved (0..n-1) and wake the consumer. */
+void
+ring_commit(struct ring *r, size_t n)
+{
+	uint64_t one = 1;
+
+	if (n == 0)
+		return;
+	__atomic_store_n(&r->head, r->head + n, __ATOMIC_RELEASE);
+	/* Non-blocking: a full counter already means "wake up". */
+	if (write(r->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;
+}
+
+/* Copy the oldest record out; 0 if the ring is empty. */
+int
+ring_pop(struct ring *r, struct perm_record *out)
+{
+	uint64_t tail = r->tail;
+	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+
+	if (tail == head)
+		return 0;
+	memcpy(out, &r->slots[tail & (RING_SLOTS - 1)], sizeof(*out));
+	__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+	return 1;
+}

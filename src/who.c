@@ -1,0 +1,181 @@
+/* Who-data. who_snapshot runs on the permission thread while the
+ * opener is frozen in its open syscall: fixed buffers, /proc only (no
+ * NSS: getpwuid would open /etc/passwd, which may be a watched file).
+ * who_to_event runs on the worker and adds what may be long (command
+ * line, parent's executable) after checking the pid was not reused. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "util.h"
+#include "who.h"
+
+static ssize_t
+who_read(pid_t pid, const char *name, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	return r;
+}
+
+/* /proc/<pid>/stat: "pid (comm) state ppid ... starttime(22) ...";
+ * comm may hold spaces and parentheses: parse from the last ')'. */
+static int
+who_stat(pid_t pid, char *comm, size_t commlen, pid_t *ppid, uint64_t *start)
+{
+	char buf[1024], *open, *close;
+	unsigned long long st = 0;
+	int pp = 0;
+
+	if (who_read(pid, "stat", buf, sizeof(buf)) <= 0 ||
+	    (open = strchr(buf, '(')) == NULL ||
+	    (close = strrchr(buf, ')')) == NULL || close < open)
+		return -1;
+	*close = '\0';
+	snprintf(comm, commlen, "%s", open + 1);
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime cutime cstime priority nice
+	 * num_threads itrealvalue starttime */
+	if (sscanf(close + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &pp, &st) != 2)
+		return -1;
+	*ppid = pp;
+	*start = st;
+	return 0;
+}
+
+static uint32_t
+who_number(pid_t pid, const char *name)
+{
+	char buf[32];
+
+	if (who_read(pid, name, buf, sizeof(buf)) <= 0)
+		return UINT32_MAX;
+	return (uint32_t)strtoul(buf, NULL, 10);
+}
+
+static void
+who_status(pid_t pid, struct perm_record *r)
+{
+	char buf[4096], *p;
+	unsigned a, b;
+
+	if (who_read(pid, "status", buf, sizeof(buf)) <= 0)
+		return;
+	if ((p = strstr(buf, "\nTgid:")) != NULL)
+		r->pid = (pid_t)strtol(p + 6, NULL, 10);
+	if ((p = strstr(buf, "\nUid:")) != NULL &&
+	    sscanf(p + 5, "%u %u", &a, &b) == 2) {
+		r->uid = a;
+		r->euid = b;
+	}
+	if ((p = strstr(buf, "\nGid:")) != NULL &&
+	    sscanf(p + 5, "%u", &a) == 1)
+		r->gid = a;
+}
+
+void
+who_snapshot(pid_t tid, struct perm_record *r)
+{
+	char path[64];
+	ssize_t n;
+
+	r->tid = tid;
+	r->uid = r->euid = r->gid = UINT32_MAX;
+	if (who_stat(tid, r->comm, sizeof(r->comm), &r->ppid,
+	    &r->start_time) < 0)
+		r->comm[0] = '\0';
+	who_status(tid, r);
+	r->auid = who_number(tid, "loginuid");
+	r->sessionid = who_number(tid, "sessionid");
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
+	n = readlink(path, r->exe, sizeof(r->exe) - 1);
+	r->exe[n > 0 ? n : 0] = '\0';
+}
+
+static void
+who_set_u32(json_object *o, const char *key, uint32_t v)
+{
+	char buf[16];
+
+	if (v == UINT32_MAX)
+		return;		/* unknown, or unset (loginuid -1) */
+	snprintf(buf, sizeof(buf), "%" PRIu32, v);
+	event_set_str(o, key, buf);
+}
+
+/* The command line, if the thread is still the one that opened. */
+static void
+who_cmdline(json_object *proc, const struct perm_record *r)
+{
+	char buf[4096], comm[16];
+	uint64_t start;
+	pid_t ppid;
+	ssize_t n;
+	json_object *args;
+
+	if (who_stat(r->tid, comm, sizeof(comm), &ppid, &start) < 0 ||
+	    start != r->start_time ||
+	    (n = who_read(r->tid, "cmdline", buf, sizeof(buf))) <= 0)
+		return;
+	args = json_object_new_array();
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
+		char *s = util_utf8_lossy(p);
+
+		json_object_array_add(args, json_object_new_string(s));
+		free(s);
+	}
+	json_object_object_add(proc, "args", args);
+}
+
+void
+who_to_event(json_object *ev, const struct perm_record *r)
+{
+	json_object *proc = event_obj(ev, "process"), *user, *par;
+	const char *name = strrchr(r->exe, '/');
+	char ppath[64], pexe[1024];
+	ssize_t n;
+
+	if (r->pid > 0)
+		json_object_object_add(proc, "pid", json_object_new_int(r->pid));
+	json_object_object_add(event_obj(proc, "thread"), "id",
+	    json_object_new_int(r->tid));
+	if (r->exe[0] != '\0') {
+		event_put_path(proc, "executable", r->exe);
+		event_put_path(proc, "name", name ? name + 1 : r->exe);
+	}
+	if (r->comm[0] != '\0')
+		event_put_path(proc, "title", r->comm);
+	who_cmdline(proc, r);
+	par = event_obj(proc, "parent");
+	json_object_object_add(par, "pid", json_object_new_int(r->ppid));
+	snprintf(ppath, sizeof(ppath), "/proc/%d/exe", (int)r->ppid);
+	if (r->ppid > 0 && (n = readlink(ppath, pexe, sizeof(pexe) - 1)) > 0) {
+		pexe[n] = '\0';
+		event_put_path(par, "executable", pexe);
+	}
+	user = event_obj(ev, "user");
+	who_set_u32(user, "id", r->uid);
+	who_set_u32(event_obj(user, "effective"), "id", r->euid);
+	who_set_u32(event_obj(ev, "group"), "id", r->gid);
+	who_set_u32(event_obj(user, "audit"), "id", r->auid);
+	if (r->sessionid != UINT32_MAX)
+		json_object_object_add(event_obj(event_obj(ev, "fimguard"),
+		    "process"), "session_id",
+		    json_object_new_int64(r->sessionid));
+}
