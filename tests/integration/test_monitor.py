@@ -1,0 +1,278 @@
+"""fimguard run: real fanotify permission events on scratch files.
+
+Safety: a monitor holding permission marks that stops answering freezes
+every opener of the marked files. So every monitor runs under
+`timeout -s KILL`, in its own session, and is stopped (SIGTERM, then
+SIGKILL of the whole session) at teardown; and this test process never
+opens a protected file itself while a monitor runs: every such open is
+done by a child with a timeout (op()), which the test can abandon."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import FIMGUARD, sha256_bytes
+
+PY = "/usr/bin/python3"
+OP_TIMEOUT = 10
+
+
+class Monitor:
+    def __init__(self, fim, mode="audit", extra=()):
+        self.fim = fim
+        self.err_path = os.path.join(fim.base, "monitor.err")
+        self.out_path = os.path.join(fim.base, "monitor.out")
+        cmd = ["timeout", "-s", "KILL", "180", FIMGUARD, "-c", fim.conf,
+               "-p", fim.policy, "-s", fim.state, "run", "--mode", mode,
+               "--foreground", *extra]
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen(cmd, stdout=out, stderr=err,
+                                      stdin=subprocess.DEVNULL,
+                                      start_new_session=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if "monitoring" in self.stderr():
+                return
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        pytest.fail(f"monitor did not start: {self.stderr()}")
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def kill(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait(timeout=30)
+
+    def stop(self, timeout=15):
+        """SIGTERM and wait; SIGKILL if it does not stop. Returns the
+        exit status of the monitor (through timeout(1))."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                pytest.fail("monitor did not stop on SIGTERM")
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return self.p.returncode
+
+    def events(self):
+        if not os.path.exists(self.fim.events):
+            return []
+        with open(self.fim.events, "rb") as f:
+            return [json.loads(l) for l in f.read().decode().splitlines() if l]
+
+    def wait_for(self, pred, what, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            hits = [e for e in self.events() if pred(e)]
+            if hits:
+                return hits
+            time.sleep(0.05)
+        pytest.fail(f"no event {what} within {timeout}s; have "
+                    f"{[(e['event']['action'], e['file'].get('path')) for e in self.events()]}"
+                    f"\nstderr: {self.stderr()}")
+
+
+def op(code, *args, timeout=OP_TIMEOUT):
+    """Run python code in a child with a timeout; returns (rc, stderr).
+    rc 13 means the open got EPERM (see OPEN_SNIPPET)."""
+    p = subprocess.run([PY, "-c", code, *args], capture_output=True,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stderr
+
+
+OPEN_SNIPPET = """
+import ctypes, errno, os, sys
+path, how = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+def sysopen(nr, *args):
+    fd = libc.syscall(nr, *args)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return fd
+try:
+    p = path.encode()
+    if how == "wronly":
+        fd = os.open(path, os.O_WRONLY)
+    elif how == "rdwr":
+        fd = os.open(path, os.O_RDWR)
+    elif how == "trunc":
+        fd = os.open(path, os.O_RDONLY | os.O_TRUNC)
+    elif how == "append":
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    elif how == "creat-existing":
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    elif how == "creat":
+        fd = sysopen(85, ctypes.c_char_p(p), 0o644)
+    elif how == "open":
+        fd = sysopen(2, ctypes.c_char_p(p), os.O_WRONLY)
+    elif how == "openat2":
+        how_s = (ctypes.c_uint64 * 3)(os.O_WRONLY, 0, 0)
+        fd = sysopen(437, -100, ctypes.c_char_p(p), ctypes.byref(how_s), 24)
+    elif how == "read":
+        fd = os.open(path, os.O_RDONLY)
+        os.read(fd, 100)
+    else:
+        sys.exit(99)
+    if how != "read":
+        os.write(fd, b"EVIL\\n")
+    os.close(fd)
+except PermissionError:
+    sys.exit(13)
+"""
+
+FORMS = ["wronly", "rdwr", "trunc", "append", "creat-existing", "creat",
+         "open", "openat2"]
+
+
+def try_open(path, how):
+    rc, err = op(OPEN_SNIPPET, path, how)
+    assert rc in (0, 13), err
+    return rc
+
+
+@pytest.fixture
+def tree(fim):
+    fim.write("a.conf", b"alpha\n")
+    fim.write("b.conf", b"bravo\n")
+    fim.write("c.conf", b"charlie\n")
+    fim.rule(writers=os.path.realpath(shutil.which("cp")))
+    fim.init()
+    return fim
+
+
+@pytest.fixture
+def audit(tree):
+    m = Monitor(tree, "audit")
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def enforce(tree):
+    m = Monitor(tree, "enforce")
+    yield m
+    m.stop()
+
+
+def by(action, path):
+    return lambda e: e["event"]["action"] == action and \
+        e["file"].get("path") == path
+
+
+def test_audit_write_allowed_and_reported(audit):
+    fim, m = audit.fim, audit
+    path = fim.t("a.conf")
+    assert try_open(path, "append") == 0
+    ev = m.wait_for(by("write-allowed", path), "write-allowed")[0]
+    assert ev["process"]["executable"] == os.path.realpath(PY)
+    assert ev["process"]["pid"] > 0
+    assert ev["fimguard"]["decision"] == "audit"
+    assert ev["fimguard"]["intent"] == "write"
+    assert ev["fimguard"]["mode"] == "audit"
+    assert ev["event"]["outcome"] == "success"
+    assert ev["user"]["id"] == "0"
+    mod = m.wait_for(by("modified", path), "modified")[0]
+    assert mod["file"]["hash"]["sha256"] == sha256_bytes(b"alpha\nEVIL\n")
+    assert mod["fimguard"]["baseline"]["sha256"] == sha256_bytes(b"alpha\n")
+
+
+def test_audit_read_is_silent(audit):
+    fim, m = audit.fim, audit
+    assert try_open(fim.t("b.conf"), "read") == 0
+    # A write elsewhere, after the read, marks the point in the stream.
+    assert try_open(fim.t("c.conf"), "append") == 0
+    m.wait_for(by("modified", fim.t("c.conf")), "marker")
+    assert [e for e in m.events() if e["file"].get("path") == fim.t("b.conf")] == []
+
+
+def test_audit_identical_rewrite_is_not_modified(audit):
+    fim, m = audit.fim, audit
+    rc, err = op("import sys; open(sys.argv[1], 'wb').write(b'bravo\\n')",
+                 fim.t("b.conf"))
+    assert rc == 0, err
+    m.wait_for(by("write-allowed", fim.t("b.conf")), "write-allowed")
+    assert try_open(fim.t("c.conf"), "append") == 0
+    m.wait_for(by("modified", fim.t("c.conf")), "marker")
+    assert not [e for e in m.events() if by("modified", fim.t("b.conf"))(e)]
+
+
+@pytest.mark.parametrize("how", FORMS)
+def test_enforce_denies_every_write_form(enforce, how):
+    fim, m = enforce.fim, enforce
+    path = fim.t("a.conf")
+    assert try_open(path, how) == 13
+    ev = m.wait_for(by("write-denied", path), "write-denied")[0]
+    assert ev["event"]["outcome"] == "failure"
+    assert ev["fimguard"]["decision"] == "deny"
+    assert ev["process"]["executable"] == os.path.realpath(PY)
+    with open(path, "rb") as f:        # reading is never blocked
+        assert f.read() == b"alpha\n"
+
+
+def test_enforce_allows_reads(enforce):
+    assert try_open(enforce.fim.t("a.conf"), "read") == 0
+
+
+def test_enforce_allowed_writer(enforce):
+    fim, m = enforce.fim, enforce
+    src = os.path.join(fim.outside, "new")
+    with open(src, "wb") as f:
+        f.write(b"from cp\n")
+    p = subprocess.run(["cp", src, fim.t("b.conf")], capture_output=True,
+                       timeout=OP_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    ev = m.wait_for(by("write-allowed", fim.t("b.conf")), "write-allowed")[0]
+    assert ev["fimguard"]["decision"] == "writer"
+    mod = m.wait_for(by("modified", fim.t("b.conf")), "modified")[0]
+    assert mod["file"]["hash"]["sha256"] == sha256_bytes(b"from cp\n")
+
+
+def test_self_protection_in_audit(audit):
+    fim, m = audit.fim, audit
+    for path in (fim.baseline_file, os.path.join(fim.state, "hmac.key"),
+                 fim.conf, os.path.join(fim.policy, "10-test.rules")):
+        assert try_open(path, "append") == 13, path
+        ev = m.wait_for(by("write-denied", path), f"denied {path}")[0]
+        assert ev["fimguard"]["decision"] == "self-protection"
+    fim.run("check", expect=0)    # and the baseline is intact
+
+
+def test_sigterm_stops_cleanly(tree):
+    m = Monitor(tree, "enforce")
+    assert m.stop() == 0
+    # the marks are gone with the monitor: writes pass again
+    assert try_open(tree.t("a.conf"), "append") == 0
+
+
+def test_kill9_under_load_leaves_no_stuck_opener(tree):
+    m = Monitor(tree, "enforce")
+    loop = ("import sys, os\n"
+            "for i in range(200000):\n"
+            "    fd = os.open(sys.argv[1], os.O_RDONLY); os.close(fd)\n")
+    readers = [subprocess.Popen([PY, "-c", loop, tree.t("a.conf")])
+               for _ in range(4)]
+    time.sleep(0.5)
+    m.kill()
+    for r in readers:
+        try:
+            assert r.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            r.kill()
+            pytest.fail("an opener stayed blocked after the monitor died")
