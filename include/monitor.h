@@ -5,6 +5,8 @@
 #include "baseline.h"
 #include "conf.h"
 #include "event.h"
+#include "htab.h"
+#include "notify.h"
 #include "perm.h"
 #include "ring.h"
 #include "state.h"
@@ -15,6 +17,8 @@ struct mon_file {
 	char		*path;
 	int		 rule;		/* conf rule index, -1 for self */
 	struct entry	*base;		/* in the baseline, or NULL */
+	uint8_t		 last_sha[32];	/* last content reported */
+	int		 has_last;
 };
 
 struct monitor {
@@ -24,6 +28,10 @@ struct monitor {
 	struct mon_file	*files;
 	size_t		 nfiles;
 	struct watch_tab *tab;
+	struct watch_tab **retired;	/* freed at exit: perm may read */
+	size_t		 nretired;
+	struct htab	 byname;	/* path -> index in files */
+	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
 	struct event_sink sink;
@@ -34,9 +42,13 @@ struct monitor {
 	int		 foreground;
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
-	uint64_t	 modified, confirmed_same;
+	uint64_t	 modified, confirmed_same, restores;
 };
 
 void	*worker_main(void *);
+int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
+	    int, int);
+void	 monitor_watch_live(struct monitor *, const char *, int);
+int	 monitor_rule_mode(const struct monitor *, int);
 
 #endif

@@ -33,6 +33,7 @@ struct watch_tab {
 
 struct watch_tab *watch_tab_new(size_t, size_t);
 void	 watch_tab_free(struct watch_tab *);
+struct watch_tab *watch_tab_clone(const struct watch_tab *);
 struct watch *watch_put(struct watch_tab *, uint64_t, uint64_t);
 const struct watch *watch_get(const struct watch_tab *, uint64_t, uint64_t);
 void	 watch_add_writer(struct watch_tab *, size_t, uint64_t, uint64_t);

@@ -99,6 +99,10 @@ monitor_groups(struct monitor *m)
 		    "CAP_SYS_ADMIN and a kernel with permission events)");
 		return -1;
 	}
+	if (notify_init(&m->notify) < 0) {
+		log_warn("fanotify_init (directory notification group)");
+		return -1;
+	}
 	m->data_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
 	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
@@ -109,15 +113,19 @@ monitor_groups(struct monitor *m)
 	return 0;
 }
 
-/* Mark one regular file and record it. rule -1: self-protection. */
-static int
-monitor_watch(struct monitor *m, const char *path, int rule, int mode)
+/* Mark one regular file and record it in tab. rule -1: fimguard's own
+ * files. Called at setup, and by the worker for files created or
+ * restored later (on a clone of the table, then published). */
+int
+monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
+    int rule, int mode)
 {
 	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct mon_file *f;
 	struct watch *w;
 	struct stat st;
 	char proc[64];
+	size_t idx;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -128,25 +136,37 @@ monitor_watch(struct monitor *m, const char *path, int rule, int mode)
 	/* fanotify_mark() refuses an O_PATH fd as its object, but follows
 	 * the fd's /proc link to exactly the inode we opened and checked. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	/* FAN_MODIFY goes to the directory group: truncate(2) raises it
+	 * without a path, and groups that report fds never see such. */
 	if (fanotify_mark(m->perm_fd, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD,
 	    proc) < 0 || fanotify_mark(m->data_fd, FAN_MARK_ADD,
-	    FAN_CLOSE_WRITE, AT_FDCWD, proc) < 0) {
+	    FAN_CLOSE_WRITE, AT_FDCWD, proc) < 0 ||
+	    fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD,
+	    proc) < 0) {
 		log_warn("%s: fanotify_mark", path);
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	w = watch_put(m->tab, st.st_dev, st.st_ino);
+	w = watch_put(tab, st.st_dev, st.st_ino);
 	if (w->entry != WATCH_NO_ENTRY)
 		return 0;	/* a hard link already watched */
-	m->files = xreallocarray(m->files, m->nfiles + 1, sizeof(*m->files));
-	f = &m->files[m->nfiles];
-	f->path = xstrdup(path);
-	f->rule = rule;
-	f->base = NULL;
-	if (rule >= 0)
-		baseline_find(&m->base, path, &f->base);
-	w->entry = (uint32_t)m->nfiles++;
+	if (htab_get(&m->byname, path, &idx)) {
+		w->entry = (uint32_t)idx;	/* a new inode at a known path */
+	} else {
+		m->files = xreallocarray(m->files, m->nfiles + 1,
+		    sizeof(*m->files));
+		f = &m->files[m->nfiles];
+		memset(f, 0, sizeof(*f));
+		f->path = xstrdup(path);
+		f->rule = rule;
+		if (rule >= 0)
+			baseline_find(&m->base, path, &f->base);
+		w->entry = (uint32_t)m->nfiles++;
+		/* the table borrows the path; files[] may move, the string
+		 * does not */
+		htab_put(&m->byname, f->path, w->entry);
+	}
 	w->rule = rule >= 0 ? (uint16_t)rule : WATCH_SELF;
 	w->mode = (uint8_t)mode;
 	return 0;
@@ -192,7 +212,7 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		if (de->d_type == DT_DIR)
 			monitor_self_dir(m, p, depth + 1);
 		else
-			monitor_watch(m, p, -1, CONF_MODE_ENFORCE);
+			monitor_watch(m, m->tab, p, -1, CONF_MODE_ENFORCE);
 		free(p);
 	}
 	closedir(d);
@@ -211,9 +231,65 @@ monitor_self(struct monitor *m, const struct cmd_opts *o)
 		m->self_ino = st.st_ino;
 	}
 	monitor_self_dir(m, m->state.dir, 0);
-	monitor_watch(m, o->config, -1, CONF_MODE_ENFORCE);
+	monitor_watch(m, m->tab, o->config, -1, CONF_MODE_ENFORCE);
 	for (size_t i = 0; i < m->conf.files.n; i++)
-		monitor_watch(m, m->conf.files.v[i], -1, CONF_MODE_ENFORCE);
+		monitor_watch(m, m->tab, m->conf.files.v[i], -1,
+		    CONF_MODE_ENFORCE);
+}
+
+int
+monitor_rule_mode(const struct monitor *m, int rule)
+{
+	if (rule < 0)
+		return CONF_MODE_ENFORCE;
+	return conf_rule_mode(&m->conf, &m->conf.rules[rule]);
+}
+
+static char *
+monitor_parent(const char *path)
+{
+	char *d = xstrdup(path), *slash = strrchr(d, '/');
+
+	if (slash == d)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	return d;
+}
+
+/* Directory marks for what no permission event shows: a directory's
+ * own entries belong to its rule; a file's parent is watched so that
+ * its deletion, renames and attribute changes are seen. */
+static int
+monitor_notify_marks(struct monitor *m, const struct entry *e, int rule)
+{
+	char *parent = monitor_parent(e->path);
+	int r = notify_mark_dir(&m->notify, parent, -1);
+
+	free(parent);
+	if (e->type == ENTRY_DIR && notify_mark_dir(&m->notify, e->path,
+	    rule) < 0)
+		r = -1;
+	if (r < 0)
+		log_warn("%s: cannot watch its directory", e->path);
+	return r;
+}
+
+/* After setup: watch a file that appeared (or was restored) on a copy of
+ * the table, then publish it. The old table may still be in the
+ * permission thread's hands: it is retired, freed at exit. */
+void
+monitor_watch_live(struct monitor *m, const char *path, int rule)
+{
+	struct watch_tab *old = m->tab, *t = watch_tab_clone(old);
+
+	if (monitor_watch(m, t, path, rule, monitor_rule_mode(m, rule)) < 0)
+		log_warn("%s: cannot watch", path);
+	__atomic_store_n(&m->perm.tab, t, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
+	m->retired = xreallocarray(m->retired, m->nretired + 1,
+	    sizeof(*m->retired));
+	m->retired[m->nretired++] = old;
 }
 
 static int
@@ -224,17 +300,20 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 
 	walk_policy(&m->conf, &now);
 	m->tab = watch_tab_new(now.n + 64, m->conf.nrules);
+	htab_init(&m->byname, now.n + 64);
 	for (size_t i = 0; i < now.n; i++) {
 		struct entry *e = &now.v[i];
 		int rule = -1;
 
-		if (e->type != ENTRY_FILE)
-			continue;
 		for (size_t r = 0; r < m->conf.nrules; r++)
 			if (e->rule == m->conf.rules[r].name)
 				rule = (int)r;
-		if (rule >= 0 && monitor_watch(m, e->path, rule,
-		    conf_rule_mode(&m->conf, &m->conf.rules[rule])) < 0)
+		if (rule < 0)
+			continue;
+		if (monitor_notify_marks(m, e, rule) < 0)
+			errors++;
+		if (e->type == ENTRY_FILE && monitor_watch(m, m->tab, e->path,
+		    rule, monitor_rule_mode(m, rule)) < 0)
 			errors++;
 	}
 	entryvec_free(&now);
@@ -317,6 +396,11 @@ monitor_free(struct monitor *m)
 		free(m->files[i].path);
 	free(m->files);
 	watch_tab_free(m->tab);
+	for (size_t i = 0; i < m->nretired; i++)
+		watch_tab_free(m->retired[i]);
+	free(m->retired);
+	htab_free(&m->byname);
+	notify_free(&m->notify);
 	ring_free(&m->ring);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);
@@ -347,7 +431,8 @@ monitor_mode(const struct cmd_opts *o, struct conf *c)
 int
 cmd_run(const struct cmd_opts *o)
 {
-	struct monitor m = { .perm_fd = -1, .data_fd = -1, .stop_fd = -1 };
+	struct monitor m = { .perm_fd = -1, .data_fd = -1, .stop_fd = -1,
+	    .notify = { .fd = -1 } };
 	pthread_t perm, worker;
 	sigset_t set;
 	uint64_t one = 1;

@@ -30,6 +30,30 @@ watch_tab_new(size_t hint, size_t nrules)
 	return t;
 }
 
+/* A private copy to change while the permission thread reads the old
+ * one; the caller publishes it with an atomic store. */
+struct watch_tab *
+watch_tab_clone(const struct watch_tab *t)
+{
+	struct watch_tab *c = xcalloc(1, sizeof(*c));
+
+	c->cap = t->cap;
+	c->n = t->n;
+	c->v = xcalloc(t->cap, sizeof(*c->v));
+	memcpy(c->v, t->v, t->cap * sizeof(*c->v));
+	c->nrules = t->nrules;
+	c->writers = xcalloc(t->nrules + 1, sizeof(*c->writers));
+	c->nwriters = xcalloc(t->nrules + 1, sizeof(*c->nwriters));
+	for (size_t r = 0; r < t->nrules; r++) {
+		c->nwriters[r] = t->nwriters[r];
+		c->writers[r] = xcalloc(t->nwriters[r] + 1,
+		    sizeof(**c->writers));
+		memcpy(c->writers[r], t->writers[r],
+		    t->nwriters[r] * sizeof(**c->writers));
+	}
+	return c;
+}
+
 void
 watch_tab_free(struct watch_tab *t)
 {

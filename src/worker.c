@@ -21,6 +21,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "report.h"
+#include "restore.h"
 #include "util.h"
 #include "who.h"
 
@@ -101,6 +102,72 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	event_emit(&m->sink, ev);
 }
 
+/* Process pid's executable is an allowed writer of rule? */
+static int
+worker_writer(const struct monitor *m, int rule, pid_t pid)
+{
+	const struct watch_tab *t = __atomic_load_n(&m->tab, __ATOMIC_ACQUIRE);
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return rule >= 0 && pid > 0 && stat(path, &st) == 0 &&
+	    watch_writer_ok(t, (size_t)rule, st.st_dev, st.st_ino);
+}
+
+static void
+worker_pid(json_object *ev, pid_t pid)
+{
+	char path[64], exe[1024];
+	json_object *proc;
+	ssize_t n;
+
+	if (pid <= 0)
+		return;
+	proc = event_obj(ev, "process");
+	json_object_object_add(proc, "pid", json_object_new_int(pid));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		event_put_path(proc, "executable", exe);
+	}
+}
+
+/* Put f back from the vault (enforce, restore = yes), watch the new
+ * inode, and report. Returns 1 if restored. */
+static int
+worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
+    const char *cause)
+{
+	char *why = NULL, *path;
+	int rule = f->rule;
+	json_object *ev;
+
+	if (f->base == NULL || rule < 0 || !m->conf.rules[rule].restore ||
+	    monitor_rule_mode(m, rule) != CONF_MODE_ENFORCE)
+		return 0;
+	path = xstrdup(f->path);
+	if (restore_file(&m->state, f->base, &why) < 0) {
+		ev = event_new(WORKER_DATASET, "restored", "failure");
+		event_set_str(event_obj(ev, "fimguard"), "error", why);
+		log_warnx("%s: restore failed: %s", path, why);
+	} else {
+		m->restores++;
+		monitor_watch_live(m, path, rule);
+		ev = event_new(WORKER_DATASET, "restored", "success");
+		event_file(ev, f->base);
+	}
+	event_put_path(event_obj(ev, "file"), "path", path);
+	event_rule(ev, m->conf.rules[rule].name,
+	    m->conf.rules[rule].severity, CONF_MODE_ENFORCE);
+	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
+	worker_pid(ev, pid);
+	event_emit(&m->sink, ev);
+	free(why);
+	free(path);
+	return 1;
+}
+
 /* Hash what was just written, through the notification's fd. */
 static void
 worker_confirm(struct monitor *m, int fd, pid_t pid)
@@ -139,15 +206,25 @@ worker_confirm(struct monitor *m, int fd, pid_t pid)
 		if (!(ch.what & (CMP_CONTENT | CMP_TYPE)))
 			ch.action = CMP_ATTRS;
 	}
+	/* MODIFY and CLOSE_WRITE both come for one write: report each
+	 * new content once. */
+	if (f->has_last && memcmp(f->last_sha, now.sha, 32) == 0)
+		goto out;
+	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
+	((struct mon_file *)f)->has_last = 1;
 	m->modified++;
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	if (f->base == NULL)
 		event_set_str(event_obj(ev, "fimguard"), "note",
 		    "not in the baseline");
-	if (pid > 0)
-		json_object_object_add(event_obj(ev, "process"), "pid",
-		    json_object_new_int(pid));
+	worker_pid(ev, pid);
 	event_emit(&m->sink, ev);
+	/* In enforce mode a change that got past the permission check
+	 * (truncate(2), a writer that opened the file before the monitor
+	 * started) is undone, unless an allowed writer made it. */
+	if (!worker_writer(m, f->rule, pid) &&
+	    worker_restore(m, f, pid, "modified"))
+		((struct mon_file *)f)->has_last = 0;
 out:
 	free(now.xattrs);
 }
@@ -169,6 +246,150 @@ worker_data(struct monitor *m)
 	}
 }
 
+static const struct mon_file *
+worker_byname(const struct monitor *m, const char *path)
+{
+	size_t i;
+
+	if (path == NULL || !htab_get(&m->byname, path, &i))
+		return NULL;
+	return &m->files[i];
+}
+
+static void
+worker_path_event(struct monitor *m, const char *action, const char *path,
+    int rule, pid_t pid, const char *previous)
+{
+	json_object *ev = event_new(WORKER_DATASET, action, "success");
+
+	event_put_path(event_obj(ev, "file"), "path", path);
+	if (rule >= 0)
+		event_rule(ev, m->conf.rules[rule].name,
+		    m->conf.rules[rule].severity, monitor_rule_mode(m, rule));
+	else
+		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
+		    CONF_MODE_ENFORCE);
+	if (previous != NULL)
+		event_put_path(event_obj(event_obj(ev, "fimguard"),
+		    "previous"), "path", previous);
+	worker_pid(ev, pid);
+	event_emit(&m->sink, ev);
+}
+
+static void
+worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	struct entry now = { 0 };
+	struct change ch;
+	struct stat st;
+	json_object *ev;
+	char *why = NULL;
+
+	if (f->base == NULL || lstat(f->path, &st) < 0)
+		return;
+	entry_from_stat(&now, &st);
+	now.path = f->path;
+	now.rule = f->base->rule;
+	now.has_xxh = f->base->has_xxh;	/* content is not the question */
+	memcpy(now.xxh, f->base->xxh, sizeof(now.xxh));
+	now.has_sha = f->base->has_sha;
+	memcpy(now.sha, f->base->sha, sizeof(now.sha));
+	now.xattrs = NULL;
+	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base) &
+	    ~(unsigned)CMP_XATTRS, &now, f->base };
+	if (ch.what == 0)
+		return;
+	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
+	worker_pid(ev, pid);
+	event_emit(&m->sink, ev);
+	if (f->rule >= 0 && m->conf.rules[f->rule].restore &&
+	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE &&
+	    !worker_writer(m, f->rule, pid)) {
+		if (restore_attrs(f->base, &why) == 0) {
+			m->restores++;
+			worker_path_event(m, "restored", f->path, f->rule, pid,
+			    NULL);
+		} else
+			log_warnx("%s: %s", f->path, why);
+		free(why);
+	}
+}
+
+/* A name appeared in a directory whose entries a rule covers. */
+static void
+worker_created(struct monitor *m, const struct notify_event *ev,
+    const char *path, int dir)
+{
+	int rule = dir >= 0 ? m->notify.rule[dir] : -1;
+
+	if (rule < 0 || worker_byname(m, path) != NULL)
+		return;
+	worker_path_event(m, "created", path, rule, ev->pid, NULL);
+	if (ev->is_dir) {
+		if (m->conf.rules[rule].recursive)
+			notify_mark_dir(&m->notify, path, rule);
+	} else
+		monitor_watch_live(m, path, rule);
+}
+
+/* Content changed without a close (truncate(2), a writer still holding
+ * the file open): read it by path. The worker's own open of a watched
+ * file is answered at once by the permission thread. */
+static void
+worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	worker_confirm(m, fd, pid);
+	close(fd);
+}
+
+static void
+worker_notify(void *arg, const struct notify_event *ev)
+{
+	struct monitor *m = arg;
+	const struct mon_file *f = worker_byname(m, ev->path);
+	const struct mon_file *t = worker_byname(m, ev->newpath);
+
+	if (ev->pid == getpid())
+		return;		/* our own restore */
+	switch (ev->kind) {
+	case NOTIFY_CREATE:
+		worker_created(m, ev, ev->path, ev->dir);
+		break;
+	case NOTIFY_DELETE:
+		if (f == NULL)
+			break;
+		worker_path_event(m, "deleted", f->path, f->rule, ev->pid,
+		    NULL);
+		worker_restore(m, f, ev->pid, "deleted");
+		break;
+	case NOTIFY_RENAME:
+		if (f != NULL || t != NULL)
+			worker_path_event(m, "renamed", ev->newpath ?
+			    ev->newpath : ev->path, f ? f->rule : t->rule,
+			    ev->pid, ev->path);
+		if (t != NULL)		/* something renamed over it */
+			worker_restore(m, t, ev->pid, "renamed over");
+		if (f != NULL)		/* it was moved away */
+			worker_restore(m, f, ev->pid, "renamed away");
+		if (f == NULL && t == NULL && ev->newpath != NULL)
+			worker_created(m, ev, ev->newpath, ev->newdir);
+		break;
+	case NOTIFY_ATTRIB:
+		if (f != NULL)
+			worker_attrib(m, f, ev->pid);
+		break;
+	case NOTIFY_MODIFY:
+		if (f != NULL)
+			worker_modified(m, f, ev->pid);
+		break;
+	}
+}
+
 static void
 worker_drain_ring(struct monitor *m)
 {
@@ -185,15 +406,18 @@ void *
 worker_main(void *arg)
 {
 	struct monitor *m = arg;
-	struct pollfd pfd[3] = { { m->ring.efd, POLLIN, 0 },
-	    { m->data_fd, POLLIN, 0 }, { m->stop_fd, POLLIN, 0 } };
+	struct pollfd pfd[4] = { { m->ring.efd, POLLIN, 0 },
+	    { m->data_fd, POLLIN, 0 }, { m->stop_fd, POLLIN, 0 },
+	    { m->notify.fd, POLLIN, 0 } };
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
 			break;
+		if (pfd[3].revents & POLLIN)
+			notify_read(&m->notify, worker_notify, m);
 		if (pfd[0].revents & POLLIN)
 			worker_drain_ring(m);
 		if (pfd[1].revents & POLLIN)

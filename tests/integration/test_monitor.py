@@ -276,3 +276,119 @@ def test_kill9_under_load_leaves_no_stuck_opener(tree):
         except subprocess.TimeoutExpired:
             r.kill()
             pytest.fail("an opener stayed blocked after the monitor died")
+
+
+# ---- what permission events cannot stop: detected, and restored ----
+
+@pytest.fixture
+def restoring(fim):
+    for name in ("a.conf", "b.conf", "c.conf", "d.conf"):
+        fim.write(name, f"{name} trusted\n".encode(), mode=0o640)
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    yield m
+    m.stop()
+
+
+def content(path):
+    rc, out = op("import sys; sys.stderr.write(open(sys.argv[1]).read())",
+                 path)
+    assert rc == 0
+    return out
+
+
+def wait_restored(m, path, cause):
+    ev = m.wait_for(lambda e: by("restored", path)(e) and
+                    e["fimguard"].get("cause", cause) == cause,
+                    f"restored {path}")[0]
+    assert ev["event"]["outcome"] == "success", ev
+    return ev
+
+
+def test_unlink_is_restored(restoring):
+    fim, m = restoring.fim, restoring
+    path = fim.t("a.conf")
+    rc, err = op("import os, sys; os.unlink(sys.argv[1])", path)
+    assert rc == 0, err
+    m.wait_for(by("deleted", path), "deleted")
+    wait_restored(m, path, "deleted")
+    assert content(path) == "a.conf trusted\n"
+    st = os.stat(path)
+    assert st.st_mode & 0o7777 == 0o640
+    # the new inode is protected again
+    assert try_open(path, "append") == 13
+
+
+def test_rename_over_is_restored(restoring):
+    fim, m = restoring.fim, restoring
+    path = fim.t("b.conf")
+    evil = os.path.join(fim.outside, "evil")
+    with open(evil, "w") as f:
+        f.write("evil\n")
+    rc, err = op("import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                 evil, path)
+    assert rc == 0, err
+    ev = m.wait_for(by("renamed", path), "renamed")[0]
+    wait_restored(m, path, "renamed over")
+    assert content(path) == "b.conf trusted\n"
+    assert ev["rule"]["name"] == "tree"
+
+
+def test_truncate_syscall_is_restored(restoring):
+    """truncate(2) never opens the file: no permission event. It is
+    seen as a modification and undone."""
+    fim, m = restoring.fim, restoring
+    path = fim.t("c.conf")
+    rc, err = op("import os, sys; os.truncate(sys.argv[1], 0)", path)
+    assert rc == 0, err
+    mod = m.wait_for(by("modified", path), "modified")[0]
+    assert mod["file"]["hash"]["sha256"] == sha256_bytes(b"")
+    wait_restored(m, path, "modified")
+    assert content(path) == "c.conf trusted\n"
+
+
+def test_chmod_chown_are_restored(restoring):
+    fim, m = restoring.fim, restoring
+    path = fim.t("d.conf")
+    rc, err = op("import os, sys; os.chmod(sys.argv[1], 0o666); "
+                 "os.chown(sys.argv[1], 65534, 65534)", path)
+    assert rc == 0, err
+    ev = m.wait_for(lambda e: by("attributes-changed", path)(e),
+                    "attributes-changed")[0]
+    assert "mode" in ev["fimguard"]["changes"] or "uid" in ev["fimguard"]["changes"]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        st = os.stat(path)
+        if st.st_mode & 0o7777 == 0o640 and st.st_uid == 0:
+            break
+        time.sleep(0.05)
+    st = os.stat(path)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 0, 0)
+    fim.run("check", expect=0)
+
+
+def test_new_file_in_protected_dir_is_reported_and_watched(restoring):
+    fim, m = restoring.fim, restoring
+    path = fim.t("new.conf")
+    rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", path)
+    assert rc == 0, err
+    m.wait_for(by("created", path), "created")
+    # from now on it is protected like the rest
+    assert try_open(path, "append") == 13
+
+
+def test_audit_mode_does_not_restore(fim):
+    fim.write("a.conf", b"trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", fim.t("a.conf"))
+        assert rc == 0, err
+        m.wait_for(by("deleted", fim.t("a.conf")), "deleted")
+        time.sleep(0.5)
+        assert not os.path.exists(fim.t("a.conf"))
+        assert not [e for e in m.events() if e["event"]["action"] == "restored"]
+    finally:
+        m.stop()
