@@ -9,7 +9,7 @@ WARN	 = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wvla
 HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
 	   -fstack-clash-protection -fcf-protection -fPIE
-LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 ifdef CI
 WARN	+= -Werror
 endif
@@ -120,8 +120,9 @@ bench: all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 
-# For now (until the real-time monitor lands) `run` builds a baseline
-# of the default policy in a local state directory and checks it.
+# `run`: a baseline of the default policy in a local state directory
+# (first time only), a check against it, then the real-time monitor in
+# audit mode in the foreground, events on the console. Ctrl-C stops it.
 RUN_DIR = .run
 run: deps
 	$(MAKE) all
@@ -132,6 +133,8 @@ run: deps
 	    -c $(RUN_DIR)/fimguard.conf -p policy -s $(RUN_DIR)/state init
 	./fimguard -c $(RUN_DIR)/fimguard.conf -p policy \
 	    -s $(RUN_DIR)/state check || [ $$? -eq 1 ]
+	./fimguard -c $(RUN_DIR)/fimguard.conf -p policy \
+	    -s $(RUN_DIR)/state run --mode audit --foreground
 
 # Never overwrites an existing config or policy file: they are the
 # administrator's (the packages mark them as conffiles).

@@ -40,5 +40,6 @@ int	 cmd_check(const struct cmd_opts *);
 int	 cmd_approve(const struct cmd_opts *);
 int	 cmd_policy_check(const struct cmd_opts *);
 int	 cmd_run(const struct cmd_opts *);
+int	 cmd_status(const struct cmd_opts *);
 
 #endif

@@ -59,6 +59,7 @@ void	 conf_free(struct conf *);
 int	 conf_parse(struct conf *, FILE *, const char *, enum conf_kind);
 int	 conf_validate(struct conf *);
 int	 conf_load(struct conf *, const char *, int, const char *);
+int	 conf_load_config(struct conf *, const char *, int);
 const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
 const char *conf_mode_name(int);

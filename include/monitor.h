@@ -2,6 +2,8 @@
 #ifndef FIMGUARD_MONITOR_H
 #define FIMGUARD_MONITOR_H
 
+#include <pthread.h>
+
 #include "baseline.h"
 #include "conf.h"
 #include "event.h"
@@ -43,7 +45,12 @@ struct monitor {
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
 	uint64_t	 modified, confirmed_same, restores;
+	pthread_t	 perm_tid, worker_tid;
 };
+
+struct cmd_opts;
+struct monitor *monitor_start(const struct cmd_opts *, int *);
+void	 monitor_stop(struct monitor *);
 
 void	*worker_main(void *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,

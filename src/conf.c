@@ -664,6 +664,15 @@ conf_parse_policy_dir(struct conf *c, const char *dir)
 		    "files in policy directory", dir));
 }
 
+/* Only the config file (status needs no policy: a broken policy must
+ * not hide a running monitor). Returns the number of errors. */
+int
+conf_load_config(struct conf *c, const char *config, int config_required)
+{
+	conf_parse_file(c, config, CONF_KIND_CONFIG, config_required);
+	return (int)c->errors.n;
+}
+
 /* The one entry point: config (optional when it is the default path),
  * then every *.rules file of the policy directory, then validation.
  * policy_dir NULL means "from the config, else the default". Returns

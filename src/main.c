@@ -24,6 +24,7 @@ usage(FILE *fp)
 	    "  policy check                      validate config and policy\n"
 	    "  run [--mode audit|enforce] [--foreground]\n"
 	    "                                    the real-time monitor\n"
+	    "  status [--json]                   what the monitor is doing\n"
 	    "options:\n"
 	    "  -c FILE  config (default " DEFAULT_CONFIG ")\n"
 	    "  -p DIR   policy directory (default /etc/fimguard/policy.d)\n"
@@ -85,7 +86,7 @@ check_scope(const char *cmd, const struct cmd_opts *o)
 	if (o->force && strcmp(cmd, "init") != 0)
 		return -1;
 	if (o->json && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "approve") != 0)
+	    strcmp(cmd, "approve") != 0 && strcmp(cmd, "status") != 0)
 		return -1;
 	if ((o->all || o->reason) && strcmp(cmd, "approve") != 0)
 		return -1;
@@ -113,6 +114,8 @@ dispatch(const char *cmd, struct cmd_opts *o)
 		return cmd_check(o);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(o);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(o);
 	log_warnx("unknown command '%s'", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

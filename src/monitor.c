@@ -41,7 +41,6 @@
 #include "util.h"
 #include "walk.h"
 
-#define MONITOR_STALL_MS	5000
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
 static uint64_t
@@ -51,29 +50,6 @@ monitor_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* systemd's notify protocol, without libsystemd: one datagram. */
-static void
-monitor_sd_notify(const char *msg)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';	/* abstract namespace */
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-	    strlen(path))) < 0)
-		log_debug("sd_notify: %s", strerror(errno));
-	close(fd);
 }
 
 static void
@@ -347,51 +323,15 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 	return 0;
 }
 
-/* Stops when SIGTERM or SIGINT arrives; watches the permission thread
- * meanwhile. Returns 0, or 3 after a stall. */
-static int
-monitor_loop(struct monitor *m)
-{
-	sigset_t set;
-	struct pollfd pfd;
-	int sfd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
-		fatal("signalfd");
-	pfd = (struct pollfd){ sfd, POLLIN, 0 };
-	for (;;) {
-		struct signalfd_siginfo si;
-		uint64_t busy;
-
-		if (poll(&pfd, 1, 1000) > 0 &&
-		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			if (si.ssi_signo != SIGHUP)
-				break;
-			log_warnx("SIGHUP: reload is not available yet; "
-			    "restart to apply policy changes");
-		}
-		busy = __atomic_load_n(&m->perm.busy_since_ms,
-		    __ATOMIC_ACQUIRE);
-		if (busy != 0 && monitor_now_ms() - busy > MONITOR_STALL_MS) {
-			log_warnx("permission thread stalled for %d ms: "
-			    "exiting so the kernel releases blocked opens",
-			    MONITOR_STALL_MS);
-			close(sfd);
-			return 3;
-		}
-		monitor_sd_notify("WATCHDOG=1");
-	}
-	close(sfd);
-	return 0;
-}
-
 static void
-monitor_free(struct monitor *m)
+monitor_close(struct monitor *m)
 {
+	if (m->perm_fd >= 0)
+		close(m->perm_fd);
+	if (m->data_fd >= 0)
+		close(m->data_fd);
+	if (m->stop_fd >= 0)
+		close(m->stop_fd);
 	for (size_t i = 0; i < m->nfiles; i++)
 		free(m->files[i].path);
 	free(m->files);
@@ -406,6 +346,7 @@ monitor_free(struct monitor *m)
 	baseline_free(&m->base);
 	state_close(&m->state);
 	conf_free(&m->conf);
+	free(m);
 }
 
 static int
@@ -428,56 +369,52 @@ monitor_mode(const struct cmd_opts *o, struct conf *c)
 	return 0;
 }
 
-int
-cmd_run(const struct cmd_opts *o)
+/* A running monitor instance, or NULL with *err set (the reason was
+ * logged). Signals must already be blocked: the threads inherit the
+ * mask, and only the main thread takes them (signalfd). */
+struct monitor *
+monitor_start(const struct cmd_opts *o, int *err)
 {
-	struct monitor m = { .perm_fd = -1, .data_fd = -1, .stop_fd = -1,
-	    .notify = { .fd = -1 } };
-	pthread_t perm, worker;
-	sigset_t set;
-	uint64_t one = 1;
-	int r;
+	struct monitor *m = xcalloc(1, sizeof(*m));
 
-	m.foreground = o->foreground;
-	if (cmd_load_conf(o, &m.conf) != 0)
-		return EXIT_USAGE;
-	if (monitor_mode(o, &m.conf) < 0) {
-		conf_free(&m.conf);
-		return EXIT_USAGE;
+	m->perm_fd = m->data_fd = m->stop_fd = m->notify.fd = -1;
+	m->state.lockfd = -1;
+	m->foreground = o->foreground;
+	if (cmd_load_conf(o, &m->conf) != 0) {
+		free(m);
+		*err = EXIT_USAGE;
+		return NULL;
 	}
-	/* Signals go to the main thread's signalfd only; the threads
-	 * inherit this mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((r = monitor_setup(&m, o)) != 0)
-		goto out;
-	if (pthread_create(&worker, NULL, worker_main, &m) != 0 ||
-	    pthread_create(&perm, NULL, perm_main, &m.perm) != 0)
+	if (monitor_mode(o, &m->conf) < 0)
+		*err = EXIT_USAGE;
+	else
+		*err = monitor_setup(m, o);
+	if (*err == 0 && (pthread_create(&m->worker_tid, NULL, worker_main,
+	    m) != 0 || pthread_create(&m->perm_tid, NULL, perm_main,
+	    &m->perm) != 0))
 		fatalx("cannot start threads");
-	m.started_ms = monitor_now_ms();
-	log_warnx("monitoring %zu files in %s mode (%zu rules)", m.nfiles,
-	    conf_mode_name(m.conf.mode), m.conf.nrules);
-	monitor_sd_notify("READY=1");
-	r = monitor_loop(&m);
-	if (r != 0)
-		_exit(r);	/* stalled: do not wait for the threads */
-	monitor_sd_notify("STOPPING=1");
-	if (write(m.stop_fd, &one, sizeof(one)) < 0)
+	if (*err != 0) {
+		monitor_close(m);
+		return NULL;
+	}
+	m->started_ms = monitor_now_ms();
+	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
+	    conf_mode_name(m->conf.mode), m->conf.nrules);
+	return m;
+}
+
+/* Stop the threads and release everything. Closing the permission
+ * group makes the kernel allow whatever is still pending. */
+void
+monitor_stop(struct monitor *m)
+{
+	uint64_t one = 1;
+
+	if (write(m->stop_fd, &one, sizeof(one)) < 0)
 		fatal("stop");
-	pthread_join(perm, NULL);
-	close(m.perm_fd);	/* the kernel allows anything still pending */
-	m.perm_fd = -1;
-	pthread_join(worker, NULL);
-out:
-	if (m.perm_fd >= 0)
-		close(m.perm_fd);
-	if (m.data_fd >= 0)
-		close(m.data_fd);
-	if (m.stop_fd >= 0)
-		close(m.stop_fd);
-	monitor_free(&m);
-	return r;
+	pthread_join(m->perm_tid, NULL);
+	close(m->perm_fd);
+	m->perm_fd = -1;
+	pthread_join(m->worker_tid, NULL);
+	monitor_close(m);
 }

@@ -1,0 +1,14 @@
+/* The monitor's control socket: `fimguard status` asks, the monitor
+ * answers with one JSON object. */
+#ifndef FIMGUARD_CTL_H
+#define FIMGUARD_CTL_H
+
+#include "monitor.h"
+
+#define CTL_SOCKET	"monitor.sock"
+
+int	 ctl_listen(const char *);
+void	 ctl_serve(int, const struct monitor *, uint64_t, unsigned);
+int	 cmd_status(const struct cmd_opts *);
+
+#endif

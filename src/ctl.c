@@ -1,0 +1,194 @@
+/* Control socket. A Unix stream socket in the state directory (mode
+ * 0600, in a 0700 directory: root only). The monitor writes one JSON
+ * status object per connection and closes; nothing is read from the
+ * client, so there is nothing to parse on the privileged side. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ctl.h"
+#include "log.h"
+#include "util.h"
+
+#define CTL_MAX_REPLY	65536
+
+static int
+ctl_addr(const char *dir, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", dir,
+	    CTL_SOCKET) >= sizeof(sa->sun_path)) {
+		log_warnx("%s: path too long for a control socket", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_listen(const char *dir)
+{
+	struct sockaddr_un sa;
+	mode_t old;
+	int fd;
+
+	if (ctl_addr(dir, &sa) < 0)
+		return -1;
+	unlink(sa.sun_path);	/* a stale socket from a crash */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -1;
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 8) < 0) {
+		umask(old);
+		log_warn("%s: control socket", sa.sun_path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+static void
+ctl_u64(json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static json_object *
+ctl_status(const struct monitor *m, uint64_t now_ms, unsigned reloads)
+{
+	json_object *o = json_object_new_object();
+	const struct perm_ctx *p = &m->perm;
+	uint64_t head = __atomic_load_n(&m->ring.head, __ATOMIC_ACQUIRE);
+	uint64_t tail = __atomic_load_n(&m->ring.tail, __ATOMIC_ACQUIRE);
+
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "mode",
+	    json_object_new_string(conf_mode_name(m->conf.mode)));
+	ctl_u64(o, "rules", m->conf.nrules);
+	ctl_u64(o, "files", m->nfiles);
+	ctl_u64(o, "directories", m->notify.paths.n);
+	ctl_u64(o, "events", __atomic_load_n(&p->events, __ATOMIC_RELAXED));
+	ctl_u64(o, "writes", __atomic_load_n(&p->writes, __ATOMIC_RELAXED));
+	ctl_u64(o, "denied", __atomic_load_n(&p->denied, __ATOMIC_RELAXED));
+	ctl_u64(o, "modified", m->modified);
+	ctl_u64(o, "restores", m->restores);
+	ctl_u64(o, "queue", head - tail);
+	ctl_u64(o, "dropped", __atomic_load_n(&m->ring.dropped,
+	    __ATOMIC_RELAXED));
+	ctl_u64(o, "errors", __atomic_load_n(&p->errors, __ATOMIC_RELAXED));
+	ctl_u64(o, "uptime_s", (now_ms - m->started_ms) / 1000);
+	ctl_u64(o, "reloads", reloads);
+	return o;
+}
+
+/* Answer every waiting client; never blocks the main thread long (a
+ * client that does not read gets a truncated reply). */
+void
+ctl_serve(int lfd, const struct monitor *m, uint64_t now_ms,
+    unsigned reloads)
+{
+	int c;
+
+	while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		json_object *o = ctl_status(m, now_ms, reloads);
+		const char *s = json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN);
+		struct timeval tv = { 1, 0 };
+
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (send(c, s, strlen(s), MSG_NOSIGNAL) < 0 ||
+		    send(c, "\n", 1, MSG_NOSIGNAL) < 0)
+			log_debug("status client: %s", strerror(errno));
+		close(c);
+		json_object_put(o);
+	}
+}
+
+static char *
+ctl_fetch(const char *dir)
+{
+	struct sockaddr_un sa;
+	char *buf = xmalloc(CTL_MAX_REPLY + 1);
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (ctl_addr(dir, &sa) < 0 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		free(buf);
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		free(buf);
+		return NULL;
+	}
+	while (len < CTL_MAX_REPLY &&
+	    (n = read(fd, buf + len, CTL_MAX_REPLY - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void
+ctl_print(json_object *o)
+{
+	static const char *keys[] = { "pid", "mode", "rules", "files",
+	    "directories", "events", "writes", "denied", "modified",
+	    "restores", "queue", "dropped", "errors", "uptime_s", "reloads" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_object *v;
+
+		if (json_object_object_get_ex(o, keys[i], &v))
+			printf("%-12s %s\n", keys[i], json_object_get_string(v));
+	}
+}
+
+/* fimguard status: exit 0 with the monitor's counters, 2 if none runs
+ * for this state directory. */
+int
+cmd_status(const struct cmd_opts *o)
+{
+	struct conf c;
+	json_object *j;
+	char *reply;
+
+	conf_init(&c);
+	if (conf_load_config(&c, o->config, o->config_given) != 0) {
+		for (size_t i = 0; i < c.errors.n; i++)
+			fprintf(stderr, "%s\n", c.errors.v[i]);
+		conf_free(&c);
+		return EXIT_USAGE;
+	}
+	reply = ctl_fetch(cmd_state_dir(o, &c));
+	if (reply == NULL || (j = json_tokener_parse(reply)) == NULL) {
+		log_warnx("no monitor is running for %s",
+		    cmd_state_dir(o, &c));
+		free(reply);
+		conf_free(&c);
+		return EXIT_USAGE;
+	}
+	if (o->json)
+		printf("%s\n", json_object_to_json_string_ext(j,
+		    JSON_C_TO_STRING_PLAIN));
+	else
+		ctl_print(j);
+	json_object_put(j);
+	free(reply);
+	conf_free(&c);
+	return EXIT_OK;
+}

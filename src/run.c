@@ -1,0 +1,158 @@
+/* fimguard run: the process around the monitor instance. The main
+ * thread only handles signals (signalfd), answers the control socket,
+ * speaks systemd's notify protocol, and watches the permission thread:
+ * a batch that takes longer than RUN_STALL_MS ends the process, because
+ * the kernel then allows every pending open instead of leaving the
+ * openers frozen (fail-open; systemd restarts us, and the directory
+ * events and `check` catch what slipped through).
+ *
+ * SIGHUP reloads: a complete new instance (config, policy, baseline,
+ * groups, marks, threads) is started while the old one still answers;
+ * only then is the old one stopped. A bad policy keeps the old instance
+ * running and says why. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ctl.h"
+#include "log.h"
+#include "monitor.h"
+
+#define RUN_STALL_MS	5000
+
+static uint64_t
+run_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* systemd's notify protocol, without libsystemd: one datagram. */
+static void
+run_sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path))) < 0)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static struct monitor *
+run_reload(const struct cmd_opts *o, struct monitor *m, unsigned *reloads)
+{
+	struct monitor *next;
+	int err;
+
+	run_sd_notify("RELOADING=1");
+	log_warnx("SIGHUP: reloading config, policy and baseline");
+	if ((next = monitor_start(o, &err)) == NULL) {
+		log_warnx("reload failed; the running monitor keeps its "
+		    "previous policy");
+		run_sd_notify("READY=1");
+		return m;
+	}
+	monitor_stop(m);	/* only after the new one answers */
+	(*reloads)++;
+	run_sd_notify("READY=1");
+	return next;
+}
+
+static int
+run_stalled(const struct monitor *m)
+{
+	uint64_t busy = __atomic_load_n(&m->perm.busy_since_ms,
+	    __ATOMIC_ACQUIRE);
+
+	return busy != 0 && run_now_ms() - busy > RUN_STALL_MS;
+}
+
+/* Until SIGTERM or SIGINT. Returns the exit status. */
+static int
+run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd)
+{
+	struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { lfd, POLLIN, 0 } };
+	unsigned reloads = 0;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, lfd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
+			fatal("poll");
+		if ((pfd[0].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGHUP)
+				return 0;
+			*mp = run_reload(o, *mp, &reloads);
+		}
+		if (lfd >= 0 && (pfd[1].revents & POLLIN))
+			ctl_serve(lfd, *mp, run_now_ms(), reloads);
+		if (run_stalled(*mp)) {
+			log_warnx("permission thread stalled for %d ms: "
+			    "exiting so the kernel releases blocked opens",
+			    RUN_STALL_MS);
+			return 3;
+		}
+		run_sd_notify("WATCHDOG=1");
+	}
+}
+
+int
+cmd_run(const struct cmd_opts *o)
+{
+	struct monitor *m;
+	sigset_t set;
+	int sfd, lfd, r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((m = monitor_start(o, &r)) == NULL)
+		return r;
+	sigdelset(&set, SIGPIPE);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fatal("signalfd");
+	lfd = ctl_listen(m->state.dir);
+	run_sd_notify("READY=1");
+	r = run_loop(o, &m, sfd, lfd);
+	if (r != 0)
+		_exit(r);	/* stalled: do not wait for the threads */
+	run_sd_notify("STOPPING=1");
+	if (lfd >= 0) {
+		char *sock = state_path(&m->state, CTL_SOCKET);
+
+		close(lfd);
+		unlink(sock);
+		free(sock);
+	}
+	close(sfd);
+	monitor_stop(m);
+	return 0;
+}
