@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "intent.h"
 #include "log.h"
 #include "monitor.h"
 #include "util.h"
@@ -369,6 +370,92 @@ monitor_mode(const struct cmd_opts *o, struct conf *c)
 	return 0;
 }
 
+/* Open flags of /proc/<pid>/fdinfo/<fd>, or -1. */
+static long
+monitor_fd_flags(const char *pid, const char *fd)
+{
+	char path[600], buf[512], *p;
+	FILE *fp;
+	long flags = -1;
+
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, fd);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(buf, sizeof(buf), fp) != NULL)
+		if ((p = strstr(buf, "flags:")) == buf)
+			flags = strtol(p + 6, NULL, 8);
+	fclose(fp);
+	return flags;
+}
+
+static void
+monitor_report_writer(struct monitor *m, const char *pid, const char *path,
+    size_t idx)
+{
+	const struct mon_file *f = &m->files[idx];
+	json_object *ev = event_new("fimguard.monitor", "preexisting-writer",
+	    "unknown"), *proc;
+	char link[300], exe[1024];
+	ssize_t n;
+
+	event_put_path(event_obj(ev, "file"), "path", path);
+	if (f->rule >= 0)
+		event_rule(ev, m->conf.rules[f->rule].name,
+		    m->conf.rules[f->rule].severity,
+		    monitor_rule_mode(m, f->rule));
+	else
+		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
+		    CONF_MODE_ENFORCE);
+	proc = event_obj(ev, "process");
+	json_object_object_add(proc, "pid", json_object_new_int(atoi(pid)));
+	snprintf(link, sizeof(link), "/proc/%s/exe", pid);
+	if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		event_put_path(proc, "executable", exe);
+	}
+	event_emit(&m->sink, ev);
+}
+
+/* Writers that opened a protected file before we started are beyond
+ * any permission event: list them (every process's fds, from /proc). */
+static void
+monitor_scan_writers(struct monitor *m)
+{
+	DIR *procs = opendir("/proc"), *fds;
+	struct dirent *p, *d;
+
+	if (procs == NULL)
+		return;
+	while ((p = readdir(procs)) != NULL) {
+		char dir[300];
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    atoi(p->d_name) == getpid())
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%s/fd", p->d_name);
+		if ((fds = opendir(dir)) == NULL)
+			continue;
+		while ((d = readdir(fds)) != NULL) {
+			char link[600], target[4096];
+			ssize_t n;
+			size_t idx;
+			long fl;
+
+			snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
+			if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+				continue;
+			target[n] = '\0';
+			if (!htab_get(&m->byname, target, &idx) ||
+			    (fl = monitor_fd_flags(p->d_name, d->d_name)) < 0 ||
+			    !intent_flags_write((uint64_t)fl & ~(uint64_t)O_CREAT))
+				continue;
+			monitor_report_writer(m, p->d_name, target, idx);
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+}
+
 /* A running monitor instance, or NULL with *err set (the reason was
  * logged). Signals must already be blocked: the threads inherit the
  * mask, and only the main thread takes them (signalfd). */
@@ -398,6 +485,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 		return NULL;
 	}
 	m->started_ms = monitor_now_ms();
+	monitor_scan_writers(m);
 	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
 	    conf_mode_name(m->conf.mode), m->conf.nrules);
 	return m;

@@ -460,3 +460,37 @@ def test_reload_with_bad_policy_keeps_running(enforce):
     assert status(fim)["reloads"] == 0
     assert try_open(fim.t("a.conf"), "append") == 13   # old policy holds
     assert m.stop() == 0
+
+
+def test_writer_open_before_start_is_listed_and_watched(tree):
+    """A process that opened a protected file for writing before the
+    monitor started is beyond permission events: it is listed at start,
+    and what it writes later is still seen (FAN_MODIFY)."""
+    fim = tree
+    code = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "os.write(fd, b'late\\n')\n"
+            "print('written', flush=True)\n"
+            "sys.stdin.readline()\n")
+    child = subprocess.Popen([PY, "-c", code, fim.t("a.conf")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    m = None
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        m = Monitor(fim, "audit")
+        ev = m.wait_for(by("preexisting-writer", fim.t("a.conf")),
+                        "preexisting-writer")[0]
+        assert ev["process"]["pid"] == child.pid
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "written"
+        mod = m.wait_for(by("modified", fim.t("a.conf")), "modified")[0]
+        assert mod["file"]["hash"]["sha256"] == sha256_bytes(b"alpha\nlate\n")
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        if m is not None:
+            m.stop()
