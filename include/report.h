@@ -13,5 +13,7 @@ void	 report_human(FILE *, const struct conf *, const struct changes *,
 json_object *report_event(const struct conf *, const struct change *,
 	    const char *, const char *);
 void	 report_rule_info(const struct conf *, const char *, int *, int *);
+void	 report_add_diff(json_object *, const char *, const struct entry *,
+	    int);
 
 #endif

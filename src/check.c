@@ -8,11 +8,14 @@
  *  3. the rest, and every baseline record no longer seen, are read in
  *     full and handed to compare_run, which names the changes (pairing
  *     renames), after SHA-256 of the files whose content differs. */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bindex.h"
 #include "cmd.h"
@@ -136,9 +139,34 @@ check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
 	}
 }
 
+/* For a modified file whose rule asks for it: the diff, read through
+ * a fresh descriptor (never following a link). */
+static void
+check_diff(json_object *ev, const struct conf *c, const struct state *s,
+    const struct change *ch)
+{
+	char *vault;
+	int fd;
+
+	if (ch->action != CMP_MODIFIED || ch->now->type != ENTRY_FILE)
+		return;
+	for (size_t r = 0; r < c->nrules; r++)
+		if (strcmp(c->rules[r].name, ch->now->rule) == 0 &&
+		    !c->rules[r].diff)
+			return;
+	fd = open(ch->now->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	vault = state_path(s, "vault");
+	report_add_diff(ev, vault, ch->base, fd);
+	free(vault);
+	close(fd);
+}
+
 static void
 check_report(const struct cmd_opts *o, const struct conf *c,
-    const struct changes *ch, size_t nentries)
+    const struct state *s, const struct changes *ch, size_t nentries)
 {
 	struct event_sink sink;
 
@@ -146,9 +174,13 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 	    o->json);
 	if (!o->json)
 		report_human(stdout, c, ch, nentries);
-	for (size_t i = 0; i < ch->n; i++)
-		event_emit(&sink, report_event(c, &ch->v[i], "fimguard.check",
-		    NULL));
+	for (size_t i = 0; i < ch->n; i++) {
+		json_object *ev = report_event(c, &ch->v[i],
+		    "fimguard.check", NULL);
+
+		check_diff(ev, c, s, &ch->v[i]);
+		event_emit(&sink, ev);
+	}
 	event_sink_close(&sink);
 }
 
@@ -171,7 +203,7 @@ cmd_check(const struct cmd_opts *o)
 		goto out;
 	check_confirm(&cand, &s, &b);
 	compare_run(&b, &cand, &ch);
-	check_report(o, &c, &ch, now.n);
+	check_report(o, &c, &s, &ch, now.n);
 	r = ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
 	changes_free(&ch);

@@ -2,12 +2,16 @@
  * mails and people skim), then a block per change; every name is
  * escaped so a hostile file name cannot forge report lines. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <inttypes.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "report.h"
 #include "util.h"
+#include "vault.h"
 
 void
 report_rule_info(const struct conf *c, const char *rule, int *sev, int *mode)
@@ -161,4 +165,53 @@ report_event(const struct conf *c, const struct change *ch,
 	if (ch->action == CMP_SCAN_FAILED && ch->now->error)
 		event_set_str(fg, "error", ch->now->error);
 	return ev;
+}
+
+/* Up to DIFF_MAX_INPUT bytes of fd from offset 0 (malloc'd), or NULL
+ * if larger or unreadable. */
+static char *
+report_slurp(int fd, size_t *n)
+{
+	char *buf = xmalloc(DIFF_MAX_INPUT + 1);
+	ssize_t r;
+
+	*n = 0;
+	while (*n <= DIFF_MAX_INPUT &&
+	    (r = pread(fd, buf + *n, DIFF_MAX_INPUT + 1 - *n,
+	    (off_t)*n)) > 0)
+		*n += (size_t)r;
+	if (*n > DIFF_MAX_INPUT) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* fimguard.diff: the unified diff from the trusted content (vault) to
+ * what fd holds now, for rules with diff = yes, when both are text. */
+void
+report_add_diff(json_object *ev, const char *vault, const struct entry *b,
+    int fd)
+{
+	char *vp, *old = NULL, *new = NULL, *d = NULL;
+	size_t on = 0, nn = 0;
+	int vfd;
+
+	if (b == NULL || !b->vault || !b->has_sha || vault == NULL)
+		return;
+	vp = vault_path(vault, b->sha);
+	vfd = open(vp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(vp);
+	if (vfd < 0)
+		return;
+	old = report_slurp(vfd, &on);
+	close(vfd);
+	new = report_slurp(fd, &nn);
+	if (old != NULL && new != NULL && diff_is_text(old, on) &&
+	    diff_is_text(new, nn) &&
+	    (d = diff_unified(old, on, new, nn, "baseline", "now")) != NULL)
+		event_set_str(event_obj(ev, "fimguard"), "diff", d);
+	free(d);
+	free(old);
+	free(new);
 }

@@ -217,6 +217,12 @@ worker_confirm(struct monitor *m, int fd, pid_t pid)
 	if (f->base == NULL)
 		event_set_str(event_obj(ev, "fimguard"), "note",
 		    "not in the baseline");
+	if (f->rule >= 0 && m->conf.rules[f->rule].diff) {
+		char *vault = state_path(&m->state, "vault");
+
+		report_add_diff(ev, vault, f->base, fd);
+		free(vault);
+	}
 	worker_pid(ev, pid);
 	event_emit(&m->sink, ev);
 	/* In enforce mode a change that got past the permission check

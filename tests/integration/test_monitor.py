@@ -494,3 +494,31 @@ def test_writer_open_before_start_is_listed_and_watched(tree):
         child.wait(timeout=10)
         if m is not None:
             m.stop()
+
+
+def test_modified_event_carries_a_diff_when_asked(fim):
+    fim.write("text.conf", b"one\ntwo\nthree\n")
+    fim.write("secret.key", b"s3cret\n")
+    fim.write_policy(f"[rule text]\npaths = {fim.t('text.conf')}\ndiff = yes\n"
+                     f"[rule secret]\npaths = {fim.t('secret.key')}\ndiff = no\n")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        for name, data in (("text.conf", "one\nTWO\nthree\n"),
+                           ("secret.key", "n3w\n")):
+            rc, err = op("import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+                         fim.t(name), data)
+            assert rc == 0, err
+        ev = m.wait_for(by("modified", fim.t("text.conf")), "modified")[0]
+        assert ev["fimguard"]["diff"] == ("--- baseline\n+++ now\n"
+                                          "@@ -1,3 +1,3 @@\n one\n-two\n"
+                                          "+TWO\n three\n")
+        sec = m.wait_for(by("modified", fim.t("secret.key")), "modified")[0]
+        assert "diff" not in sec["fimguard"]
+    finally:
+        m.stop()
+    # check reports the same diff
+    p, evs = fim.check_json(expect=1)
+    byp = {e["file"]["path"]: e for e in evs}
+    assert byp[fim.t("text.conf")]["fimguard"]["diff"].startswith("--- baseline")
+    assert "diff" not in byp[fim.t("secret.key")]["fimguard"]
