@@ -10,5 +10,6 @@
 int	 ctl_listen(const char *);
 void	 ctl_serve(int, const struct monitor *, uint64_t, unsigned);
 int	 cmd_status(const struct cmd_opts *);
+void	 ctl_notify_reload(const char *);
 
 #endif

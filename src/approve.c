@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "compare.h"
+#include "ctl.h"
 #include "event.h"
 #include "log.h"
 #include "report.h"
@@ -277,6 +278,7 @@ cmd_approve(const struct cmd_opts *co)
 		if (!o->json)
 			printf("fimguard approve: %zu change%s accepted into "
 			    "the baseline\n", ch.n, ch.n == 1 ? "" : "s");
+		ctl_notify_reload(s.dir);
 	}
 out:
 	/* ch points into oldsel and b: free it first. */

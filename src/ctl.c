@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,30 @@ ctl_print(json_object *o)
 		if (json_object_object_get_ex(o, keys[i], &v))
 			printf("%-12s %s\n", keys[i], json_object_get_string(v));
 	}
+}
+
+/* After approve or init: a monitor running on this state directory
+ * reloads, so its marks and decisions follow the new baseline. */
+void
+ctl_notify_reload(const char *dir)
+{
+	char *reply = ctl_fetch(dir);
+	json_object *j, *pid;
+
+	if (reply == NULL)
+		return;		/* no monitor: nothing to tell */
+	if ((j = json_tokener_parse(reply)) != NULL &&
+	    json_object_object_get_ex(j, "pid", &pid) &&
+	    json_object_get_int(pid) > 1) {
+		if (kill(json_object_get_int(pid), SIGHUP) == 0)
+			log_warnx("the running monitor (pid %d) reloads the "
+			    "new baseline", json_object_get_int(pid));
+		else
+			log_warn("cannot signal the monitor (pid %d)",
+			    json_object_get_int(pid));
+	}
+	json_object_put(j);
+	free(reply);
 }
 
 /* fimguard status: exit 0 with the monitor's counters, 2 if none runs

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "ctl.h"
 #include "log.h"
 #include "walk.h"
 
@@ -61,6 +62,7 @@ cmd_init(const struct cmd_opts *o)
 		goto out;
 	printf("fimguard init: baseline of %zu entries written to %s/%s\n",
 	    ev.n, s.dir, BASELINE_FILE);
+	ctl_notify_reload(s.dir);
 	r = EXIT_OK;
 out:
 	free(why);

@@ -437,8 +437,9 @@ def test_reload_applies_new_policy(enforce):
     with open(pol) as f:
         text = f.read()
     replace_file(pol, text + f"[rule other]\npaths = {other}/\n")
-    fim.run("approve", "--all", "--reason", "new rule", expect=0)
-    os.kill(int(status(fim)["pid"]), signal.SIGHUP)
+    # approve tells the running monitor to reload (SIGHUP)
+    p = fim.run("approve", "--all", "--reason", "new rule", expect=0)
+    assert "reloads the new baseline" in p.stderr
     deadline = time.time() + 15
     while time.time() < deadline and status(fim)["reloads"] < 1:
         time.sleep(0.1)
