@@ -183,6 +183,15 @@ entry_xattrs_read(int fd, const char *path)
 	return out;
 }
 
+/* Security xattrs by path, without following a link (the monitor's
+ * attribute-change handler: no open of a protected file). */
+void
+entry_read_xattrs_path(struct entry *e)
+{
+	free(e->xattrs);
+	e->xattrs = entry_xattrs_read(-1, e->path);
+}
+
 /* Security xattrs of an open regular file (scan.c, while hashing). */
 void
 entry_read_xattrs_fd(struct entry *e, int fd)

@@ -137,10 +137,41 @@ restore_file(const struct state *s, const struct entry *b, char **why)
 	return 0;
 }
 
+/* Does the canonical list ("name\tvalue\n"...) hold name? */
+static int
+restore_has_xattr(const char *canon, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = canon; l != NULL && *l != '\0';) {
+		const char *nl = strchr(l, '\n');
+
+		if (strncmp(l, name, n) == 0 && l[n] == '\t')
+			return 1;
+		l = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Remove security xattrs the baseline does not have (an ACL added). */
+static void
+restore_drop_xattrs(const struct entry *b)
+{
+	char list[8192];
+	ssize_t len = llistxattr(b->path, list, sizeof(list));
+
+	for (char *p = list; len > 0 && p < list + len; p += strlen(p) + 1)
+		if ((strncmp(p, "security.", 9) == 0 ||
+		    strncmp(p, "system.posix_acl_", 17) == 0) &&
+		    !restore_has_xattr(b->xattrs, p))
+			lremovexattr(b->path, p);
+}
+
 /* Owner, mode and security xattrs back, by path (no open, no follow). */
 int
 restore_attrs(const struct entry *b, char **why)
 {
+	restore_drop_xattrs(b);
 	if (lchown(b->path, b->uid, b->gid) < 0 ||
 	    (b->type != ENTRY_SYMLINK &&
 	    fchmodat(AT_FDCWD, b->path, b->mode, 0) < 0) ||

@@ -300,15 +300,18 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 	memcpy(now.xxh, f->base->xxh, sizeof(now.xxh));
 	now.has_sha = f->base->has_sha;
 	memcpy(now.sha, f->base->sha, sizeof(now.sha));
-	now.xattrs = NULL;
-	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base) &
-	    ~(unsigned)CMP_XATTRS, &now, f->base };
-	if (ch.what == 0)
+	entry_read_xattrs_path(&now);
+	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base), &now,
+	    f->base };
+	if (ch.what == 0) {
+		free(now.xattrs);
 		return;
+	}
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	worker_pid(ev, pid);
 	event_emit(&m->sink, ev);
 	if (f->rule >= 0 && m->conf.rules[f->rule].restore &&
+	    (ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
 	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE &&
 	    !worker_writer(m, f->rule, pid)) {
 		if (restore_attrs(f->base, &why) == 0) {
@@ -319,6 +322,7 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 			log_warnx("%s: %s", f->path, why);
 		free(why);
 	}
+	free(now.xattrs);
 }
 
 /* A name appeared in a directory whose entries a rule covers. */

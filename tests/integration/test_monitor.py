@@ -523,3 +523,17 @@ def test_modified_event_carries_a_diff_when_asked(fim):
     byp = {e["file"]["path"]: e for e in evs}
     assert byp[fim.t("text.conf")]["fimguard"]["diff"].startswith("--- baseline")
     assert "diff" not in byp[fim.t("secret.key")]["fimguard"]
+
+
+def test_acl_added_is_reported_and_removed(restoring):
+    fim, m = restoring.fim, restoring
+    path = fim.t("a.conf")
+    p = subprocess.run(["setfacl", "-m", "u:65534:rw", path],
+                       capture_output=True, timeout=OP_TIMEOUT)
+    if p.returncode != 0:
+        pytest.skip(f"no ACLs here: {p.stderr!r}")
+    ev = m.wait_for(by("attributes-changed", path), "attributes-changed")[0]
+    assert "xattrs" in ev["fimguard"]["changes"]
+    m.wait_for(by("restored", path), "restored")
+    assert "system.posix_acl_access" not in os.listxattr(path)
+    fim.run("check", expect=0)
