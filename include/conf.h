@@ -14,6 +14,7 @@ enum conf_severity {
 };
 enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
 enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
+enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
 
 struct conf_rule {
 	char		*name;
@@ -26,6 +27,7 @@ struct conf_rule {
 	int		 recursive;
 	int		 diff;
 	int		 restore;
+	int		 truncate;	/* enum conf_truncate */
 	int		 mode;		/* enum conf_mode; UNSET = global */
 	int		 severity;	/* enum conf_severity */
 };

@@ -38,6 +38,8 @@ struct monitor {
 	struct ring	 ring;
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
+	int		 pre_fd;	/* pre-content group, or -1 */
+	int		 pre_unsupported; /* warned once */
 	int		 data_fd;	/* close-write notifications */
 	int		 stop_fd;	/* eventfd: worker and perm stop */
 	int		 mode;		/* global mode in force */

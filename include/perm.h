@@ -20,6 +20,7 @@ enum perm_decision {
 
 struct perm_ctx {
 	int		 fd;		/* the permission group */
+	int		 pre_fd;	/* pre-content group (truncate = deny) */
 	int		 stop_fd;	/* eventfd: stop */
 	struct watch_tab *tab;		/* read with __atomic_load_n */
 	int		 unknown_deny;

@@ -58,6 +58,7 @@ static const struct conf_key conf_keys[] = {
 	{ SC_RULE, "writers", V_PATHS, NULL, R(writers) },
 	{ SC_RULE, "diff", V_BOOL, NULL, R(diff) },
 	{ SC_RULE, "restore", V_BOOL, NULL, R(restore) },
+	{ SC_RULE, "truncate", V_ENUM, "allow|deny", R(truncate) },
 	{ SC_JIRA, "url", V_URL, "https|http", 0 },
 	{ SC_JIRA, "api", V_ENUM, "2|3", 0 },
 	{ SC_JIRA, "project", V_WORD, NULL, 0 },

@@ -33,6 +33,8 @@
 #define NR_EXECVEAT		322
 #define NR_IO_URING_ENTER	426
 #define NR_OPENAT2		437
+#define NR_TRUNCATE		76
+#define NR_FTRUNCATE		77
 
 const char *
 intent_name(int i)
@@ -115,6 +117,10 @@ intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 	case NR_EXECVE:
 	case NR_EXECVEAT:
 		return INTENT_READ;
+	case NR_TRUNCATE:
+	case NR_FTRUNCATE:
+		/* only seen through FAN_PRE_ACCESS (truncate = deny) */
+		return INTENT_WRITE;
 	case NR_IO_URING_ENTER:
 		in->io_uring = 1;
 		return INTENT_UNKNOWN;

@@ -76,6 +76,16 @@ monitor_groups(struct monitor *m)
 		    "CAP_SYS_ADMIN and a kernel with permission events)");
 		return -1;
 	}
+	for (size_t r = 0; r < m->conf.nrules; r++)
+		if (m->conf.rules[r].truncate == CONF_TRUNC_DENY &&
+		    m->pre_fd < 0 &&
+		    (m->pre_fd = fanotify_init(FAN_CLASS_PRE_CONTENT |
+		    FAN_CLOEXEC | FAN_REPORT_TID | FAN_UNLIMITED_QUEUE |
+		    FAN_UNLIMITED_MARKS, O_RDONLY | O_LARGEFILE |
+		    O_CLOEXEC)) < 0)
+			log_warn("fanotify_init (pre-content group for "
+			    "truncate = deny; needs Linux 6.14): truncation "
+			    "will be restored, not denied");
 	if (notify_init(&m->notify) < 0) {
 		log_warn("fanotify_init (directory notification group)");
 		return -1;
@@ -88,6 +98,21 @@ monitor_groups(struct monitor *m)
 		return -1;
 	}
 	return 0;
+}
+
+/* truncate = deny: FAN_PRE_ACCESS sees truncate(2) before it happens
+ * (and every read, which then round-trips through us: the cost of the
+ * option). Filesystems without pre-content events (tmpfs) refuse the
+ * mark; truncation there is restored after the fact instead. */
+static void
+monitor_pre_mark(struct monitor *m, const char *path, const char *proc)
+{
+	if (m->pre_fd < 0 || fanotify_mark(m->pre_fd, FAN_MARK_ADD,
+	    0x00100000 /* FAN_PRE_ACCESS */, AT_FDCWD, proc) == 0)
+		return;
+	if (!m->pre_unsupported)
+		log_warn("%s: truncate = deny not possible here", path);
+	m->pre_unsupported = 1;
 }
 
 /* Mark one regular file and record it in tab. rule -1: fimguard's own
@@ -124,6 +149,8 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 		close(fd);
 		return -1;
 	}
+	if (rule >= 0 && m->conf.rules[rule].truncate == CONF_TRUNC_DENY)
+		monitor_pre_mark(m, path, proc);
 	close(fd);
 	w = watch_put(tab, st.st_dev, st.st_ino);
 	if (w->entry != WATCH_NO_ENTRY)
@@ -317,7 +344,8 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 		fatal("eventfd");
 	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
 	    MONITOR_EVENTS, m->foreground);
-	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .stop_fd = m->stop_fd,
+	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
+	    .stop_fd = m->stop_fd,
 	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
 	    .unknown_deny = m->conf.unknown_intent == CONF_INTENT_DENY,
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
@@ -329,6 +357,8 @@ monitor_close(struct monitor *m)
 {
 	if (m->perm_fd >= 0)
 		close(m->perm_fd);
+	if (m->pre_fd >= 0)
+		close(m->pre_fd);
 	if (m->data_fd >= 0)
 		close(m->data_fd);
 	if (m->stop_fd >= 0)
@@ -464,7 +494,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 {
 	struct monitor *m = xcalloc(1, sizeof(*m));
 
-	m->perm_fd = m->data_fd = m->stop_fd = m->notify.fd = -1;
+	m->perm_fd = m->data_fd = m->stop_fd = m->notify.fd = m->pre_fd = -1;
 	m->state.lockfd = -1;
 	m->foreground = o->foreground;
 	if (cmd_load_conf(o, &m->conf) != 0) {
@@ -503,6 +533,9 @@ monitor_stop(struct monitor *m)
 	pthread_join(m->perm_tid, NULL);
 	close(m->perm_fd);
 	m->perm_fd = -1;
+	if (m->pre_fd >= 0)
+		close(m->pre_fd);
+	m->pre_fd = -1;
 	pthread_join(m->worker_tid, NULL);
 	monitor_close(m);
 }

@@ -27,6 +27,7 @@
 #include "who.h"
 
 #define PERM_BATCH	256
+#define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
 
 static const char *perm_names[] = {
 	"allow", "writer", "audit", "unknown-allowed", "deny",
@@ -99,7 +100,9 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 }
 
 /* Decide one event; for a write attempt fill a ring record (*nrec
- * counts them). Returns FAN_ALLOW or FAN_DENY. */
+ * counts them). Returns FAN_ALLOW or FAN_DENY. A pre-content event
+ * (FAN_PRE_ACCESS, truncate = deny) fires for reads too: only
+ * truncate(2)/ftruncate(2) are writes there, anything else passes. */
 static uint32_t
 perm_decide(struct perm_ctx *p, const struct watch_tab *t,
     const struct fanotify_event_metadata *m, size_t *nrec)
@@ -110,12 +113,13 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	struct stat st;
 	int intent, d;
 
-	if (!(m->mask & FAN_OPEN_PERM) || m->fd < 0 ||
+	if (!(m->mask & (FAN_OPEN_PERM | PERM_PRE_ACCESS)) || m->fd < 0 ||
 	    perm_own_thread(p, m->pid) || fstat(m->fd, &st) < 0 ||
 	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
 		return FAN_ALLOW;
 	intent = intent_decode(m->pid, &in);
-	if (intent == INTENT_READ)
+	if (intent == INTENT_READ || ((m->mask & PERM_PRE_ACCESS) &&
+	    in.nr != 76 && in.nr != 77))
 		return FAN_ALLOW;
 	d = perm_judge(p, t, w, m->pid, intent);
 	p->writes++;
@@ -142,7 +146,8 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
  * per iovec; a short result means one response failed (ENOENT: the
  * opener died meanwhile): send the rest one by one. */
 static void
-perm_answer(struct perm_ctx *p, struct fanotify_response *resp, size_t n)
+perm_answer(struct perm_ctx *p, int fd, struct fanotify_response *resp,
+    size_t n)
 {
 	struct iovec iov[PERM_BATCH];
 	ssize_t w;
@@ -150,16 +155,16 @@ perm_answer(struct perm_ctx *p, struct fanotify_response *resp, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		iov[i] = (struct iovec){ &resp[i], sizeof(resp[i]) };
-	w = writev(p->fd, iov, (int)n);
+	w = writev(fd, iov, (int)n);
 	done = w > 0 ? (size_t)w / sizeof(resp[0]) : 0;
 	for (size_t i = done; i < n; i++)
-		if (write(p->fd, &resp[i], sizeof(resp[i])) < 0 &&
+		if (write(fd, &resp[i], sizeof(resp[i])) < 0 &&
 		    errno != ENOENT)
 			p->errors++;
 }
 
 static void
-perm_batch(struct perm_ctx *p, const char *buf, ssize_t len)
+perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 {
 	struct fanotify_response resp[PERM_BATCH];
 	const struct fanotify_event_metadata *m;
@@ -179,7 +184,7 @@ perm_batch(struct perm_ctx *p, const char *buf, ssize_t len)
 		resp[n].response = perm_decide(p, t, m, &nrec);
 		n++;
 	}
-	perm_answer(p, resp, n);
+	perm_answer(p, fd, resp, n);
 	for (size_t i = 0; i < n; i++)
 		close(resp[i].fd);
 	ring_commit(p->ring, nrec);
@@ -192,30 +197,34 @@ perm_main(void *arg)
 	/* Sized so one read never returns more than PERM_BATCH events. */
 	char buf[PERM_BATCH * sizeof(struct fanotify_event_metadata)]
 	    __attribute__((aligned(8)));
-	struct pollfd pfd[2] = { { p->fd, POLLIN, 0 },
-	    { p->stop_fd, POLLIN, 0 } };
+	struct pollfd pfd[3] = { { p->stop_fd, POLLIN, 0 },
+	    { p->fd, POLLIN, 0 }, { p->pre_fd, POLLIN, 0 } };
+	nfds_t nfds = p->pre_fd >= 0 ? 3 : 2;
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	p->tid = gettid();
 	for (;;) {
-		ssize_t len;
+		if (poll(pfd, nfds, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		for (nfds_t i = 1; i < nfds; i++) {
+			ssize_t len;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (pfd[1].revents)
-			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		__atomic_store_n(&p->busy_since_ms, perm_now_ms(),
-		    __ATOMIC_RELEASE);
-		len = read(p->fd, buf, sizeof(buf));
-		if (len > 0)
-			perm_batch(p, buf, len);
-		__atomic_store_n(&p->busy_since_ms, 0, __ATOMIC_RELEASE);
-		if (len < 0 && errno != EAGAIN && errno != EINTR)
-			break;
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			__atomic_store_n(&p->busy_since_ms, perm_now_ms(),
+			    __ATOMIC_RELEASE);
+			len = read(pfd[i].fd, buf, sizeof(buf));
+			if (len > 0)
+				perm_batch(p, pfd[i].fd, buf, len);
+			__atomic_store_n(&p->busy_since_ms, 0,
+			    __ATOMIC_RELEASE);
+			if (len < 0 && errno != EAGAIN && errno != EINTR)
+				return NULL;
+		}
 	}
 	return NULL;
 }

@@ -45,6 +45,8 @@ worker_syscall_name(long nr)
 {
 	switch (nr) {
 	case 2: return "open";
+	case 76: return "truncate";
+	case 77: return "ftruncate";
 	case 85: return "creat";
 	case 257: return "openat";
 	case 304: return "open_by_handle_at";
@@ -91,7 +93,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	op = event_obj(fg, "open");
 	if (sc != NULL)
 		event_set_str(op, "syscall", sc);
-	if (r->intent == INTENT_WRITE || r->flags != 0) {
+	if (r->syscall_nr != 76 && r->syscall_nr != 77 &&
+	    (r->intent == INTENT_WRITE || r->flags != 0)) {
 		snprintf(flags, sizeof(flags), "0x%llx",
 		    (unsigned long long)r->flags);
 		event_set_str(op, "flags", flags);

@@ -537,3 +537,27 @@ def test_acl_added_is_reported_and_removed(restoring):
     m.wait_for(by("restored", path), "restored")
     assert "system.posix_acl_access" not in os.listxattr(path)
     fim.run("check", expect=0)
+
+
+def test_truncate_deny_blocks_truncate_syscall(fim):
+    """truncate = deny: a pre-content group sees truncate(2) before it
+    happens (ext4 here; tmpfs cannot, and the file is restored there)."""
+    fim.write("a.conf", b"keep me\n")
+    fim.rule(truncate="deny")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        if "truncate = deny not possible" in m.stderr():
+            pytest.skip("this filesystem has no pre-content events")
+        rc, err = op("import os, sys\n"
+                     "try:\n"
+                     "    os.truncate(sys.argv[1], 0)\n"
+                     "except PermissionError:\n"
+                     "    sys.exit(13)\n", fim.t("a.conf"))
+        assert rc == 13, err
+        ev = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")[0]
+        assert ev["fimguard"]["open"]["syscall"] == "truncate"
+        assert try_open(fim.t("a.conf"), "read") == 0   # reads still pass
+        assert content(fim.t("a.conf")) == "keep me\n"
+    finally:
+        m.stop()
