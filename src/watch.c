@@ -48,8 +48,9 @@ watch_tab_clone(const struct watch_tab *t)
 		c->nwriters[r] = t->nwriters[r];
 		c->writers[r] = xcalloc(t->nwriters[r] + 1,
 		    sizeof(**c->writers));
-		memcpy(c->writers[r], t->writers[r],
-		    t->nwriters[r] * sizeof(**c->writers));
+		if (t->nwriters[r] > 0)	/* writers[r] is NULL when none */
+			memcpy(c->writers[r], t->writers[r],
+			    t->nwriters[r] * sizeof(**c->writers));
 	}
 	return c;
 }

@@ -147,7 +147,7 @@ FGARGS=(-c "$D/conf" -p "$D/pol" -s "$D/st")
 case $PIN in
 same) OPEN_CPU=0 LISTEN_CPU=0 ;;
 split) OPEN_CPU=0 LISTEN_CPU=1 ;;
-none) OPEN_CPU= LISTEN_CPU= ;;
+none) OPEN_CPU='' LISTEN_CPU='' ;;
 esac
 ALL_CPUS=0-$((NCPU - 1))
 opener() { # opener PIN(0/1) ARGS...: run openbench, print its output line
@@ -286,11 +286,17 @@ if [[ -n $PERF_DIR ]]; then
 	wait "$PERF_PID" 2>/dev/null || true
 	PERF_PID=
 	stop_fg
+	# perf.txt: self time per symbol with call graphs; perf-threads.txt:
+	# self time per thread id and symbol (fimguard does not name its
+	# threads; the permission thread is the one in fanotify_read);
+	# perf-children.txt: inclusive time, to find fimguard's own functions.
 	perf report -i "$PERF_DIR/perf.data" --no-children --sort sym --stdio 2>/dev/null |
 		grep -v '^$' >"$PERF_DIR/perf.txt" || true
-	perf report -i "$PERF_DIR/perf.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null |
-		grep -v '^$' >"$PERF_DIR/perf-by-thread.txt" || true
-	note "profile: $PERF_DIR/perf.txt, $PERF_DIR/perf-by-thread.txt"
+	perf report -i "$PERF_DIR/perf.data" --no-children --sort pid,sym --stdio -g none 2>/dev/null |
+		grep -v '^$' >"$PERF_DIR/perf-threads.txt" || true
+	perf report -i "$PERF_DIR/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+		grep -v '^$' >"$PERF_DIR/perf-children.txt" || true
+	note "profile: $PERF_DIR/perf.txt, perf-threads.txt, perf-children.txt"
 fi
 
 # ---- report ------------------------------------------------------------------
@@ -298,7 +304,9 @@ median() {
 	sort -g "$RES/$1" |
 		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-range() { printf '%s..%s' "$(sort -g "$RES/$1" | head -n 1)" "$(sort -g "$RES/$1" | tail -n 1)"; }
+range() { # range NAME DECIMALS: min..max
+	sort -g "$RES/$1" | awk -v d="$2" 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.*f..%.*f", d, lo, d, hi }'
+}
 declare -A MED
 for f in "$RES"/*; do
 	MED[$(basename "$f")]=$(median "$(basename "$f")")
@@ -309,7 +317,7 @@ printf '\nfimguard monitor bench: %s reps, medians; N=%s opens per variant, %s o
 printf 'binary: %s\n' "$FG_ID"
 printf 'load average at start: %s, at end: %s\n' "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-46s %12s %22s\n' measurement median 'min..max'
-row() { printf '%-46s %12.*f %22s\n' "$1" "$3" "${MED[$2]}" "$(range "$2")"; }
+row() { printf '%-46s %12.*f %22s\n' "$1" "$3" "${MED[$2]}" "$(range "$2" "$3")"; }
 row '(a) unwatched file, no monitor       ns/open' a_unwatched 0
 row '(b) protected, reference listener    ns/open' b_ref 0
 row '(c) protected, fimguard run          ns/open' c_prot 0
