@@ -34,7 +34,7 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch
+	     util-linux attr acl cppcheck patch liburing-dev
 BENCH_DEPS = aide xxhash time
 
 PREFIX	?= /usr/local

@@ -64,6 +64,7 @@ int	 conf_load(struct conf *, const char *, int, const char *);
 int	 conf_load_config(struct conf *, const char *, int);
 const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
+int	 conf_unknown_deny(const struct conf *);
 const char *conf_mode_name(int);
 const char *conf_severity_name(int);
 int	 conf_severity_ecs(int);

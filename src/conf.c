@@ -690,9 +690,8 @@ conf_load(struct conf *c, const char *config, int config_required,
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)
 		c->mode = CONF_MODE_AUDIT;
-	if (c->unknown_intent == CONF_INTENT_UNSET)
-		c->unknown_intent = c->mode == CONF_MODE_ENFORCE ?
-		    CONF_INTENT_DENY : CONF_INTENT_ALLOW;
+	/* unknown_intent stays unset when not given: it only matters for
+	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)
 		if (c->rules[i].severity == CONF_SEV_UNSET)
 			c->rules[i].severity = CONF_SEV_MEDIUM;
@@ -712,6 +711,14 @@ conf_section_get(const struct conf *c, const char *section, const char *key)
 				return s->values.v[k];
 	}
 	return NULL;
+}
+
+/* Deny opens whose intent cannot be decoded, in enforce mode? Yes
+ * unless the config says unknown_intent = allow. */
+int
+conf_unknown_deny(const struct conf *c)
+{
+	return c->unknown_intent != CONF_INTENT_ALLOW;
 }
 
 int

@@ -347,7 +347,7 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
 	    .stop_fd = m->stop_fd,
 	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
-	    .unknown_deny = m->conf.unknown_intent == CONF_INTENT_DENY,
+	    .unknown_deny = conf_unknown_deny(&m->conf),
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
 	return 0;
 }
@@ -394,9 +394,7 @@ monitor_mode(const struct cmd_opts *o, struct conf *c)
 		    o->mode);
 		return -1;
 	}
-	if (c->unknown_intent == CONF_INTENT_UNSET)
-		c->unknown_intent = c->mode == CONF_MODE_ENFORCE ?
-		    CONF_INTENT_DENY : CONF_INTENT_ALLOW;
+
 	return 0;
 }
 

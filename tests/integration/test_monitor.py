@@ -561,3 +561,31 @@ def test_truncate_deny_blocks_truncate_syscall(fim):
         assert content(fim.t("a.conf")) == "keep me\n"
     finally:
         m.stop()
+
+
+@pytest.fixture(scope="session")
+def uring_open(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uring") / "uring_open"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "uring", "uring_open.c")
+    p = subprocess.run(["cc", "-O1", "-o", str(out), src, "-luring"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        pytest.skip(f"no liburing to build the io_uring opener: {p.stderr}")
+    return str(out)
+
+
+@pytest.mark.parametrize("how", ["inline", "async"])
+def test_io_uring_open_is_unknown_intent(enforce, uring_open, how):
+    """An io_uring open cannot be decoded (inline: the thread sits in
+    io_uring_enter; async: an iou-wrk worker thread opens): unknown
+    intent, denied in enforce mode (unknown_intent defaults to deny)."""
+    fim, m = enforce.fim, enforce
+    p = subprocess.run([uring_open, fim.t("a.conf")] +
+                       (["async"] if how == "async" else []),
+                       capture_output=True, timeout=OP_TIMEOUT)
+    assert p.returncode == 13, p.stderr
+    ev = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")[0]
+    assert ev["fimguard"]["intent"] == "unknown"
+    assert ev["fimguard"]["decision"] == "unknown-denied"
+    assert content(fim.t("a.conf")) == "alpha\n"

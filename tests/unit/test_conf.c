@@ -664,7 +664,9 @@ test_load_defaults(void **state)
 	conf_init(&c);
 	assert_int_equal(conf_load(&c, conf, 0, pol), 0);
 	assert_int_equal(c.mode, CONF_MODE_AUDIT);
-	assert_int_equal(c.unknown_intent, CONF_INTENT_ALLOW);
+	/* unset: only enforce-mode rules ask, and for them unset = deny */
+	assert_int_equal(c.unknown_intent, CONF_INTENT_UNSET);
+	assert_true(conf_unknown_deny(&c));
 	assert_null(c.events);
 	f1 = xasprintf("%s/10-a.rules", pol);
 	f2 = xasprintf("%s/20-b.rules", pol);
@@ -683,14 +685,14 @@ test_load_defaults(void **state)
 	assert_int_equal(conf_rule_mode(&c, &c.rules[1]), CONF_MODE_ENFORCE);
 	conf_free(&c);
 
-	/* enforce: unknown_intent defaults to deny; rules inherit mode. */
+	/* enforce: unknown intent is denied by default; rules inherit. */
 	write_file(dir, "f.conf", "mode = enforce\n");
 	free(conf);
 	conf = xasprintf("%s/f.conf", dir);
 	conf_init(&c);
 	assert_int_equal(conf_load(&c, conf, 1, pol), 0);
 	assert_int_equal(c.mode, CONF_MODE_ENFORCE);
-	assert_int_equal(c.unknown_intent, CONF_INTENT_DENY);
+	assert_true(conf_unknown_deny(&c));
 	assert_int_equal(conf_rule_mode(&c, &c.rules[0]), CONF_MODE_ENFORCE);
 	conf_free(&c);
 
