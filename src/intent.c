@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,12 @@ intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 	}
 }
 
+/* The opener queues the event before it goes to sleep waiting for our
+ * answer; until it is off the CPU the kernel shows "running" instead of
+ * its syscall. It cannot get past the open without our answer, so wait
+ * for it to sleep, briefly: INTENT_SPINS yields bound the wait. */
+#define INTENT_SPINS	2000
+
 int
 intent_decode(pid_t tid, struct intent_info *in)
 {
@@ -141,7 +148,12 @@ intent_decode(pid_t tid, struct intent_info *in)
 		in->io_uring = 1;
 		return INTENT_UNKNOWN;
 	}
-	if (intent_read_proc(tid, "syscall", buf, sizeof(buf)) <= 0)
-		return INTENT_UNKNOWN;	/* exited, or no ptrace access */
-	return intent_from_syscall(buf, tid, in);
+	for (int i = 0; i < INTENT_SPINS; i++) {
+		if (intent_read_proc(tid, "syscall", buf, sizeof(buf)) <= 0)
+			return INTENT_UNKNOWN;	/* exited, or no access */
+		if (strncmp(buf, "running", 7) != 0)
+			return intent_from_syscall(buf, tid, in);
+		sched_yield();
+	}
+	return INTENT_UNKNOWN;
 }

@@ -589,3 +589,24 @@ def test_io_uring_open_is_unknown_intent(enforce, uring_open, how):
     assert ev["fimguard"]["intent"] == "unknown"
     assert ev["fimguard"]["decision"] == "unknown-denied"
     assert content(fim.t("a.conf")) == "alpha\n"
+
+
+def test_reads_under_load_are_never_denied(enforce):
+    """Regression: the permission thread can read an opener's
+    /proc/<tid>/syscall before the opener is off the CPU ("running");
+    that must be waited out, never taken as unknown intent (denied)."""
+    fim = enforce.fim
+    loop = ("import sys, os\n"
+            "for i in range(20000):\n"
+            "    fd = os.open(sys.argv[1], os.O_RDONLY); os.close(fd)\n")
+    readers = [subprocess.Popen([PY, "-c", loop, fim.t("a.conf")],
+                                stderr=subprocess.PIPE) for _ in range(4)]
+    for r in readers:
+        try:
+            _, err = r.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            r.kill()
+            pytest.fail("a reader hung")
+        assert r.returncode == 0, err
+    st = status(fim)
+    assert st["denied"] == 0 and st["events"] >= 80000
