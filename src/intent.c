@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "intent.h"
@@ -132,9 +133,12 @@ intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 
 /* The opener queues the event before it goes to sleep waiting for our
  * answer; until it is off the CPU the kernel shows "running" instead of
- * its syscall. It cannot get past the open without our answer, so wait
- * for it to sleep, briefly: INTENT_SPINS yields bound the wait. */
-#define INTENT_SPINS	2000
+ * its syscall. It cannot get past the open without our answer, so it
+ * will sleep: wait for that, yielding at first, then in 20 us naps, for
+ * at most INTENT_WAIT_NS (a machine so loaded that the opener gets no
+ * CPU for that long gets "unknown"; the stall watchdog is far longer). */
+#define INTENT_YIELDS	200
+#define INTENT_WAIT_NS	1000000000LL
 
 int
 intent_decode(pid_t tid, struct intent_info *in)
@@ -148,12 +152,20 @@ intent_decode(pid_t tid, struct intent_info *in)
 		in->io_uring = 1;
 		return INTENT_UNKNOWN;
 	}
-	for (int i = 0; i < INTENT_SPINS; i++) {
+	for (long long waited = 0, i = 0; waited < INTENT_WAIT_NS; i++) {
+		struct timespec nap = { 0, 20000 };
+
 		if (intent_read_proc(tid, "syscall", buf, sizeof(buf)) <= 0)
 			return INTENT_UNKNOWN;	/* exited, or no access */
 		if (strncmp(buf, "running", 7) != 0)
 			return intent_from_syscall(buf, tid, in);
-		sched_yield();
+		if (i < INTENT_YIELDS) {
+			sched_yield();
+			waited += 1000;
+		} else {
+			nanosleep(&nap, NULL);
+			waited += nap.tv_nsec;
+		}
 	}
 	return INTENT_UNKNOWN;
 }
