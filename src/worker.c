@@ -171,6 +171,31 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	return 1;
 }
 
+/* Hash fd from its start with the size and times that go with those
+ * bytes: a file still being written is read again (up to 3 times), so
+ * an event never pairs a fresh hash with stale metadata. st is the
+ * state the hash belongs to. */
+static int
+worker_hash_stable(struct monitor *m, int fd, struct stat *st,
+    struct hash_result *hr)
+{
+	struct stat after;
+
+	for (int i = 0; i < 3; i++) {
+		if (lseek(fd, 0, SEEK_SET) < 0 ||
+		    hash_fd(fd, m->state.xxh_secret, HASH_XXH | HASH_SHA, -1,
+		    (uint64_t)st->st_size, hr) < 0 || fstat(fd, &after) < 0)
+			return -1;
+		if (after.st_size == st->st_size &&
+		    after.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+		    after.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+		    hr->bytes == (uint64_t)st->st_size)
+			return 0;
+		*st = after;
+	}
+	return 0;	/* still moving: the next close-write reports again */
+}
+
 /* Hash what was just written, through the notification's fd. */
 static void
 worker_confirm(struct monitor *m, int fd, pid_t pid)
@@ -186,16 +211,15 @@ worker_confirm(struct monitor *m, int fd, pid_t pid)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (f = worker_file(m, st.st_dev, st.st_ino, &w)) == NULL)
 		return;
-	entry_from_stat(&now, &st);
 	now.path = f->path;
 	now.rule = f->rule >= 0 ? m->conf.rules[f->rule].name :
 	    "fimguard-self";
 	entry_read_xattrs_fd(&now, fd);
-	if (hash_fd(fd, m->state.xxh_secret, HASH_XXH | HASH_SHA, -1,
-	    (uint64_t)st.st_size, &hr) < 0) {
+	if (worker_hash_stable(m, fd, &st, &hr) < 0) {
 		log_warn("%s: cannot read after write", f->path);
 		goto out;
 	}
+	entry_from_stat(&now, &st);
 	memcpy(now.xxh, hr.xxh, sizeof(now.xxh));
 	memcpy(now.sha, hr.sha, sizeof(now.sha));
 	now.has_xxh = now.has_sha = 1;
