@@ -9,8 +9,10 @@
  *                         points to: read with process_vm_readv
  *   open_by_handle_at(304) flags = 3rd argument
  *   execve/execveat       a read (the kernel opens the binary)
- * io_uring opens (io_uring_enter, or an iou-wrk-* worker thread) and
- * anything else cannot be decoded: INTENT_UNKNOWN, and policy decides.
+ * io_uring opens (io_uring_enter, or an iou-wrk-* worker thread, whose
+ * line is a copy of its parent's registers with stack and instruction
+ * pointers 0, which no user thread in a syscall can have) and anything
+ * else cannot be decoded: INTENT_UNKNOWN, and policy decides.
  * Runs on the permission thread: only /proc reads into stack buffers,
  * no allocation, no logging. Needs ptrace-level access to the opener. */
 #define _GNU_SOURCE
@@ -54,23 +56,59 @@ intent_flags_write(uint64_t flags)
 	    (flags & (O_TRUNC | O_APPEND | O_CREAT)) != 0;
 }
 
-/* Read a small /proc file into buf (NUL-terminated); -1 on error. */
+/* /proc/<tid>/syscall descriptors, kept open per thread id: pread()
+ * from offset 0 gives fresh content each time, and saves an open and a
+ * close per event. A descriptor of a thread that has exited fails to
+ * read (ESRCH) and is replaced, so a reused thread id is no risk. Only
+ * the permission thread calls this: no locking. */
+#define INTENT_CACHE	256
+
+static struct {
+	pid_t	tid;
+	int	fd;
+} intent_cache[INTENT_CACHE];
+
 static ssize_t
-intent_read_proc(pid_t tid, const char *name, char *buf, size_t n)
+intent_pread(int fd, char *buf, size_t n)
 {
+	ssize_t r = pread(fd, buf, n - 1, 0);
+
+	if (r >= 0)
+		buf[r] = '\0';
+	return r;
+}
+
+static ssize_t
+intent_read_syscall(pid_t tid, char *buf, size_t n)
+{
+	unsigned slot = (unsigned)tid % INTENT_CACHE;
 	char path[64];
 	ssize_t r;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (intent_cache[slot].tid == tid && intent_cache[slot].fd > 0 &&
+	    (r = intent_pread(intent_cache[slot].fd, buf, n)) > 0)
+		return r;
+	if (intent_cache[slot].fd > 0)
+		close(intent_cache[slot].fd);
+	intent_cache[slot].fd = 0;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	if ((intent_cache[slot].fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		intent_cache[slot].fd = 0;
 		return -1;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -1;
-	buf[r] = '\0';
-	return r;
+	}
+	intent_cache[slot].tid = tid;
+	return intent_pread(intent_cache[slot].fd, buf, n);
+}
+
+void
+intent_cache_clear(void)
+{
+	for (unsigned i = 0; i < INTENT_CACHE; i++) {
+		if (intent_cache[i].fd > 0)
+			close(intent_cache[i].fd);
+		intent_cache[i].fd = 0;
+		intent_cache[i].tid = 0;
+	}
 }
 
 static int
@@ -94,16 +132,22 @@ intent_of_flags(struct intent_info *in, uint64_t flags)
 int
 intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 {
-	unsigned long long a[6] = { 0 };
+	unsigned long long a[6] = { 0 }, sp = 1, pc = 1;
 	uint64_t flags;
 	long nr;
+	int got;
 
 	in->nr = -1;
 	in->flags = 0;
-	if (sscanf(line, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0],
-	    &a[1], &a[2], &a[3], &a[4], &a[5]) < 1 || nr < 0)
+	got = sscanf(line, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &nr,
+	    &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &sp, &pc);
+	if (got < 1 || nr < 0)
 		return INTENT_UNKNOWN;	/* "running", or "-1 sp pc" */
 	in->nr = nr;
+	if (got == 9 && sp == 0 && pc == 0) {
+		in->io_uring = 1;	/* an io-wq worker (iou-wrk-*) */
+		return INTENT_UNKNOWN;
+	}
 	switch (nr) {
 	case NR_OPEN:
 		return intent_of_flags(in, a[1]);
@@ -147,15 +191,10 @@ intent_decode(pid_t tid, struct intent_info *in)
 
 	memset(in, 0, sizeof(*in));
 	in->nr = -1;
-	if (intent_read_proc(tid, "comm", buf, sizeof(buf)) > 0 &&
-	    strncmp(buf, "iou-wrk-", 8) == 0) {
-		in->io_uring = 1;
-		return INTENT_UNKNOWN;
-	}
 	for (long long waited = 0, i = 0; waited < INTENT_WAIT_NS; i++) {
 		struct timespec nap = { 0, 20000 };
 
-		if (intent_read_proc(tid, "syscall", buf, sizeof(buf)) <= 0)
+		if (intent_read_syscall(tid, buf, sizeof(buf)) <= 0)
 			return INTENT_UNKNOWN;	/* exited, or no access */
 		if (strncmp(buf, "running", 7) != 0)
 			return intent_from_syscall(buf, tid, in);

@@ -143,8 +143,8 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 	if (fanotify_mark(m->perm_fd, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD,
 	    proc) < 0 || fanotify_mark(m->data_fd, FAN_MARK_ADD,
 	    FAN_CLOSE_WRITE, AT_FDCWD, proc) < 0 ||
-	    fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD,
-	    proc) < 0) {
+	    fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_MODIFY | FAN_ATTRIB,
+	    AT_FDCWD, proc) < 0) {
 		log_warn("%s: fanotify_mark", path);
 		close(fd);
 		return -1;

@@ -16,8 +16,12 @@
 #include "log.h"
 #include "notify.h"
 
+/* No FAN_EVENT_ON_CHILD: it would send every open and close of any
+ * file in the directory through the parent's mark. Entry events
+ * (create, delete, rename) come to the directory anyway; a protected
+ * file's attribute and modify events come from its own mark. */
 #define NOTIFY_DIR_MASK	(FAN_CREATE | FAN_DELETE | FAN_RENAME | \
-	FAN_ATTRIB | FAN_EVENT_ON_CHILD | FAN_ONDIR)
+	FAN_ATTRIB | FAN_ONDIR)
 
 int
 notify_init(struct notify *n)

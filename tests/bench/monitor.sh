@@ -12,6 +12,7 @@
 #   BENCH_N         open+close calls per single-opener variant and in total
 #                   for the 4-opener run (default 200000)
 #   BENCH_WRITES    writes for the latency run (default 200)
+#   BENCH_CHUNKS    rounds the single-opener variants are split into (default 10)
 #   BENCH_PIN       where the single-opener variants run (default same):
 #                     same   opener and listener on CPU 0: the listener's own
 #                            work per event decides the result
@@ -21,25 +22,39 @@
 #                   The 4-opener and latency runs are never pinned.
 #   BENCH_LIFETIME  seconds a monitor may live before SIGKILL (default 600)
 #   BENCH_PERF      a directory: after the measured repetitions, profile
-#                   fimguard with `perf record -g` during one extra protected
-#                   open loop, and write perf.data and perf.txt there
+#                   fimguard with perf record (DWARF call graphs) during one
+#                   extra protected open loop of at most 30000 opens, and
+#                   write perf.data and three perf report views there
 #   BENCH_STRICT=1  exit 1 when a target is missed (default: report only)
 #
-# What is measured (each variant once per repetition, order alternating
-# between repetitions so that drift hits all of them alike):
-#   (a) open+close of an unwatched file in another directory, no monitor
-#   (b) the protected file under reflistener (tests/bench/reflistener.c:
+# What is measured, per repetition, in two phases whose order alternates
+# between repetitions:
+#   no listener at all:
+#   (a)  open+close of an unwatched file in another directory
+#   (a') open+close of the sibling (below): a control for (d)
+#   fimguard and the reference listener running side by side, each with
+#   its own file, so that the pairs compared share the same moment:
+#   (b) a protected file under reflistener (tests/bench/reflistener.c:
 #       the minimum a FAN_OPEN_PERM listener does: read /proc/<tid>/syscall,
-#       answer FAN_ALLOW with writev, close the event fd)
+#       answer FAN_ALLOW with writev, close the event fd), in its own
+#       directory
 #   (c) the protected file under `fimguard run --mode audit`
 #   (d) a sibling of the protected file (same directory, not covered by the
 #       policy) under fimguard: only its directory is watched, by a
 #       notification group, which should cost an open nothing
 #   (e) the unwatched file while fimguard runs
-#   4 openers (forked, released together) on the protected file, under
-#   fimguard and under reflistener: events answered per second
+#   The single-opener variants of a phase run as BENCH_CHUNKS rounds of
+#   BENCH_N/BENCH_CHUNKS opens, round-robin, so a load burst or drift hits
+#   them alike; ratios are the median over repetitions of the ratio
+#   within each repetition.
+#   4 openers (forked, released together) on fimguard's protected file and
+#   on the reference's: events answered per second
 #   close-after-write to "modified" event delay, BENCH_WRITES appends to
-#   the protected file, under fimguard (audit mode)
+#   the protected file, under fimguard (audit mode; the reference stopped);
+#   the event of a write is the "modified" line with the SHA-256 the file
+#   has after it. Events that carry that hash with another size are
+#   counted ("stale size").
+#   CPU placement of the single-opener variants: BENCH_PIN above.
 # Everything lives in a mktemp scratch directory with explicit -c/-p/-s;
 # the real /etc/fimguard and /var/lib/fimguard are never used. Every
 # listener is stopped on exit (SIGTERM, then SIGKILL): a permission
@@ -56,12 +71,13 @@ LIFETIME=${BENCH_LIFETIME:-600}
 PERF_DIR=${BENCH_PERF:-}
 STRICT=${BENCH_STRICT:-0}
 FIMGUARD=${FIMGUARD:-$ROOT/fimguard}
+CHUNKS=${BENCH_CHUNKS:-10}
 OPENERS=4
 
 die() { printf 'monitor-bench: %s\n' "$*" >&2; exit 2; }
 note() { printf 'monitor-bench: %s\n' "$*" >&2; }
 
-for v in REPS N WRITES LIFETIME; do
+for v in REPS N WRITES LIFETIME CHUNKS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 ((N >= OPENERS)) || die "BENCH_N must be at least $OPENERS"
@@ -117,20 +133,23 @@ trap 'exit 130' INT TERM
 # ---- helpers and the fixture -------------------------------------------------
 BIN=$SCRATCH/bin
 mkdir -p "$BIN"
-cc -O2 -Wall -Wextra -o "$BIN/openbench" "$HERE/openbench.c"
-cc -O2 -Wall -Wextra -o "$BIN/reflistener" "$HERE/reflistener.c"
+cc -O2 -Wall -Wextra -o "$BIN/openbench" "$HERE/openbench.c" -lcrypto ||
+	die "cannot build openbench (needs libssl-dev, a build dependency of fimguard)"
+cc -O2 -Wall -Wextra -o "$BIN/reflistener" "$HERE/reflistener.c" || die "cannot build reflistener"
 cp -- "$FIMGUARD" "$BIN/fimguard"
 FG_ID="$FIMGUARD, sha256 $(sha256sum "$BIN/fimguard" | cut -c1-12)"
 FG=$BIN/fimguard
 
 D=$SCRATCH/fx
-mkdir -p "$D/tree" "$D/other" "$D/pol" "$D/log"
+mkdir -p "$D/tree" "$D/other" "$D/ref" "$D/pol" "$D/log"
 printf 'protected\n' >"$D/tree/protected"
 printf 'sibling\n' >"$D/tree/sibling"
 printf 'unwatched\n' >"$D/other/unwatched"
+printf 'reference\n' >"$D/ref/protected"
 PROT=$D/tree/protected
 SIB=$D/tree/sibling
 UNW=$D/other/unwatched
+REFP=$D/ref/protected # the reference listener's file: it runs beside fimguard
 EVENTS=$D/log/events.json
 # Config grammar: "..." with \" and \\ escaped.
 fg_quote() {
@@ -162,7 +181,7 @@ opener() { # opener PIN(0/1) ARGS...: run openbench, print its output line
 # field LINE KEY: the value of KEY=value in LINE
 field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
 RES=$SCRATCH/res
-mkdir -p "$RES"
+mkdir -p "$RES" "$SCRATCH/chunks"
 record() { # record NAME VALUE
 	[[ -n $2 ]] || die "no value for $1"
 	printf '%s\n' "$2" >>"$RES/$1"
@@ -200,50 +219,72 @@ stop_fg() {
 	return 0
 }
 start_ref() {
-	local cmd=("$BIN/reflistener" -t "$LIFETIME" "$PROT")
-	[[ -z $LISTEN_CPU ]] || cmd=(taskset -c "$LISTEN_CPU" "${cmd[@]}")
-	timeout -s KILL "$LIFETIME" "${cmd[@]}" 2>"$SCRATCH/ref.err" &
+	timeout -s KILL "$LIFETIME" "$BIN/reflistener" -t "$LIFETIME" "$REFP" \
+		2>"$SCRATCH/ref.err" &
 	REF_PID=$!
 	wait_ready "$REF_PID" "$SCRATCH/ref.err" ready reflistener
+	REF_CHILD=$(child_of "$REF_PID")
+	[[ -n $REF_CHILD ]] || die "cannot find the reflistener process"
 }
 stop_ref() {
 	stop_tree "$REF_PID"
 	REF_PID=
+	note "$(tail -n 1 "$SCRATCH/ref.err")"
 }
-# fimguard's threads: pinned for the single-opener variants, free otherwise.
-fg_pin() { [[ -z $LISTEN_CPU ]] || taskset -a -p -c "$LISTEN_CPU" "$FG_CHILD" >/dev/null; }
-fg_unpin() { taskset -a -p -c "$ALL_CPUS" "$FG_CHILD" >/dev/null; }
+# Listeners (all fimguard threads with -a): pinned for the single-opener
+# variants, free for the rest.
+listeners_pin() {
+	[[ -z $LISTEN_CPU ]] && return 0
+	taskset -a -p -c "$LISTEN_CPU" "$FG_CHILD" >/dev/null
+	taskset -a -p -c "$LISTEN_CPU" "$REF_CHILD" >/dev/null
+}
+listeners_unpin() {
+	taskset -a -p -c "$ALL_CPUS" "$FG_CHILD" >/dev/null
+	taskset -a -p -c "$ALL_CPUS" "$REF_CHILD" >/dev/null
+}
 fg_events() { "$FG" "${FGARGS[@]}" status --json 2>/dev/null | sed -n 's/.*"events":\([0-9]*\).*/\1/p'; }
 
-single() { # single NAME PATH: one single-opener measurement
-	local out
-	out=$(opener 1 -n "$N" "$2")
-	record "$1" "$(field "$out" ns_per_op)"
+# chunked NAME=PATH...: the single-opener variants given, N opens each,
+# as CHUNKS rounds of N/CHUNKS opens, round-robin (each round starts one
+# variant further), so that load bursts and drift hit them all alike;
+# records the mean ns/open of each.
+chunked() {
+	local -a names paths
+	local v i k j out
+	for v in "$@"; do
+		names+=("${v%%=*}")
+		paths+=("${v#*=}")
+	done
+	k=${#names[@]}
+	rm -f -- "$SCRATCH"/chunks/*
+	for ((i = 0; i < CHUNKS; i++)); do
+		for ((j = 0; j < k; j++)); do
+			v=$(((i + j) % k))
+			out=$(opener 1 -n "$CHUNK_N" "${paths[v]}")
+			field "$out" ns_per_op >>"$SCRATCH/chunks/${names[v]}"
+		done
+	done
+	for v in "${names[@]}"; do
+		record "$v" "$(awk '{ s += $1 } END { if (NR) printf "%.1f", s / NR }' "$SCRATCH/chunks/$v")"
+	done
 }
 
-phase_base() {
-	local out
-	single a_unwatched "$UNW"
-	start_ref
-	single b_ref "$PROT"
-	out=$(opener 0 -k "$OPENERS" -n "$N" "$PROT")
-	record t_ref "$(field "$out" ops_per_s)"
-	stop_ref
+# No listener at all: the cost of open itself.
+phase_none() {
+	chunked a_unwatched="$UNW" a_sibling="$SIB"
 }
-phase_fg() { # phase_fg ORDER(0/1)
+# fimguard and the reference listener side by side, each on its own file.
+phase_mon() { # phase_mon REP
 	local out e0 e1 ops
 	start_fg
-	fg_pin
-	if (($1 == 0)); then
-		single c_prot "$PROT"
-		single d_sib "$SIB"
-		single e_unw "$UNW"
-	else
-		single e_unw "$UNW"
-		single d_sib "$SIB"
-		single c_prot "$PROT"
+	start_ref
+	listeners_pin
+	chunked b_ref="$REFP" c_prot="$PROT" d_sib="$SIB" e_unw="$UNW"
+	listeners_unpin
+	if (($1 % 2)); then
+		out=$(opener 0 -k "$OPENERS" -n "$N" "$REFP")
+		record t_ref "$(field "$out" ops_per_s)"
 	fi
-	fg_unpin
 	e0=$(fg_events)
 	out=$(opener 0 -k "$OPENERS" -n "$N" "$PROT")
 	e1=$(fg_events)
@@ -252,36 +293,48 @@ phase_fg() { # phase_fg ORDER(0/1)
 	if [[ -n $e0 && -n $e1 ]] && ((e1 - e0 < ops)); then
 		note "fimguard counted $((e1 - e0)) permission events for $ops opens"
 	fi
+	if ((!($1 % 2))); then
+		out=$(opener 0 -k "$OPENERS" -n "$N" "$REFP")
+		record t_ref "$(field "$out" ops_per_s)"
+	fi
+	stop_ref
 	out=$(opener 0 --write-latency "$EVENTS" -m "$WRITES" "$PROT")
 	record l_p50 "$(field "$out" p50_ms)"
 	record l_p99 "$(field "$out" p99_ms)"
 	record l_max "$(field "$out" max_ms)"
 	record l_timeouts "$(field "$out" timeouts)"
+	record l_badsize "$(field "$out" size_mismatch)"
 	stop_fg
 }
 
+CHUNK_N=$((N / CHUNKS))
+((CHUNK_N >= 1)) || die "BENCH_N must be at least BENCH_CHUNKS"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= REPS; r++)); do
 	note "repetition $r/$REPS"
 	if ((r % 2)); then
-		phase_base
-		phase_fg 0
+		phase_none
+		phase_mon "$r"
 	else
-		phase_fg 1
-		phase_base
+		phase_mon "$r"
+		phase_none
 	fi
 done
 
 # ---- optional profile (not part of the numbers) ------------------------------
 if [[ -n $PERF_DIR ]]; then
 	mkdir -p -- "$PERF_DIR"
-	note "profiling fimguard during $N protected opens (perf record -g)"
+	# DWARF call graphs: fimguard has no frame pointers. 30000 opens at
+	# 1 kHz keep perf.data to some tens of MiB.
+	PERF_N=$((N < 30000 ? N : 30000))
+	note "profiling fimguard during $PERF_N protected opens (perf record --call-graph dwarf)"
 	start_fg
-	fg_pin
-	perf record -q -g -p "$FG_CHILD" -o "$PERF_DIR/perf.data" >/dev/null 2>&1 &
+	[[ -z $LISTEN_CPU ]] || taskset -a -p -c "$LISTEN_CPU" "$FG_CHILD" >/dev/null
+	perf record -q -F 999 --call-graph dwarf,8192 -p "$FG_CHILD" \
+		-o "$PERF_DIR/perf.data" >/dev/null 2>&1 &
 	PERF_PID=$!
 	sleep 1
-	opener 1 -n "$N" "$PROT" >/dev/null
+	opener 1 -n "$PERF_N" "$PROT" >/dev/null
 	kill -INT "$PERF_PID" 2>/dev/null || true
 	wait "$PERF_PID" 2>/dev/null || true
 	PERF_PID=
@@ -319,6 +372,7 @@ printf 'load average at start: %s, at end: %s\n' "$LOAD_START" "$(cut -d' ' -f1-
 printf '%-46s %12s %22s\n' measurement median 'min..max'
 row() { printf '%-46s %12.*f %22s\n' "$1" "$3" "${MED[$2]}" "$(range "$2" "$3")"; }
 row '(a) unwatched file, no monitor       ns/open' a_unwatched 0
+row "(a') sibling, no monitor (control)   ns/open" a_sibling 0
 row '(b) protected, reference listener    ns/open' b_ref 0
 row '(c) protected, fimguard run          ns/open' c_prot 0
 row '(d) sibling, fimguard run            ns/open' d_sib 0
@@ -330,6 +384,8 @@ row 'write -> "modified" event p99          ms' l_p99 2
 row 'write -> "modified" event max          ms' l_max 2
 printf '%-46s %12s\n' 'latency samples timed out (5 s), all reps' \
 	"$(awk '{ s += $1 } END { print s + 0 }' "$RES/l_timeouts")"
+printf '%-46s %12s\n' '"modified" with a stale size, all reps' \
+	"$(awk '{ s += $1 } END { print s + 0 }' "$RES/l_badsize")"
 
 missed=0
 ratio() { # label value target op(le/ge)
@@ -342,15 +398,24 @@ ratio() { # label value target op(le/ge)
 	fi
 	printf '%-46s %12s %10s  %s\n' "$1" "$2" "$([[ $4 == le ]] && printf '<=' || printf '>=') $3" "$res"
 }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }'; }
+# pratio NUM DEN: median over repetitions of NUM/DEN within a repetition
+pratio() {
+	paste -d' ' "$RES/$1" "$RES/$2" | awk '{ print ($2 > 0 ? $1 / $2 : "inf") }' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR % 2) r = v[(NR + 1) / 2]; else r = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", r }'
+}
 printf '\n%-46s %12s %10s  %s\n' target value target result
-ratio 'protected: fimguard / reference (c/b)' "$(div "${MED[c_prot]}" "${MED[b_ref]}")" 1.3 le
-ratio 'sibling / unwatched, no monitor (d/a)' "$(div "${MED[d_sib]}" "${MED[a_unwatched]}")" 1.05 le
+ratio 'protected: fimguard / reference (c/b)' "$(pratio c_prot b_ref)" 1.3 le
+ratio 'sibling / unwatched, no monitor (d/a)' "$(pratio d_sib a_unwatched)" 1.05 le
 ratio "events/s, $OPENERS openers, fimguard" "$(printf '%.0f' "${MED[t_fg]}")" 30000 ge
 ratio 'write -> event p99 ms' "$(printf '%.2f' "${MED[l_p99]}")" 50 le
-printf '\n%-46s %12s\n' 'for reading the above' value
-printf '%-46s %12s\n' 'sibling / unwatched, fimguard running (d/e)' "$(div "${MED[d_sib]}" "${MED[e_unw]}")"
-printf '%-46s %12s\n' 'unwatched: fimguard running / none (e/a)' "$(div "${MED[e_unw]}" "${MED[a_unwatched]}")"
-printf '%-46s %12s\n' "$OPENERS openers: fimguard / reference" "$(div "${MED[t_fg]}" "${MED[t_ref]}")"
+printf '\n%-46s %12s\n' 'for reading the above (per-repetition ratios)' value
+printf '%-46s %12s\n' 'sibling / unwatched, fimguard running (d/e)' "$(pratio d_sib e_unw)"
+printf '%-46s %12s\n' "control: sibling / unwatched, none (a'/a)" "$(pratio a_sibling a_unwatched)"
+printf '%-46s %12s\n' 'unwatched: fimguard running / none (e/a)' "$(pratio e_unw a_unwatched)"
+printf '%-46s %12s\n' "$OPENERS openers: fimguard / reference" "$(pratio t_fg t_ref)"
+printf '\nper repetition:\n'
+for f in "$RES"/*; do
+	printf '  %-12s %s\n' "$(basename "$f")" "$(tr '\n' ' ' <"$f")"
+done
 if [[ $STRICT == 1 && $missed == 1 ]]; then exit 1; fi
 exit 0

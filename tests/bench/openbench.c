@@ -12,12 +12,17 @@
  *   openbench --write-latency EVENTS [-m M] PATH
  *       M times: append a unique marker line to PATH (open
  *       O_WRONLY|O_APPEND, write, close), take the time, then wait for a
- *       new line in EVENTS with "action":"modified" and PATH's size after
- *       that write ("size":<bytes>, so a late event of an earlier sample
- *       is never taken for this one). At most 5 s per sample; a sample
- *       that runs out counts as a timeout and enters the percentiles as
- *       5000 ms (a lower bound). Prints
+ *       new line in EVENTS with "action":"modified" and the SHA-256 of
+ *       PATH's content after that write (computed here, incrementally,
+ *       from one read of PATH at the start), so a late event of an
+ *       earlier sample is never taken for this one. At most 5 s per
+ *       sample; a sample that runs out counts as a timeout and enters the
+ *       percentiles as 5000 ms (a lower bound). An event with the right
+ *       hash but another "size" than PATH had after the write is counted
+ *       in size_mismatch (its latency still counts). Prints
  *           p50_ms=<ms> p99_ms=<ms> max_ms=<ms> samples=<ok> timeouts=<n>
+ *           size_mismatch=<n>
+ *       Links with -lcrypto (OpenSSL, a build dependency of fimguard).
  *
  * Every process has an alarm() failsafe (-t, default 300 s) and the
  * children die with the parent (PR_SET_PDEATHSIG). Exit status: 0 ok,
@@ -38,6 +43,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define SAMPLE_TIMEOUT_NS	(5ull * 1000000000ull)
 #define WARMUP			1000
@@ -188,10 +195,14 @@ struct tail {
 	int	 skipping;	/* inside an over-long line: drop to '\n' */
 };
 
-/* Read what is new; return 1 if a complete new line contains both
- * needles, 0 if not (yet), -1 on a read error. */
+#define MODIFIED	"\"action\":\"modified\""
+
+/* Read what is new. With hash == NULL just consume it (returns 0).
+ * Otherwise return 1 if a complete new line is a "modified" event with
+ * that hash and size, 2 if one has the hash but another size, 0 if none
+ * (yet); -1 on a read error. */
 static int
-tail_scan(struct tail *t, const char *n1, const char *n2)
+tail_scan(struct tail *t, const char *hash, const char *size)
 {
 	int found = 0;
 
@@ -216,9 +227,10 @@ tail_scan(struct tail *t, const char *n1, const char *n2)
 		while ((nl = memchr(start, '\n', t->len - (size_t)(start -
 		    t->buf))) != NULL) {
 			*nl = '\0';
-			if (!t->skipping && strstr(start, n1) != NULL &&
-			    strstr(start, n2) != NULL)
-				found = 1;
+			if (!t->skipping && hash != NULL && found != 1 &&
+			    strstr(start, MODIFIED) != NULL &&
+			    strstr(start, hash) != NULL)
+				found = strstr(start, size) != NULL ? 1 : 2;
 			t->skipping = 0;
 			start = nl + 1;
 		}
@@ -227,17 +239,62 @@ tail_scan(struct tail *t, const char *n1, const char *n2)
 	}
 }
 
+/* ctx: SHA-256 of path's content so far (read once, at the start). */
+static int
+hash_file(const char *path, EVP_MD_CTX *ctx, long long *size)
+{
+	char buf[65536];
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		return -1;
+	*size = 0;
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		*size += r;
+	}
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
+/* "sha256":"<hex of ctx + more>" in out; ctx itself is left as it was. */
+static int
+hash_needle(const EVP_MD_CTX *ctx, const char *more, size_t n, char *out,
+    size_t outsz)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int len;
+
+	if (c == NULL || EVP_MD_CTX_copy_ex(c, ctx) != 1 ||
+	    EVP_DigestUpdate(c, more, n) != 1 ||
+	    EVP_DigestFinal_ex(c, md, &mdlen) != 1) {
+		EVP_MD_CTX_free(c);
+		return -1;
+	}
+	EVP_MD_CTX_free(c);
+	len = snprintf(out, outsz, "\"sha256\":\"");
+	for (unsigned i = 0; i < mdlen && (size_t)len + 3 < outsz; i++)
+		len += snprintf(out + len, outsz - (size_t)len, "%02x", md[i]);
+	snprintf(out + len, outsz - (size_t)len, "\"");
+	return 0;
+}
+
 static int
 run_write_latency(const char *path, const char *events, long m)
 {
 	uint64_t *lat = calloc((size_t)m, sizeof(*lat)), maxv;
 	struct tail t = { .cap = 1 << 20 };
-	long ok = 0, timeouts = 0;
-	char marker[160], needle[64], ibuf[4096];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	long ok = 0, timeouts = 0, badsize = 0;
+	long long size;
+	char marker[160], hneedle[96], sneedle[64], ibuf[4096];
 	int in, wd;
 
 	t.buf = malloc(t.cap);
-	if (lat == NULL || t.buf == NULL) {
+	if (lat == NULL || t.buf == NULL || ctx == NULL) {
 		perror("openbench");
 		return 1;
 	}
@@ -252,6 +309,10 @@ run_write_latency(const char *path, const char *events, long m)
 		return 1;
 	}
 	(void)wd;
+	if (hash_file(path, ctx, &size) < 0) {
+		fprintf(stderr, "openbench: cannot hash %s\n", path);
+		return 1;
+	}
 	/* Only what is written from now on counts. */
 	if (lseek(t.fd, 0, SEEK_END) < 0) {
 		perror("openbench: lseek");
@@ -265,13 +326,23 @@ run_write_latency(const char *path, const char *events, long m)
 		/* Drop what came in since the last sample (late events). */
 		while (read(in, ibuf, sizeof(ibuf)) > 0)
 			;
-		if (tail_scan(&t, "\x01", "\x01") < 0) {
+		if (tail_scan(&t, NULL, NULL) < 0) {
 			perror("openbench: read events");
 			return 1;
 		}
 		len = snprintf(marker, sizeof(marker),
 		    "openbench %d sample %ld t=%llu\n", (int)getpid(), i,
 		    (unsigned long long)now_ns());
+		/* The event for this write: the content hash and size the
+		 * file has after it. */
+		if (hash_needle(ctx, marker, (size_t)len, hneedle,
+		    sizeof(hneedle)) < 0 ||
+		    EVP_DigestUpdate(ctx, marker, (size_t)len) != 1) {
+			fprintf(stderr, "openbench: sha256 failed\n");
+			return 1;
+		}
+		size += len;
+		snprintf(sneedle, sizeof(sneedle), "\"size\":%lld,", size);
 		if ((fd = open(path, O_WRONLY | O_APPEND)) < 0 ||
 		    write(fd, marker, (size_t)len) != len ||
 		    fstat(fd, &st) < 0) {
@@ -281,13 +352,15 @@ run_write_latency(const char *path, const char *events, long m)
 		}
 		close(fd);
 		t0 = now_ns();
+		if (st.st_size != size)
+			fprintf(stderr, "openbench: %s is %lld bytes, not %lld: "
+			    "someone else writes it\n", path,
+			    (long long)st.st_size, size);
 		deadline = t0 + SAMPLE_TIMEOUT_NS;
-		snprintf(needle, sizeof(needle), "\"size\":%lld,",
-		    (long long)st.st_size);
 		for (;;) {
 			uint64_t now;
 			struct pollfd p = { in, POLLIN, 0 };
-			int r = tail_scan(&t, "\"action\":\"modified\"", needle);
+			int r = tail_scan(&t, hneedle, sneedle);
 
 			if (r < 0) {
 				perror("openbench: read events");
@@ -295,6 +368,11 @@ run_write_latency(const char *path, const char *events, long m)
 			}
 			now = now_ns();
 			if (r > 0) {
+				if (r == 2 && ++badsize <= 3)
+					fprintf(stderr, "openbench: sample %ld: "
+					    "\"modified\" event with this "
+					    "write's hash but not %s\n", i,
+					    sneedle);
 				lat[i] = now - t0;
 				ok++;
 				hit = 1;
@@ -310,16 +388,20 @@ run_write_latency(const char *path, const char *events, long m)
 					;
 		}
 		if (!hit) {	/* counted as 5 s: a lower bound */
+			if (++timeouts <= 3)
+				fprintf(stderr, "openbench: sample %ld: no "
+				    "\"modified\" event with this write's "
+				    "hash within 5 s\n", i);
 			lat[i] = SAMPLE_TIMEOUT_NS;
-			timeouts++;
 		}
 	}
 	qsort(lat, (size_t)m, sizeof(*lat), cmp_u64);
 	maxv = lat[m - 1];
-	printf("p50_ms=%.3f p99_ms=%.3f max_ms=%.3f samples=%ld timeouts=%ld\n",
-	    (double)pct(lat, (size_t)m, 50) / 1e6,
+	printf("p50_ms=%.3f p99_ms=%.3f max_ms=%.3f samples=%ld timeouts=%ld "
+	    "size_mismatch=%ld\n", (double)pct(lat, (size_t)m, 50) / 1e6,
 	    (double)pct(lat, (size_t)m, 99) / 1e6, (double)maxv / 1e6, ok,
-	    timeouts);
+	    timeouts, badsize);
+	EVP_MD_CTX_free(ctx);
 	free(lat);
 	free(t.buf);
 	return 0;

@@ -13,8 +13,10 @@
  * each read(2) batch is answered FAN_ALLOW with one writev(2), then the
  * event fds are closed.
  *
- * Prints "ready" on stderr once the mark is in place, and the number of
- * events answered on exit. Exits on SIGTERM/SIGINT, and by itself after
+ * Prints "ready" on stderr once the mark is in place, and on exit the
+ * number of events answered and of those whose opener was not yet asleep
+ * when its syscall file was read ("running": fimguard then yields and
+ * reads again; the reference does not, so it is a lower bound). Exits on SIGTERM/SIGINT, and by itself after
  * SECONDS (default 600) as a failsafe: a listener that stops answering
  * freezes every opener of PATH, and closing the group (exit) makes the
  * kernel allow whatever is pending. */
@@ -35,6 +37,7 @@
 #define BATCH	256
 
 static volatile sig_atomic_t stop;
+static unsigned long long running;	/* opener not yet asleep */
 
 static void
 on_signal(int sig)
@@ -62,6 +65,12 @@ opener_flags(pid_t tid)
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';
+	/* The opener queues the event before it sleeps: until then the
+	 * kernel shows "running". Counted, not retried (fimguard retries). */
+	if (strncmp(buf, "running", 7) == 0) {
+		running++;
+		return 0;
+	}
 	if (sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0],
 	    &a[1], &a[2], &a[3], &a[4], &a[5]) < 1)
 		return 0;
@@ -156,7 +165,8 @@ usage:
 			close(resp[i].fd);
 	}
 	close(fd);	/* the kernel allows anything still pending */
-	fprintf(stderr, "reflistener: %llu events answered (flags sum %llx)\n",
-	    events, sink);
+	fprintf(stderr, "reflistener: %llu events answered, %llu openers "
+	    "still running when read (flags sum %llx)\n", events, running,
+	    sink);
 	return 0;
 }

@@ -64,6 +64,9 @@ test_lines(void **state)
 		/* io_uring: cannot be decoded */
 		{ "426 0x3 0x1 0x0 0x0 0x0 0x0 0x7ffd 0x7f\n",
 		  INTENT_UNKNOWN, 426, 0 },
+		/* an io-wq worker: its parent's registers, sp = pc = 0 */
+		{ "257 0xffffff9c 0x55 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		  INTENT_UNKNOWN, 257, 0 },
 		/* not in a syscall, or an unknown one */
 		{ "running\n", INTENT_UNKNOWN, -1, 0 },
 		{ "-1 0x7ffd 0x7f\n", INTENT_UNKNOWN, -1, 0 },
