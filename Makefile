@@ -119,6 +119,7 @@ fuzz:
 bench: all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
+	bash tests/bench/monitor.sh
 
 # `run`: a baseline of the default policy in a local state directory
 # (first time only), a check against it, then the real-time monitor in
