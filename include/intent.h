@@ -18,6 +18,7 @@ struct intent_info {
 int	 intent_decode(pid_t, struct intent_info *);
 int	 intent_from_syscall(const char *, pid_t, struct intent_info *);
 int	 intent_flags_write(uint64_t);
+void	 intent_cache_clear(void);
 const char *intent_name(int);
 
 #endif
