@@ -18,6 +18,7 @@ struct cmd_opts {
 	const char	*policy_dir;
 	const char	*state_dir;
 	int		 force;
+	int		 if_missing;
 	int		 json;
 	int		 all;
 	const char	*reason;

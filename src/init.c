@@ -43,6 +43,13 @@ cmd_init(const struct cmd_opts *o)
 		goto out;
 	}
 	path = state_path(&s, BASELINE_FILE);
+	if (o->if_missing && access(path, F_OK) == 0) {
+		/* first start of the service: keep the trusted baseline */
+		printf("fimguard init: %s exists, kept\n", path);
+		free(path);
+		r = EXIT_OK;
+		goto out;
+	}
 	if (!o->force && access(path, F_OK) == 0) {
 		log_warnx("%s exists; use 'fimguard init --force' to replace "
 		    "it, or 'fimguard approve' to accept changes", path);

@@ -17,7 +17,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: fimguard [-c FILE] [-p DIR] [-s DIR] [-v] COMMAND ...\n"
-	    "  init [--force]                    build the baseline\n"
+	    "  init [--force | --if-missing]     build the baseline\n"
 	    "  check [--json]                    compare with the baseline\n"
 	    "  approve [--reason TEXT] (--all | PATH...)\n"
 	    "                                    accept current state\n"
@@ -32,7 +32,7 @@ usage(FILE *fp)
 }
 
 enum { OPT_FORCE = 256, OPT_JSON, OPT_ALL, OPT_REASON, OPT_MODE,
-	OPT_FOREGROUND };
+	OPT_FOREGROUND, OPT_IF_MISSING };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -41,6 +41,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "if-missing", no_argument, NULL, OPT_IF_MISSING },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "reason", required_argument, NULL, OPT_REASON },
@@ -65,6 +66,7 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case OPT_FORCE: o->force = 1; break;
+		case OPT_IF_MISSING: o->if_missing = 1; break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_ALL: o->all = 1; break;
 		case OPT_REASON: o->reason = optarg; break;
@@ -83,7 +85,9 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 static int
 check_scope(const char *cmd, const struct cmd_opts *o)
 {
-	if (o->force && strcmp(cmd, "init") != 0)
+	if ((o->force || o->if_missing) && strcmp(cmd, "init") != 0)
+		return -1;
+	if (o->force && o->if_missing)
 		return -1;
 	if (o->json && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "approve") != 0 && strcmp(cmd, "status") != 0)

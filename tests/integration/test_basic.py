@@ -188,3 +188,19 @@ def test_policy_unknown_subcommand(fim):
     fim.rule()
     fim.run("policy", "frob", expect=2)
     fim.run("policy", expect=2)
+
+
+def test_init_if_missing(fim):
+    """The service's first start builds the baseline; later starts keep
+    the trusted one (never a silent re-baseline)."""
+    fim.write("a.conf", b"one\n")
+    fim.rule()
+    fim.run("init", "--if-missing", expect=0)
+    first = open(fim.baseline_file, "rb").read()
+    fim.write("a.conf", b"two\n")
+    p = fim.run("init", "--if-missing", expect=0)
+    assert "kept" in p.stdout
+    assert open(fim.baseline_file, "rb").read() == first
+    fim.check(expect=1)
+    fim.run("init", "--if-missing", "--force", expect=2)
+    fim.run("check", "--if-missing", expect=2)
