@@ -19,7 +19,7 @@ usage(FILE *fp)
 	    "usage: fimguard [-c FILE] [-p DIR] [-s DIR] [-v] COMMAND ...\n"
 	    "  init [--force | --if-missing]     build the baseline\n"
 	    "  check [--json]                    compare with the baseline\n"
-	    "  approve [--reason TEXT] (--all | PATH...)\n"
+	    "  approve [--reason TEXT] [--json] (--all | PATH...)\n"
 	    "                                    accept current state\n"
 	    "  policy check                      validate config and policy\n"
 	    "  run [--mode audit|enforce] [--foreground]\n"
@@ -28,7 +28,8 @@ usage(FILE *fp)
 	    "options:\n"
 	    "  -c FILE  config (default " DEFAULT_CONFIG ")\n"
 	    "  -p DIR   policy directory (default /etc/fimguard/policy.d)\n"
-	    "  -s DIR   state directory (default /var/lib/fimguard)\n");
+	    "  -s DIR   state directory (default /var/lib/fimguard)\n"
+	    "  -v       more detail on stderr (-vv: debug)\n");
 }
 
 enum { OPT_FORCE = 256, OPT_JSON, OPT_ALL, OPT_REASON, OPT_MODE,

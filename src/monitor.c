@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -183,14 +184,24 @@ monitor_writers(struct monitor *m)
 		const struct conf_rule *rule = &m->conf.rules[r];
 
 		for (size_t i = 0; i < rule->writers.n; i++) {
-			struct stat st;
+			glob_t g;
 
-			if (stat(rule->writers.v[i], &st) < 0) {
-				log_info("%s: writer not found (rule %s)",
-				    rule->writers.v[i], rule->name);
+			/* globs allowed, like in paths (/usr/bin/python3*) */
+			if (glob(rule->writers.v[i], GLOB_NOCHECK, NULL,
+			    &g) != 0)
 				continue;
+			for (size_t k = 0; k < g.gl_pathc; k++) {
+				struct stat st;
+
+				if (stat(g.gl_pathv[k], &st) < 0) {
+					log_info("%s: writer not found (rule "
+					    "%s)", g.gl_pathv[k], rule->name);
+					continue;
+				}
+				watch_add_writer(m->tab, r, st.st_dev,
+				    st.st_ino);
 			}
-			watch_add_writer(m->tab, r, st.st_dev, st.st_ino);
+			globfree(&g);
 		}
 	}
 }

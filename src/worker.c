@@ -402,16 +402,22 @@ worker_notify(void *arg, const struct notify_event *ev)
 			break;
 		worker_path_event(m, "deleted", f->path, f->rule, ev->pid,
 		    NULL);
-		worker_restore(m, f, ev->pid, "deleted");
+		if (!worker_writer(m, f->rule, ev->pid))
+			worker_restore(m, f, ev->pid, "deleted");
 		break;
 	case NOTIFY_RENAME:
 		if (f != NULL || t != NULL)
 			worker_path_event(m, "renamed", ev->newpath ?
 			    ev->newpath : ev->path, f ? f->rule : t->rule,
 			    ev->pid, ev->path);
-		if (t != NULL)		/* something renamed over it */
+		/* An allowed writer (dpkg, rpm) replaces files by renaming a
+		 * new one over them: that is reported and watched, not
+		 * undone; anyone else's rename is. */
+		if (t != NULL && worker_writer(m, t->rule, ev->pid))
+			monitor_watch_live(m, t->path, t->rule);
+		else if (t != NULL)
 			worker_restore(m, t, ev->pid, "renamed over");
-		if (f != NULL)		/* it was moved away */
+		if (f != NULL && !worker_writer(m, f->rule, ev->pid))
 			worker_restore(m, f, ev->pid, "renamed away");
 		if (f == NULL && t == NULL && ev->newpath != NULL)
 			worker_created(m, ev, ev->newpath, ev->newdir);

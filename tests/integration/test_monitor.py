@@ -610,3 +610,28 @@ def test_reads_under_load_are_never_denied(enforce):
         assert r.returncode == 0, err
     st = status(fim)
     assert st["denied"] == 0 and st["events"] >= 80000
+
+
+def test_allowed_writer_rename_over_is_kept_and_watched(fim):
+    """dpkg and rpm replace a file by renaming a new one over it: from an
+    allowed writer that is reported and the new file protected, not
+    undone."""
+    mv = os.path.realpath(shutil.which("mv"))
+    fim.write("a.conf", b"old\n")
+    fim.rule(restore="yes", writers=mv)
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        new = os.path.join(fim.outside, "a.conf.new")
+        with open(new, "w") as f:
+            f.write("packaged\n")
+        p = subprocess.run([mv, new, fim.t("a.conf")], capture_output=True,
+                           timeout=OP_TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        m.wait_for(by("renamed", fim.t("a.conf")), "renamed")
+        time.sleep(0.5)
+        assert content(fim.t("a.conf")) == "packaged\n"
+        assert not [e for e in m.events() if e["event"]["action"] == "restored"]
+        assert try_open(fim.t("a.conf"), "append") == 13   # watched
+    finally:
+        m.stop()
