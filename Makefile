@@ -36,12 +36,16 @@ BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
 	     util-linux attr acl cppcheck patch liburing-dev
 BENCH_DEPS = aide xxhash time
+PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
+VERSION	   = 0.1.0
+# What a source package holds (tests and scratch output stay out).
+DIST_FILES = Makefile README.md src include policy packaging
 
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
 
 .PHONY: all deps deps-test test unit integration asan lint bench run \
-	install fuzz clean
+	install fuzz clean deb rpm test-packages
 
 all: fimguard
 
@@ -149,5 +153,46 @@ install: all
 	@d=$(DESTDIR)$(SYSCONFDIR)/fimguard/fimguard.conf; \
 	    [ -e $$d ] || install -m 0644 policy/fimguard.conf $$d
 
+# Debian package, unsigned, into build/deb/. debian/ is assembled from
+# packaging/: the units, sysusers, tmpfiles, cron and logrotate files are
+# shared with the RPM.
+DEB_SRC = build/deb/fimguard-$(VERSION)
+deb: deps
+	$(call apt_install,$(PKG_DEPS))
+	rm -rf build/deb && mkdir -p $(DEB_SRC)
+	cp -r $(DIST_FILES) $(DEB_SRC)/
+	cp -r packaging/debian $(DEB_SRC)/debian
+	cp packaging/systemd/fimguard.service $(DEB_SRC)/debian/
+	cp packaging/systemd/fimguard-check.service \
+	    $(DEB_SRC)/debian/fimguard.fimguard-check.service
+	cp packaging/systemd/fimguard-check.timer \
+	    $(DEB_SRC)/debian/fimguard.fimguard-check.timer
+	cp packaging/systemd/fimguard.sysusers $(DEB_SRC)/debian/
+	cp packaging/systemd/fimguard.tmpfiles $(DEB_SRC)/debian/
+	cp packaging/cron/fimguard $(DEB_SRC)/debian/fimguard.cron.d
+	cp packaging/logrotate/fimguard $(DEB_SRC)/debian/fimguard.logrotate
+	printf 'packaging/man/fimguard.8\npackaging/man/fimguard.conf.5\n' \
+	    > $(DEB_SRC)/debian/fimguard.manpages
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error build/deb/fimguard_$(VERSION)-1_*.deb
+
+# RPM, with Debian's rpmbuild: no RPM database knows the Debian -dev
+# packages (--nodeps), and systemd's RPM macros come from
+# packaging/rpm/macros.systemd.
+RPM_TOP = $(CURDIR)/build/rpm
+rpm: deps
+	$(call apt_install,$(PKG_DEPS))
+	rm -rf build/rpm && mkdir -p $(RPM_TOP)/SOURCES build/rpm-src/fimguard-$(VERSION)
+	cp -r $(DIST_FILES) build/rpm-src/fimguard-$(VERSION)/
+	tar -C build/rpm-src -czf $(RPM_TOP)/SOURCES/fimguard-$(VERSION).tar.gz \
+	    fimguard-$(VERSION)
+	rpmbuild --load packaging/rpm/macros.systemd --define "_topdir $(RPM_TOP)" \
+	    --define "_buildshell /bin/bash" \
+	    --nodeps -bb packaging/rpm/fimguard.spec
+	rpmlint -r packaging/rpm/rpmlintrc $(RPM_TOP)/RPMS/*/fimguard-$(VERSION)-*.rpm
+
+test-packages: deb rpm
+	bash tests/packaging/test_packages.sh
+
 clean:
-	rm -rf build build-asan fimguard fimguard-asan
+	rm -rf build build-asan build/deb build/rpm build/rpm-src fimguard fimguard-asan
