@@ -55,16 +55,16 @@ $(B)/%.o: src/%.c $(wildcard include/*.h) | $(B)
 fimguard: $(OBJS) $(B)/main.o
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $^ $(LIBS) $(LDFLAGS)
 
-$(B):
-	mkdir -p $(B)/tests
+$(B) $(B)/tests:
+	mkdir -p $@
 
-$(B)/tests/%: tests/unit/%.c $(OBJS) | $(B)
+$(B)/tests/%: tests/unit/%.c $(OBJS) | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $< $(OBJS) $(LIBS) -lcmocka
 
 # A fuzz target with a plain main() that replays its corpus, so every
 # input the fuzzers found interesting stays a regression test (gcc).
 $(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
-    tests/fuzz/fuzz.h $(OBJS) | $(B)
+    tests/fuzz/fuzz.h $(OBJS) | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(LDHARDEN) -o $@ \
 	    tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(OBJS) $(LIBS)
 
