@@ -504,6 +504,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 	struct monitor *m = xcalloc(1, sizeof(*m));
 
 	m->perm_fd = m->data_fd = m->stop_fd = m->notify.fd = m->pre_fd = -1;
+	m->sink.fd = -1;	/* closed on a setup failure before it opened */
 	m->state.lockfd = -1;
 	m->foreground = o->foreground;
 	if (cmd_load_conf(o, &m->conf) != 0) {
