@@ -45,7 +45,7 @@ PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
 
 .PHONY: all deps deps-test test unit integration asan lint bench run \
-	install fuzz clean deb rpm test-packages
+	install fuzz clean deb rpm test-packages test-systemd
 
 all: fimguard
 
@@ -193,6 +193,12 @@ rpm: deps
 
 test-packages: deb rpm
 	bash tests/packaging/test_packages.sh
+
+# The units under a real systemd, booted in a container (downloads a
+# Debian base system: not part of make test or CI).
+test-systemd: deb
+	$(call apt_install,debootstrap systemd-container)
+	bash tests/packaging/test_systemd.sh
 
 clean:
 	rm -rf build build-asan build/deb build/rpm build/rpm-src fimguard fimguard-asan
