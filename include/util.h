@@ -41,5 +41,7 @@ char	*util_utf8_lossy(const char *);
 char	*util_escape(const char *);
 int	 util_path_under(const char *, const char *);
 char	*util_clean_path(const char *);
+char	*util_dirname(const char *);
+uint64_t util_now_ms(void);
 
 #endif

@@ -45,15 +45,6 @@
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
-static uint64_t
-monitor_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 monitor_raise_nofile(void)
 {
@@ -260,25 +251,13 @@ monitor_rule_mode(const struct monitor *m, int rule)
 	return conf_rule_mode(&m->conf, &m->conf.rules[rule]);
 }
 
-static char *
-monitor_parent(const char *path)
-{
-	char *d = xstrdup(path), *slash = strrchr(d, '/');
-
-	if (slash == d)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	return d;
-}
-
 /* Directory marks for what no permission event shows: a directory's
  * own entries belong to its rule; a file's parent is watched so that
  * its deletion, renames and attribute changes are seen. */
 static int
 monitor_notify_marks(struct monitor *m, const struct entry *e, int rule)
 {
-	char *parent = monitor_parent(e->path);
+	char *parent = util_dirname(e->path);
 	int r = notify_mark_dir(&m->notify, parent, -1);
 
 	free(parent);
@@ -524,7 +503,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 		monitor_close(m);
 		return NULL;
 	}
-	m->started_ms = monitor_now_ms();
+	m->started_ms = util_now_ms();
 	monitor_scan_writers(m);
 	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
 	    conf_mode_name(m->conf.mode), m->conf.nrules);

@@ -46,15 +46,6 @@ perm_decision_denies(int d)
 	return d == PERM_DENY || d == PERM_DENY_UNKNOWN || d == PERM_DENY_SELF;
 }
 
-static uint64_t
-perm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* One of our own threads? tgkill(2) with signal 0 succeeds only for a
  * thread of our thread group: one cheap syscall, no /proc read. */
 static int
@@ -218,7 +209,7 @@ perm_main(void *arg)
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			__atomic_store_n(&p->busy_since_ms, perm_now_ms(),
+			__atomic_store_n(&p->busy_since_ms, util_now_ms(),
 			    __ATOMIC_RELEASE);
 			len = read(pfd[i].fd, buf, sizeof(buf));
 			if (len > 0)

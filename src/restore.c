@@ -62,18 +62,6 @@ restore_meta(int fd, const struct entry *b)
 	return 0;
 }
 
-static char *
-restore_dir(const char *path)
-{
-	char *d = xstrdup(path), *slash = strrchr(d, '/');
-
-	if (slash == d)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	return d;
-}
-
 static int
 restore_fail(char **why, const char *what, int fd, int in, char *tmp)
 {
@@ -107,7 +95,7 @@ restore_file(const struct state *s, const struct entry *b, char **why)
 	free(src);
 	if (in < 0)
 		return restore_fail(why, "vault", -1, -1, NULL);
-	dir = restore_dir(b->path);
+	dir = util_dirname(b->path);
 	tmp = xasprintf("%s/.fimguard-restore.XXXXXX", dir);
 	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		free(dir);

@@ -30,15 +30,6 @@
 
 #define RUN_STALL_MS	5000
 
-static uint64_t
-run_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* systemd's notify protocol, without libsystemd: one datagram. */
 static void
 run_sd_notify(const char *msg)
@@ -88,7 +79,7 @@ run_stalled(const struct monitor *m)
 	uint64_t busy = __atomic_load_n(&m->perm.busy_since_ms,
 	    __ATOMIC_ACQUIRE);
 
-	return busy != 0 && run_now_ms() - busy > RUN_STALL_MS;
+	return busy != 0 && util_now_ms() - busy > RUN_STALL_MS;
 }
 
 /* Until SIGTERM or SIGINT. Returns the exit status. */
@@ -110,7 +101,7 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd)
 			*mp = run_reload(o, *mp, &reloads);
 		}
 		if (lfd >= 0 && (pfd[1].revents & POLLIN))
-			ctl_serve(lfd, *mp, run_now_ms(), reloads);
+			ctl_serve(lfd, *mp, util_now_ms(), reloads);
 		if (run_stalled(*mp)) {
 			log_warnx("permission thread stalled for %d ms: "
 			    "exiting so the kernel releases blocked opens",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -434,4 +435,28 @@ util_clean_path(const char *p)
 		out[o++] = '/';
 	out[o] = '\0';
 	return out;
+}
+
+/* The directory part of an absolute path ("/etc/x" -> "/etc",
+ * "/x" -> "/"), malloc'd. */
+char *
+util_dirname(const char *path)
+{
+	char *d = xstrdup(path), *slash = strrchr(d, '/');
+
+	if (slash == d)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	return d;
+}
+
+/* Monotonic milliseconds, for timeouts and the stall watchdog. */
+uint64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
