@@ -171,9 +171,13 @@ who_to_event(json_object *ev, const struct perm_record *r)
 	}
 	user = event_obj(ev, "user");
 	who_set_u32(user, "id", r->uid);
-	who_set_u32(event_obj(user, "effective"), "id", r->euid);
-	who_set_u32(event_obj(ev, "group"), "id", r->gid);
-	who_set_u32(event_obj(user, "audit"), "id", r->auid);
+	/* no empty objects: an unset login uid (-1) leaves no user.audit */
+	if (r->euid != UINT32_MAX)
+		who_set_u32(event_obj(user, "effective"), "id", r->euid);
+	if (r->gid != UINT32_MAX)
+		who_set_u32(event_obj(ev, "group"), "id", r->gid);
+	if (r->auid != UINT32_MAX)
+		who_set_u32(event_obj(user, "audit"), "id", r->auid);
 	if (r->sessionid != UINT32_MAX)
 		json_object_object_add(event_obj(event_obj(ev, "fimguard"),
 		    "process"), "session_id",
