@@ -58,6 +58,7 @@ void	*worker_main(void *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);
+void	 monitor_scan_writers(struct monitor *);
 int	 monitor_rule_mode(const struct monitor *, int);
 
 #endif

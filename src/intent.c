@@ -39,6 +39,15 @@
 #define NR_OPENAT2		437
 #define NR_TRUNCATE		76
 #define NR_FTRUNCATE		77
+/* 32-bit (i386) programs show their own numbers. No x86-64 syscall
+ * with these numbers opens a file (5 fstat, 8 lseek, 11 munmap, 295
+ * preadv, 342 unused), so a blocked open showing one is a 32-bit call. */
+#define NR32_OPEN		5
+#define NR32_CREAT		8
+#define NR32_EXECVE		11
+#define NR32_OPENAT		295
+#define NR32_OPEN_BY_HANDLE_AT	342
+#define X32_SYSCALL_BIT		0x40000000L
 
 const char *
 intent_name(int i)
@@ -143,12 +152,23 @@ intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 	    &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &sp, &pc);
 	if (got < 1 || nr < 0)
 		return INTENT_UNKNOWN;	/* "running", or "-1 sp pc" */
+	nr &= ~X32_SYSCALL_BIT;		/* x32 calls: x86-64 numbers */
 	in->nr = nr;
 	if (got == 9 && sp == 0 && pc == 0) {
 		in->io_uring = 1;	/* an io-wq worker (iou-wrk-*) */
 		return INTENT_UNKNOWN;
 	}
 	switch (nr) {
+	case NR32_OPEN:
+		/* i386 O_* values are the x86-64 ones */
+		return intent_of_flags(in, a[1]);
+	case NR32_OPENAT:
+	case NR32_OPEN_BY_HANDLE_AT:
+		return intent_of_flags(in, a[2]);
+	case NR32_CREAT:
+		return intent_of_flags(in, O_CREAT | O_WRONLY | O_TRUNC);
+	case NR32_EXECVE:
+		return INTENT_READ;
 	case NR_OPEN:
 		return intent_of_flags(in, a[1]);
 	case NR_OPENAT:

@@ -325,15 +325,18 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 	    (r = cmd_load_baseline(&m->state, &m->base)) != 0)
 		return r;
 	monitor_raise_nofile();
-	if (monitor_groups(m) < 0)
-		return EXIT_USAGE;
-	if (monitor_marks(m, o) > 0)
-		log_warnx("some files could not be watched");
+	/* Everything setup opens is opened before the first mark: once a
+	 * file is marked, opening it waits for a permission thread that
+	 * does not run yet (the events file may be a protected file). */
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
 	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
 	    MONITOR_EVENTS, m->foreground);
+	if (monitor_groups(m) < 0)
+		return EXIT_USAGE;
+	if (monitor_marks(m, o) > 0)
+		log_warnx("some files could not be watched");
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
 	    .stop_fd = m->stop_fd,
 	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
@@ -436,7 +439,7 @@ monitor_report_writer(struct monitor *m, const char *pid, const char *path,
 
 /* Writers that opened a protected file before we started are beyond
  * any permission event: list them (every process's fds, from /proc). */
-static void
+void
 monitor_scan_writers(struct monitor *m)
 {
 	DIR *procs = opendir("/proc"), *fds;
@@ -504,7 +507,6 @@ monitor_start(const struct cmd_opts *o, int *err)
 		return NULL;
 	}
 	m->started_ms = util_now_ms();
-	monitor_scan_writers(m);
 	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
 	    conf_mode_name(m->conf.mode), m->conf.nrules);
 	return m;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -55,15 +56,30 @@ perm_own_thread(const struct perm_ctx *p, pid_t tid)
 	    syscall(SYS_tgkill, p->self, tid, 0) == 0;
 }
 
+/* Device and inode of the opener's executable. AT_STATX_DONT_SYNC:
+ * cached attributes, no round trip to the executable's filesystem (a
+ * FUSE server that never answers must not stall this thread). */
+static int
+perm_exe_id(pid_t tid, uint64_t *dev, uint64_t *ino)
+{
+	char path[64];
+	struct statx sx;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
+	if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
+		return -1;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*ino = sx.stx_ino;
+	return 0;
+}
+
 static int
 perm_writer(const struct watch_tab *t, const struct watch *w, pid_t tid)
 {
-	char path[64];
-	struct stat st;
+	uint64_t dev, ino;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
-	return stat(path, &st) == 0 &&
-	    watch_writer_ok(t, w->rule, st.st_dev, st.st_ino);
+	return perm_exe_id(tid, &dev, &ino) == 0 &&
+	    watch_writer_ok(t, w->rule, dev, ino);
 }
 
 static int
@@ -71,13 +87,11 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
     const struct watch *w, pid_t tid, int intent)
 {
 	if (w->rule == WATCH_SELF) {
-		char path[64];
-		struct stat st;
+		uint64_t dev, ino;
 
 		/* fimguard itself (approve, init) may write its state. */
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
-		if (stat(path, &st) == 0 && st.st_dev == p->self_dev &&
-		    st.st_ino == p->self_ino)
+		if (perm_exe_id(tid, &dev, &ino) == 0 &&
+		    dev == p->self_dev && ino == p->self_ino)
 			return PERM_ALLOW_WRITER;
 		return PERM_DENY_SELF;
 	}
@@ -116,7 +130,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
 		return FAN_ALLOW;
 	d = perm_judge(p, t, w, m->pid, intent);
-	p->writes++;
+	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
 	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
 		memset(r, 0, offsetof(struct perm_record, exe));
 		r->dev = st.st_dev;
@@ -130,7 +144,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {
-		p->denied++;
+		__atomic_add_fetch(&p->denied, 1, __ATOMIC_RELAXED);
 		return FAN_DENY;
 	}
 	return FAN_ALLOW;
@@ -154,7 +168,7 @@ perm_answer(struct perm_ctx *p, int fd, struct fanotify_response *resp,
 	for (size_t i = done; i < n; i++)
 		if (write(fd, &resp[i], sizeof(resp[i])) < 0 &&
 		    errno != ENOENT)
-			p->errors++;
+			__atomic_add_fetch(&p->errors, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -168,10 +182,10 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 	for (m = (const void *)buf; FAN_EVENT_OK(m, len) && n < PERM_BATCH;
 	    m = FAN_EVENT_NEXT(m, len)) {
 		if (m->vers != FANOTIFY_METADATA_VERSION) {
-			p->errors++;
+			__atomic_add_fetch(&p->errors, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		p->events++;
+		__atomic_add_fetch(&p->events, 1, __ATOMIC_RELAXED);
 		if (m->fd < 0)
 			continue;
 		resp[n].fd = m->fd;
@@ -200,8 +214,12 @@ perm_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	p->tid = gettid();
 	for (;;) {
-		if (poll(pfd, nfds, -1) < 0 && errno != EINTR)
-			break;
+		if (poll(pfd, nfds, -1) < 0) {
+			if (errno != EINTR)
+				__atomic_add_fetch(&p->errors, 1,
+				    __ATOMIC_RELAXED);
+			continue;
+		}
 		if (pfd[0].revents)
 			break;
 		for (nfds_t i = 1; i < nfds; i++) {
@@ -216,11 +234,15 @@ perm_main(void *arg)
 				perm_batch(p, pfd[i].fd, buf, len);
 			__atomic_store_n(&p->busy_since_ms, 0,
 			    __ATOMIC_RELEASE);
+			/* The kernel could not make an event's fd (EMFILE,
+			 * ENFILE, an LSM...): it answered that event itself.
+			 * Count it and go on: leaving would freeze every
+			 * later opener of a protected file. */
 			if (len < 0 && errno != EAGAIN && errno != EINTR)
-				goto out;
+				__atomic_add_fetch(&p->errors, 1,
+				    __ATOMIC_RELAXED);
 		}
 	}
-out:
 	intent_cache_clear();
 	return NULL;
 }

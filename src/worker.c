@@ -358,8 +358,14 @@ worker_created(struct monitor *m, const struct notify_event *ev,
     const char *path, int dir)
 {
 	int rule = dir >= 0 ? m->notify.rule[dir] : -1;
+	const struct mon_file *known = worker_byname(m, path);
 
-	if (rule < 0 || worker_byname(m, path) != NULL)
+	if (known != NULL) {	/* deleted and made again: a new inode */
+		if (!ev->is_dir)
+			monitor_watch_live(m, known->path, known->rule);
+		return;
+	}
+	if (rule < 0)
 		return;
 	worker_path_event(m, "created", path, rule, ev->pid, NULL);
 	if (ev->is_dir) {
@@ -413,10 +419,11 @@ worker_notify(void *arg, const struct notify_event *ev)
 		/* An allowed writer (dpkg, rpm) replaces files by renaming a
 		 * new one over them: that is reported and watched, not
 		 * undone; anyone else's rename is. */
-		if (t != NULL && worker_writer(m, t->rule, ev->pid))
+		/* Whatever now sits at a protected path is watched: restored,
+		 * or (allowed writer, audit, restore = no) the new inode. */
+		if (t != NULL && (worker_writer(m, t->rule, ev->pid) ||
+		    !worker_restore(m, t, ev->pid, "renamed over")))
 			monitor_watch_live(m, t->path, t->rule);
-		else if (t != NULL)
-			worker_restore(m, t, ev->pid, "renamed over");
 		if (f != NULL && !worker_writer(m, f->rule, ev->pid))
 			worker_restore(m, f, ev->pid, "renamed away");
 		if (f == NULL && t == NULL && ev->newpath != NULL)
@@ -456,6 +463,9 @@ worker_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Here, not on the main thread: it reads the tables this thread
+	 * changes (new files, restores). */
+	monitor_scan_writers(m);
 	for (;;) {
 		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
 			break;

@@ -640,3 +640,33 @@ def test_allowed_writer_rename_over_is_kept_and_watched(fim):
         assert try_open(fim.t("a.conf"), "append") == 13   # watched
     finally:
         m.stop()
+
+
+def test_new_inode_at_protected_path_is_watched_without_restore(tree):
+    """restore = no: a file renamed over a protected one is reported and
+    the new inode protected at once (not left unwatched until a reload);
+    the same for a protected file deleted and created again."""
+    fim = tree
+    m = Monitor(fim, "enforce")
+    try:
+        evil = os.path.join(fim.outside, "evil")
+        with open(evil, "w") as f:
+            f.write("evil\n")
+        rc, err = op("import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                     evil, fim.t("a.conf"))
+        assert rc == 0, err
+        m.wait_for(by("renamed", fim.t("a.conf")), "renamed")
+        deadline = time.time() + 5
+        while time.time() < deadline and try_open(fim.t("a.conf"), "append") != 13:
+            time.sleep(0.1)
+        assert try_open(fim.t("a.conf"), "append") == 13
+        rc, err = op("import os, sys; os.unlink(sys.argv[1]); "
+                     "open(sys.argv[1], 'w').write('again')", fim.t("b.conf"))
+        assert rc == 0, err
+        m.wait_for(by("deleted", fim.t("b.conf")), "deleted")
+        deadline = time.time() + 5
+        while time.time() < deadline and try_open(fim.t("b.conf"), "append") != 13:
+            time.sleep(0.1)
+        assert try_open(fim.t("b.conf"), "append") == 13
+    finally:
+        m.stop()
