@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -126,6 +127,38 @@ notify_join(const struct notify *n, int dir, const char *name)
 	    xasprintf("%s/%s", d, name);
 }
 
+/* fanotify merges queued events on the same name into one mask (a
+ * delete and a create of the same name become FAN_DELETE|FAN_CREATE):
+ * hand each kind over, in the order that ends in what is there now. */
+static void
+notify_dispatch(uint64_t mask, struct notify_event *ev, notify_fn fn,
+    void *arg)
+{
+	static const struct { uint64_t bit; int kind; } gone[] = {
+		{ FAN_CREATE, NOTIFY_CREATE }, { FAN_ATTRIB, NOTIFY_ATTRIB },
+		{ FAN_MODIFY, NOTIFY_MODIFY }, { FAN_DELETE, NOTIFY_DELETE },
+	}, there[] = {
+		{ FAN_DELETE, NOTIFY_DELETE }, { FAN_CREATE, NOTIFY_CREATE },
+		{ FAN_ATTRIB, NOTIFY_ATTRIB }, { FAN_MODIFY, NOTIFY_MODIFY },
+	};
+	struct stat st;
+	int exists = ev->path != NULL && lstat(ev->path, &st) == 0;
+
+	if (mask & FAN_RENAME) {
+		ev->kind = NOTIFY_RENAME;
+		fn(arg, ev);
+		return;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		uint64_t bit = exists ? there[i].bit : gone[i].bit;
+
+		if (!(mask & bit))
+			continue;
+		ev->kind = exists ? there[i].kind : gone[i].kind;
+		fn(arg, ev);
+	}
+}
+
 static void
 notify_one(struct notify *n, const struct fanotify_event_metadata *m,
     notify_fn fn, void *arg)
@@ -157,18 +190,10 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 		p += fid->hdr.len;
 	}
 	if (m->mask & FAN_RENAME) {
-		ev.kind = NOTIFY_RENAME;
 		dir = olddir;
 		if (newdir >= 0 && newname != NULL)
 			npath = notify_join(n, newdir, newname);
-	} else if (m->mask & FAN_CREATE)
-		ev.kind = NOTIFY_CREATE;
-	else if (m->mask & FAN_DELETE)
-		ev.kind = NOTIFY_DELETE;
-	else if (m->mask & FAN_MODIFY)
-		ev.kind = NOTIFY_MODIFY;
-	else
-		ev.kind = NOTIFY_ATTRIB;
+	}
 	if (dir >= 0 && oldname != NULL)
 		path = notify_join(n, dir, oldname);
 	ev.path = path;
@@ -176,7 +201,7 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	ev.dir = dir;
 	ev.newdir = newdir;
 	if (path != NULL || npath != NULL)
-		fn(arg, &ev);
+		notify_dispatch(m->mask, &ev, fn, arg);
 	free(path);
 	free(npath);
 }
