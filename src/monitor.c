@@ -107,6 +107,19 @@ monitor_pre_mark(struct monitor *m, const char *path, const char *proc)
 	m->pre_unsupported = 1;
 }
 
+/* Does the slot's path still name the slot's inode? Inode numbers of
+ * deleted files are reused: a slot left by a file that was deleted or
+ * replaced must not capture an unrelated new file. */
+static int
+monitor_slot_live(const struct monitor *m, const struct watch *w)
+{
+	struct stat st;
+
+	return w->entry < m->nfiles &&
+	    lstat(m->files[w->entry].path, &st) == 0 &&
+	    (uint64_t)st.st_dev == w->dev && (uint64_t)st.st_ino == w->ino;
+}
+
 /* Mark one regular file and record it in tab. rule -1: fimguard's own
  * files. Called at setup, and by the worker for files created or
  * restored later (on a clone of the table, then published). */
@@ -145,7 +158,7 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 		monitor_pre_mark(m, path, proc);
 	close(fd);
 	w = watch_put(tab, st.st_dev, st.st_ino);
-	if (w->entry != WATCH_NO_ENTRY)
+	if (w->entry != WATCH_NO_ENTRY && monitor_slot_live(m, w))
 		return 0;	/* a hard link already watched */
 	if (htab_get(&m->byname, path, &idx)) {
 		w->entry = (uint32_t)idx;	/* a new inode at a known path */
