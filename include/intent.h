@@ -15,7 +15,7 @@ struct intent_info {
 	int		 io_uring;	/* issued through io_uring */
 };
 
-int	 intent_decode(pid_t, struct intent_info *);
+int	 intent_decode(pid_t, struct intent_info *, uint64_t);
 int	 intent_from_syscall(const char *, pid_t, struct intent_info *);
 int	 intent_flags_write(uint64_t);
 void	 intent_cache_clear(void);

@@ -31,10 +31,13 @@ struct perm_ctx {
 	uint64_t	 events, writes, denied, errors;
 	/* watchdog: when the current batch started (0: idle) */
 	uint64_t	 busy_since_ms;
+	uint64_t	 batch_deadline_ms;	/* for waits inside a batch */
 	pid_t		 tid;
 };
 
 void	*perm_main(void *);
+void	 perm_watch(struct perm_ctx *, int);
+int	 perm_watchdog_start(void);
 const char *perm_decision_name(int);
 int	 perm_decision_denies(int);
 

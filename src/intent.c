@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "intent.h"
+#include "util.h"
 
 #define NR_OPEN			2
 #define NR_CREAT		85
@@ -204,8 +205,10 @@ intent_from_syscall(const char *line, pid_t tid, struct intent_info *in)
 #define INTENT_YIELDS	200
 #define INTENT_WAIT_NS	1000000000LL
 
+/* deadline_ms (util_now_ms clock): stop waiting for a "running" opener
+ * then, so that one batch cannot wait for long on many of them. */
 int
-intent_decode(pid_t tid, struct intent_info *in)
+intent_decode(pid_t tid, struct intent_info *in, uint64_t deadline_ms)
 {
 	char buf[512];
 
@@ -218,6 +221,8 @@ intent_decode(pid_t tid, struct intent_info *in)
 			return INTENT_UNKNOWN;	/* exited, or no access */
 		if (strncmp(buf, "running", 7) != 0)
 			return intent_from_syscall(buf, tid, in);
+		if (i >= INTENT_YIELDS && util_now_ms() > deadline_ms)
+			break;
 		if (i < INTENT_YIELDS) {
 			sched_yield();
 			waited += 1000;

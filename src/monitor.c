@@ -520,6 +520,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 		return NULL;
 	}
 	m->started_ms = util_now_ms();
+	perm_watch(&m->perm, 1);
 	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
 	    conf_mode_name(m->conf.mode), m->conf.nrules);
 	return m;
@@ -535,6 +536,7 @@ monitor_stop(struct monitor *m)
 	if (write(m->stop_fd, &one, sizeof(one)) < 0)
 		fatal("stop");
 	pthread_join(m->perm_tid, NULL);
+	perm_watch(&m->perm, 0);
 	close(m->perm_fd);
 	m->perm_fd = -1;
 	if (m->pre_fd >= 0)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,9 @@
 #include "who.h"
 
 #define PERM_BATCH	256
+/* How long one batch may wait for openers still on a CPU; past it an
+ * undecodable open is unknown intent. Far below the stall watchdog. */
+#define PERM_BATCH_BUDGET_MS	1000
 #define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
 
 static const char *perm_names[] = {
@@ -122,7 +126,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	 * events and are allowed whoever opens whatever is marked. */
 	if (!(m->mask & (FAN_OPEN_PERM | PERM_PRE_ACCESS)) || m->fd < 0)
 		return FAN_ALLOW;
-	intent = intent_decode(m->pid, &in);
+	intent = intent_decode(m->pid, &in, p->batch_deadline_ms);
 	if (intent == INTENT_READ || ((m->mask & PERM_PRE_ACCESS) &&
 	    in.nr != 76 && in.nr != 77))
 		return FAN_ALLOW;
@@ -223,12 +227,15 @@ perm_main(void *arg)
 		if (pfd[0].revents)
 			break;
 		for (nfds_t i = 1; i < nfds; i++) {
+			uint64_t now;
 			ssize_t len;
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			__atomic_store_n(&p->busy_since_ms, util_now_ms(),
+			now = util_now_ms();
+			__atomic_store_n(&p->busy_since_ms, now,
 			    __ATOMIC_RELEASE);
+			p->batch_deadline_ms = now + PERM_BATCH_BUDGET_MS;
 			len = read(pfd[i].fd, buf, sizeof(buf));
 			if (len > 0)
 				perm_batch(p, pfd[i].fd, buf, len);
@@ -245,4 +252,77 @@ perm_main(void *arg)
 	}
 	intent_cache_clear();
 	return NULL;
+}
+
+/* The stall watchdog: its own thread, so that it keeps watching while
+ * the main thread sets up a reload or joins a stopping instance. It
+ * checks every permission thread registered (the old and the new one
+ * during a reload); a batch older than PERM_STALL_MS ends the process,
+ * and the kernel then allows every pending open (fail-open). */
+#define PERM_STALL_MS		5000
+#define PERM_WATCH_MAX		4
+
+static pthread_mutex_t perm_watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct perm_ctx *perm_watched[PERM_WATCH_MAX];
+
+void
+perm_watch(struct perm_ctx *p, int on)
+{
+	pthread_mutex_lock(&perm_watch_lock);
+	for (int i = 0; i < PERM_WATCH_MAX; i++) {
+		if (on && perm_watched[i] == NULL) {
+			perm_watched[i] = p;
+			break;
+		}
+		if (!on && perm_watched[i] == p)
+			perm_watched[i] = NULL;
+	}
+	pthread_mutex_unlock(&perm_watch_lock);
+}
+
+static void *
+perm_watchdog(void *arg)
+{
+	static const char msg[] = "fimguard: permission thread stalled: "
+	    "exiting so the kernel releases blocked opens\n";
+	struct timespec tick = { 0, 250 * 1000000L };
+	sigset_t all;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		uint64_t now;
+
+		nanosleep(&tick, NULL);
+		now = util_now_ms();
+		pthread_mutex_lock(&perm_watch_lock);
+		for (int i = 0; i < PERM_WATCH_MAX; i++) {
+			uint64_t busy;
+
+			if (perm_watched[i] == NULL)
+				continue;
+			busy = __atomic_load_n(&perm_watched[i]->busy_since_ms,
+			    __ATOMIC_ACQUIRE);
+			if (busy != 0 && now > busy + PERM_STALL_MS) {
+				/* raw write, no stdio lock, then out */
+				ssize_t w = write(STDERR_FILENO, msg,
+				    sizeof(msg) - 1);
+
+				(void)w;
+				_exit(3);
+			}
+		}
+		pthread_mutex_unlock(&perm_watch_lock);
+	}
+	return NULL;
+}
+
+int
+perm_watchdog_start(void)
+{
+	pthread_t t;
+
+	return pthread_create(&t, NULL, perm_watchdog, NULL) == 0 ?
+	    pthread_detach(t) : -1;
 }

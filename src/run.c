@@ -1,10 +1,10 @@
 /* fimguard run: the process around the monitor instance. The main
  * thread only handles signals (signalfd), answers the control socket,
- * speaks systemd's notify protocol, and watches the permission thread:
- * a batch that takes longer than RUN_STALL_MS ends the process, because
- * the kernel then allows every pending open instead of leaving the
- * openers frozen (fail-open; systemd restarts us, and the directory
- * events and `check` catch what slipped through).
+ * speaks systemd's notify protocol. A watchdog thread (perm.c) watches
+ * every permission thread: a batch that takes longer than 5 s ends the
+ * process, because the kernel then allows every pending open instead of
+ * leaving the openers frozen (fail-open; systemd restarts us, and the
+ * directory events and `check` catch what slipped through).
  *
  * SIGHUP reloads: a complete new instance (config, policy, baseline,
  * groups, marks, threads) is started while the old one still answers;
@@ -28,7 +28,6 @@
 #include "log.h"
 #include "monitor.h"
 
-#define RUN_STALL_MS	5000
 
 /* systemd's notify protocol, without libsystemd: one datagram. */
 static void
@@ -73,15 +72,6 @@ run_reload(const struct cmd_opts *o, struct monitor *m, unsigned *reloads)
 	return next;
 }
 
-static int
-run_stalled(const struct monitor *m)
-{
-	uint64_t busy = __atomic_load_n(&m->perm.busy_since_ms,
-	    __ATOMIC_ACQUIRE);
-
-	return busy != 0 && util_now_ms() - busy > RUN_STALL_MS;
-}
-
 /* Until SIGTERM or SIGINT. Returns the exit status. */
 static int
 run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd)
@@ -102,12 +92,6 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd)
 		}
 		if (lfd >= 0 && (pfd[1].revents & POLLIN))
 			ctl_serve(lfd, *mp, util_now_ms(), reloads);
-		if (run_stalled(*mp)) {
-			log_warnx("permission thread stalled for %d ms: "
-			    "exiting so the kernel releases blocked opens",
-			    RUN_STALL_MS);
-			return 3;
-		}
 		run_sd_notify("WATCHDOG=1");
 	}
 }
@@ -125,6 +109,8 @@ cmd_run(const struct cmd_opts *o)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (perm_watchdog_start() < 0)
+		fatalx("cannot start the stall watchdog");
 	if ((m = monitor_start(o, &r)) == NULL)
 		return r;
 	sigdelset(&set, SIGPIPE);
@@ -133,8 +119,6 @@ cmd_run(const struct cmd_opts *o)
 	lfd = ctl_listen(m->state.dir);
 	run_sd_notify("READY=1");
 	r = run_loop(o, &m, sfd, lfd);
-	if (r != 0)
-		_exit(r);	/* stalled: do not wait for the threads */
 	run_sd_notify("STOPPING=1");
 	if (lfd >= 0) {
 		char *sock = state_path(&m->state, CTL_SOCKET);

@@ -670,3 +670,37 @@ def test_new_inode_at_protected_path_is_watched_without_restore(tree):
         assert try_open(fim.t("b.conf"), "append") == 13
     finally:
         m.stop()
+
+
+def test_stalled_permission_thread_fails_open(tree, tmp_path):
+    """If the permission thread stops answering (here: its writev hangs,
+    through an LD_PRELOAD shim), the watchdog ends the process within
+    seconds, the kernel allows the blocked open, and the exit status is
+    3. Without the watchdog the opener below would hang until killed."""
+    fim = tree
+    shim = tmp_path / "stall.so"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "faults", "stall.c")
+    p = subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(shim), src],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    old = dict(os.environ)
+    os.environ["LD_PRELOAD"] = str(shim)
+    os.environ["FAULT_STALL_ANSWERS"] = "1"
+    os.environ["ASAN_OPTIONS"] = (old.get("ASAN_OPTIONS", "") +
+                                  ":verify_asan_link_order=0").lstrip(":")
+    try:
+        m = Monitor(fim, "enforce")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    try:
+        t0 = time.time()
+        rc, err = op(OPEN_SNIPPET, fim.t("a.conf"), "read", timeout=30)
+        assert rc == 0, err                  # released, not denied
+        assert time.time() - t0 < 15
+        m.p.wait(timeout=15)
+        assert m.p.returncode == 3, m.stderr()
+        assert "stalled" in m.stderr()
+    finally:
+        m.kill()
