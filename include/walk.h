@@ -6,5 +6,6 @@
 #include "entry.h"
 
 int	walk_policy(const struct conf *, struct entryvec *);
+int	walk_excluded(const struct conf_rule *, const char *, const char *);
 
 #endif

@@ -80,7 +80,9 @@ walk_collect_roots(struct walk *w)
 	}
 }
 
-static int
+/* Excluded by the rule? Globs without '/' match the name, others the
+ * full path. Also used by the monitor for files created later. */
+int
 walk_excluded(const struct conf_rule *r, const char *path, const char *name)
 {
 	for (size_t i = 0; i < r->exclude.n; i++) {

@@ -23,6 +23,7 @@
 #include "report.h"
 #include "restore.h"
 #include "util.h"
+#include "walk.h"
 #include "who.h"
 
 #define WORKER_DATASET	"fimguard.monitor"
@@ -365,8 +366,9 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 			monitor_watch_live(m, known->path, known->rule);
 		return;
 	}
-	if (rule < 0)
-		return;
+	if (rule < 0 || walk_excluded(&m->conf.rules[rule], path,
+	    strrchr(path, '/') + 1))
+		return;		/* not covered, or excluded (editor swap files) */
 	worker_path_event(m, "created", path, rule, ev->pid, NULL);
 	if (ev->is_dir) {
 		if (m->conf.rules[rule].recursive)

@@ -704,3 +704,24 @@ def test_stalled_permission_thread_fails_open(tree, tmp_path):
         assert "stalled" in m.stderr()
     finally:
         m.kill()
+
+
+def test_excluded_new_file_is_not_watched(fim):
+    """exclude applies to files created after the start too: an editor's
+    swap file in an enforce-mode directory stays writable and silent."""
+    fim.write("a.conf", b"a\n")
+    fim.rule(exclude="*.swp")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        swp = fim.t(".a.conf.swp")
+        rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", swp)
+        assert rc == 0, err
+        other = fim.t("b.conf")
+        rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", other)
+        assert rc == 0, err
+        m.wait_for(by("created", other), "created")      # the marker
+        assert try_open(swp, "append") == 0
+        assert not [e for e in m.events() if e["file"].get("path") == swp]
+    finally:
+        m.stop()
