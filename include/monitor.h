@@ -60,5 +60,6 @@ int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 void	 monitor_watch_live(struct monitor *, const char *, int);
 void	 monitor_scan_writers(struct monitor *);
 int	 monitor_rule_mode(const struct monitor *, int);
+void	 monitor_event_rule(const struct monitor *, json_object *, int);
 
 #endif

@@ -3,11 +3,14 @@
 #define FIMGUARD_WHO_H
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "ring.h"
 
 void	 who_snapshot(pid_t, struct perm_record *);
 void	 who_to_event(json_object *, const struct perm_record *);
+int	 who_exe_id(pid_t, uint64_t *, uint64_t *);
+void	 who_pid_to_event(json_object *, pid_t);
 
 #endif

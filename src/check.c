@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bindex.h"
@@ -36,20 +35,11 @@ struct check_loader {
 	double			 secs;
 };
 
-static double
-check_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *
 check_load(void *arg)
 {
 	struct check_loader *l = arg;
-	double t = check_now();
+	uint64_t t = util_now_ms();
 	char *why = NULL;
 	int st = bindex_load(l->x, l->s, &why);
 
@@ -60,7 +50,7 @@ check_load(void *arg)
 		l->r = EXIT_BASELINE;
 	}
 	free(why);
-	l->secs = check_now() - t;
+	l->secs = (double)(util_now_ms() - t) / 1000;
 	return NULL;
 }
 
@@ -69,16 +59,17 @@ check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
     struct entryvec *now)
 {
 	struct check_loader l = { s, x, 0, 0 };
-	double t0 = check_now(), t1;
+	uint64_t t0 = util_now_ms(), t1;
 	pthread_t t;
 	int threaded = pthread_create(&t, NULL, check_load, &l) == 0;
 
 	if (!threaded)
 		check_load(&l);
 	walk_policy(c, now);
-	t1 = check_now();
+	t1 = util_now_ms();
 	cmd_scan(now, s, 0);
-	log_info("walk %.3fs, scan %.3fs", t1 - t0, check_now() - t1);
+	log_info("walk %.3fs, scan %.3fs", (double)(t1 - t0) / 1000,
+	    (double)(util_now_ms() - t1) / 1000);
 	if (threaded)
 		pthread_join(t, NULL);
 	log_info("baseline load %.3fs", l.secs);

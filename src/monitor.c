@@ -42,6 +42,7 @@
 #include "monitor.h"
 #include "util.h"
 #include "walk.h"
+#include "who.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
@@ -256,6 +257,19 @@ monitor_self(struct monitor *m, const struct cmd_opts *o)
 		    CONF_MODE_ENFORCE);
 }
 
+/* rule.name, severity and mode of an event; rule -1: fimguard's own
+ * files, protected in every mode. */
+void
+monitor_event_rule(const struct monitor *m, json_object *ev, int rule)
+{
+	if (rule >= 0)
+		event_rule(ev, m->conf.rules[rule].name,
+		    m->conf.rules[rule].severity, monitor_rule_mode(m, rule));
+	else
+		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
+		    CONF_MODE_ENFORCE);
+}
+
 int
 monitor_rule_mode(const struct monitor *m, int rule)
 {
@@ -428,25 +442,11 @@ monitor_report_writer(struct monitor *m, const char *pid, const char *path,
 {
 	const struct mon_file *f = &m->files[idx];
 	json_object *ev = event_new("fimguard.monitor", "preexisting-writer",
-	    "unknown"), *proc;
-	char link[300], exe[1024];
-	ssize_t n;
+	    "unknown");
 
 	event_put_path(event_obj(ev, "file"), "path", path);
-	if (f->rule >= 0)
-		event_rule(ev, m->conf.rules[f->rule].name,
-		    m->conf.rules[f->rule].severity,
-		    monitor_rule_mode(m, f->rule));
-	else
-		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
-		    CONF_MODE_ENFORCE);
-	proc = event_obj(ev, "process");
-	json_object_object_add(proc, "pid", json_object_new_int(atoi(pid)));
-	snprintf(link, sizeof(link), "/proc/%s/exe", pid);
-	if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		event_put_path(proc, "executable", exe);
-	}
+	monitor_event_rule(m, ev, f->rule);
+	who_pid_to_event(ev, atoi(pid));
 	event_emit(&m->sink, ev);
 }
 

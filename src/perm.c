@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -60,29 +59,12 @@ perm_own_thread(const struct perm_ctx *p, pid_t tid)
 	    syscall(SYS_tgkill, p->self, tid, 0) == 0;
 }
 
-/* Device and inode of the opener's executable. AT_STATX_DONT_SYNC:
- * cached attributes, no round trip to the executable's filesystem (a
- * FUSE server that never answers must not stall this thread). */
-static int
-perm_exe_id(pid_t tid, uint64_t *dev, uint64_t *ino)
-{
-	char path[64];
-	struct statx sx;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
-	if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
-		return -1;
-	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-	*ino = sx.stx_ino;
-	return 0;
-}
-
 static int
 perm_writer(const struct watch_tab *t, const struct watch *w, pid_t tid)
 {
 	uint64_t dev, ino;
 
-	return perm_exe_id(tid, &dev, &ino) == 0 &&
+	return who_exe_id(tid, &dev, &ino) == 0 &&
 	    watch_writer_ok(t, w->rule, dev, ino);
 }
 
@@ -94,7 +76,7 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 		uint64_t dev, ino;
 
 		/* fimguard itself (approve, init) may write its state. */
-		if (perm_exe_id(tid, &dev, &ino) == 0 &&
+		if (who_exe_id(tid, &dev, &ino) == 0 &&
 		    dev == p->self_dev && ino == p->self_ino)
 			return PERM_ALLOW_WRITER;
 		return PERM_DENY_SELF;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -182,4 +184,40 @@ who_to_event(json_object *ev, const struct perm_record *r)
 		json_object_object_add(event_obj(event_obj(ev, "fimguard"),
 		    "process"), "session_id",
 		    json_object_new_int64(r->sessionid));
+}
+
+/* Device and inode of pid's executable. AT_STATX_DONT_SYNC: cached
+ * attributes, no round trip to the executable's filesystem (a FUSE
+ * server that never answers must not stall the permission thread). */
+int
+who_exe_id(pid_t pid, uint64_t *dev, uint64_t *ino)
+{
+	char path[64];
+	struct statx sx;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
+		return -1;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*ino = sx.stx_ino;
+	return 0;
+}
+
+/* process.pid and, while the process lives, process.executable. */
+void
+who_pid_to_event(json_object *ev, pid_t pid)
+{
+	char path[64], exe[1024];
+	json_object *proc;
+	ssize_t n;
+
+	if (pid <= 0)
+		return;
+	proc = event_obj(ev, "process");
+	json_object_object_add(proc, "pid", json_object_new_int(pid));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		event_put_path(proc, "executable", exe);
+	}
 }

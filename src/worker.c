@@ -58,19 +58,6 @@ worker_syscall_name(long nr)
 }
 
 static void
-worker_rule(const struct monitor *m, json_object *ev, const struct mon_file *f,
-    const struct watch *w)
-{
-	if (f != NULL && f->rule >= 0) {
-		const struct conf_rule *r = &m->conf.rules[f->rule];
-
-		event_rule(ev, r->name, r->severity, w->mode);
-	} else
-		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
-		    CONF_MODE_ENFORCE);
-}
-
-static void
 worker_perm_event(struct monitor *m, const struct perm_record *r)
 {
 	const struct watch *w;
@@ -86,7 +73,7 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
 		event_put_path(event_obj(ev, "file"), "path", f->path);
-	worker_rule(m, ev, f, w);
+	monitor_event_rule(m, ev, f != NULL ? f->rule : -1);
 	who_to_event(ev, r);
 	fg = event_obj(ev, "fimguard");
 	event_set_str(fg, "decision", perm_decision_name(r->decision));
@@ -111,30 +98,10 @@ static int
 worker_writer(const struct monitor *m, int rule, pid_t pid)
 {
 	const struct watch_tab *t = __atomic_load_n(&m->tab, __ATOMIC_ACQUIRE);
-	char path[64];
-	struct stat st;
+	uint64_t dev, ino;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	return rule >= 0 && pid > 0 && stat(path, &st) == 0 &&
-	    watch_writer_ok(t, (size_t)rule, st.st_dev, st.st_ino);
-}
-
-static void
-worker_pid(json_object *ev, pid_t pid)
-{
-	char path[64], exe[1024];
-	json_object *proc;
-	ssize_t n;
-
-	if (pid <= 0)
-		return;
-	proc = event_obj(ev, "process");
-	json_object_object_add(proc, "pid", json_object_new_int(pid));
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(path, exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		event_put_path(proc, "executable", exe);
-	}
+	return rule >= 0 && pid > 0 && who_exe_id(pid, &dev, &ino) == 0 &&
+	    watch_writer_ok(t, (size_t)rule, dev, ino);
 }
 
 /* Put f back from the vault (enforce, restore = yes), watch the new
@@ -162,10 +129,9 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 		event_file(ev, f->base);
 	}
 	event_put_path(event_obj(ev, "file"), "path", path);
-	event_rule(ev, m->conf.rules[rule].name,
-	    m->conf.rules[rule].severity, CONF_MODE_ENFORCE);
+	monitor_event_rule(m, ev, rule);	/* enforce: checked above */
 	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
-	worker_pid(ev, pid);
+	who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
 	free(why);
 	free(path);
@@ -251,7 +217,7 @@ worker_confirm(struct monitor *m, int fd, pid_t pid)
 		report_add_diff(ev, vault, f->base, fd);
 		free(vault);
 	}
-	worker_pid(ev, pid);
+	who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
 	/* In enforce mode a change that got past the permission check
 	 * (truncate(2), a writer that opened the file before the monitor
@@ -297,16 +263,11 @@ worker_path_event(struct monitor *m, const char *action, const char *path,
 	json_object *ev = event_new(WORKER_DATASET, action, "success");
 
 	event_put_path(event_obj(ev, "file"), "path", path);
-	if (rule >= 0)
-		event_rule(ev, m->conf.rules[rule].name,
-		    m->conf.rules[rule].severity, monitor_rule_mode(m, rule));
-	else
-		event_rule(ev, "fimguard-self", CONF_SEV_CRITICAL,
-		    CONF_MODE_ENFORCE);
+	monitor_event_rule(m, ev, rule);
 	if (previous != NULL)
 		event_put_path(event_obj(event_obj(ev, "fimguard"),
 		    "previous"), "path", previous);
-	worker_pid(ev, pid);
+	who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
 }
 
@@ -336,7 +297,7 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 		return;
 	}
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
-	worker_pid(ev, pid);
+	who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
 	if (f->rule >= 0 && m->conf.rules[f->rule].restore &&
 	    (ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
