@@ -21,6 +21,12 @@ struct mon_file {
 	struct entry	*base;		/* in the baseline, or NULL */
 	uint8_t		 last_sha[32];	/* last content reported */
 	int		 has_last;
+	/* A MODIFY waits for the writer's close: O_TRUNC then write(2)
+	 * raise it before the new content is there. */
+	int		 open_writes;	/* write opens seen minus closes */
+	uint64_t	 settle_due_ms;	/* 0: no MODIFY pending */
+	uint64_t	 settle_first_ms;
+	pid_t		 settle_pid;
 };
 
 struct monitor {
@@ -33,6 +39,8 @@ struct monitor {
 	struct watch_tab **retired;	/* freed at exit: perm may read */
 	size_t		 nretired;
 	struct htab	 byname;	/* path -> index in files */
+	size_t		*settling;	/* files with a pending MODIFY */
+	size_t		 nsettling;
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;

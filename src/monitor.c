@@ -386,6 +386,7 @@ monitor_close(struct monitor *m)
 	for (size_t i = 0; i < m->nfiles; i++)
 		free(m->files[i].path);
 	free(m->files);
+	free(m->settling);
 	watch_tab_free(m->tab);
 	for (size_t i = 0; i < m->nretired; i++)
 		watch_tab_free(m->retired[i]);

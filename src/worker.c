@@ -27,6 +27,12 @@
 #include "who.h"
 
 #define WORKER_DATASET	"fimguard.monitor"
+/* How long a MODIFY waits for the close-write that usually follows
+ * (open with O_TRUNC, then write), and the most it waits for a writer
+ * that keeps the file open: a truncate(2) has no close, and restore
+ * must stay within a second. */
+#define WORKER_SETTLE_MS	100
+#define WORKER_SETTLE_MAX_MS	500
 
 static const struct mon_file *
 worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
@@ -69,6 +75,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 
 	if (w == NULL)
 		return;		/* unwatched since (reload) */
+	if (f != NULL && !denied)	/* its close-write confirms */
+		((struct mon_file *)f)->open_writes++;
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -163,9 +171,10 @@ worker_hash_stable(struct monitor *m, int fd, struct stat *st,
 	return 0;	/* still moving: the next close-write reports again */
 }
 
-/* Hash what was just written, through the notification's fd. */
+/* Hash what was just written, through the notification's fd;
+ * closed = this is the writer's close-write. */
 static void
-worker_confirm(struct monitor *m, int fd, pid_t pid)
+worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 {
 	const struct mon_file *f;
 	const struct watch *w;
@@ -178,6 +187,12 @@ worker_confirm(struct monitor *m, int fd, pid_t pid)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (f = worker_file(m, st.st_dev, st.st_ino, &w)) == NULL)
 		return;
+	if (closed) {
+		/* The count can go below zero when the close is read
+		 * before the open's record: the sum still comes right. */
+		((struct mon_file *)f)->open_writes--;
+		((struct mon_file *)f)->settle_due_ms = 0;
+	}
 	now.path = f->path;
 	now.rule = f->rule >= 0 ? m->conf.rules[f->rule].name :
 	    "fimguard-self";
@@ -241,7 +256,7 @@ worker_data(struct monitor *m)
 		if (e->fd < 0)
 			continue;
 		if ((e->mask & FAN_CLOSE_WRITE) && e->pid != getpid())
-			worker_confirm(m, e->fd, e->pid);
+			worker_confirm(m, e->fd, e->pid, 1);
 		close(e->fd);
 	}
 }
@@ -349,8 +364,55 @@ worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 
 	if (fd < 0)
 		return;
-	worker_confirm(m, fd, pid);
+	worker_confirm(m, fd, pid, 0);
 	close(fd);
+}
+
+/* A MODIFY: confirm a little later, unless the close-write does. */
+static void
+worker_settle_later(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	struct mon_file *mf = (struct mon_file *)f;
+	uint64_t now = util_now_ms();
+
+	mf->settle_pid = pid;
+	if (mf->settle_due_ms != 0)
+		return;
+	mf->settle_first_ms = now;
+	mf->settle_due_ms = now + WORKER_SETTLE_MS;
+	m->settling = xreallocarray(m->settling, m->nsettling + 1,
+	    sizeof(*m->settling));
+	m->settling[m->nsettling++] = (size_t)(f - m->files);
+}
+
+/* Confirm the MODIFYs whose time has come; returns the poll timeout
+ * until the next one (-1: none pending). */
+static int
+worker_settle(struct monitor *m)
+{
+	uint64_t now = util_now_ms(), next = UINT64_MAX;
+	size_t i = 0;
+
+	while (i < m->nsettling) {
+		struct mon_file *f = &m->files[m->settling[i]];
+
+		if (f->settle_due_ms != 0 && f->settle_due_ms > now) {
+			next = f->settle_due_ms < next ? f->settle_due_ms : next;
+			i++;
+			continue;
+		}
+		if (f->settle_due_ms != 0 && f->open_writes > 0 &&
+		    now - f->settle_first_ms < WORKER_SETTLE_MAX_MS) {
+			f->settle_due_ms = now + WORKER_SETTLE_MS;
+			continue;	/* still open for write: wait */
+		}
+		m->settling[i] = m->settling[--m->nsettling];
+		if (f->settle_due_ms != 0) {	/* else: confirmed on close */
+			f->settle_due_ms = 0;
+			worker_modified(m, f, f->settle_pid);
+		}
+	}
+	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
 static void
@@ -398,7 +460,7 @@ worker_notify(void *arg, const struct notify_event *ev)
 		break;
 	case NOTIFY_MODIFY:
 		if (f != NULL)
-			worker_modified(m, f, ev->pid);
+			worker_settle_later(m, f, ev->pid);
 		break;
 	}
 }
@@ -429,8 +491,8 @@ worker_main(void *arg)
 	/* Here, not on the main thread: it reads the tables this thread
 	 * changes (new files, restores). */
 	monitor_scan_writers(m);
-	for (;;) {
-		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
+	for (int timeout = -1;; timeout = worker_settle(m)) {
+		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[3].revents & POLLIN)
 			notify_read(&m->notify, worker_notify, m);

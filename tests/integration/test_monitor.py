@@ -244,6 +244,23 @@ def test_enforce_allowed_writer(enforce):
     assert mod["file"]["hash"]["sha256"] == sha256_bytes(b"from cp\n")
 
 
+def test_slow_writer_is_reported_once_with_final_content(audit):
+    # O_TRUNC raises MODIFY on an empty file before the writer writes:
+    # the report must wait for the close and cite what was written.
+    fim, m = audit.fim, audit
+    rc, err = op("import sys, time\n"
+                 "f = open(sys.argv[1], 'wb'); f.flush(); time.sleep(0.05)\n"
+                 "f.write(b'slow\\n'); time.sleep(0.05); f.close()",
+                 fim.t("b.conf"))
+    assert rc == 0, err
+    mod = m.wait_for(by("modified", fim.t("b.conf")), "modified")
+    assert try_open(fim.t("c.conf"), "append") == 0
+    m.wait_for(by("modified", fim.t("c.conf")), "marker")
+    mods = [e for e in m.events() if by("modified", fim.t("b.conf"))(e)]
+    assert [e["file"]["hash"]["sha256"] for e in mods] == \
+        [sha256_bytes(b"slow\n")]
+
+
 def test_self_protection_in_audit(audit):
     fim, m = audit.fim, audit
     for path in (fim.baseline_file, os.path.join(fim.state, "hmac.key"),
