@@ -29,9 +29,13 @@ enum conf_vtype {
 	V_WORDS,	/* one or more words */
 	V_URL,		/* one URL with a scheme from the enum list */
 	V_ENVNAME,	/* an environment variable name */
+	V_UINT,		/* a whole number from 1 to 100000 */
+	V_HEADER,	/* one mail address (From:) */
+	V_ADDRS,	/* mail addresses (To:) */
 };
 
-enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK, SC_NONE };
+enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK, SC_NONE,
+	SC_SINKS /* any of the three sink sections */ };
 
 struct conf_key {
 	int		 scope;
@@ -66,17 +70,32 @@ static const struct conf_key conf_keys[] = {
 	{ SC_JIRA, "user", V_WORD, NULL, 0 },
 	{ SC_JIRA, "token_env", V_ENVNAME, NULL, 0 },
 	{ SC_JIRA, "token_file", V_PATH, NULL, 0 },
+	{ SC_JIRA, "token_credential", V_WORD, NULL, 0 },
 	{ SC_JIRA, "ca_file", V_PATH, NULL, 0 },
+	{ SC_JIRA, "labels", V_WORDS, NULL, 0 },
+	{ SC_JIRA, "priority_low", V_WORD, NULL, 0 },
+	{ SC_JIRA, "priority_medium", V_WORD, NULL, 0 },
+	{ SC_JIRA, "priority_high", V_WORD, NULL, 0 },
+	{ SC_JIRA, "priority_critical", V_WORD, NULL, 0 },
 	{ SC_SMTP, "url", V_URL, "smtp|smtps", 0 },
 	{ SC_SMTP, "starttls", V_ENUM, "required|no", 0 },
-	{ SC_SMTP, "from", V_WORD, NULL, 0 },
-	{ SC_SMTP, "to", V_WORDS, NULL, 0 },
+	{ SC_SMTP, "from", V_HEADER, NULL, 0 },
+	{ SC_SMTP, "to", V_ADDRS, NULL, 0 },
 	{ SC_SMTP, "user", V_WORD, NULL, 0 },
 	{ SC_SMTP, "password_env", V_ENVNAME, NULL, 0 },
 	{ SC_SMTP, "password_file", V_PATH, NULL, 0 },
+	{ SC_SMTP, "password_credential", V_WORD, NULL, 0 },
 	{ SC_SMTP, "ca_file", V_PATH, NULL, 0 },
 	{ SC_WEBHOOK, "url", V_URL, "https|http", 0 },
+	{ SC_WEBHOOK, "token_env", V_ENVNAME, NULL, 0 },
+	{ SC_WEBHOOK, "token_file", V_PATH, NULL, 0 },
+	{ SC_WEBHOOK, "token_credential", V_WORD, NULL, 0 },
 	{ SC_WEBHOOK, "ca_file", V_PATH, NULL, 0 },
+	/* every sink: which events alert, how many a minute, how long */
+	{ SC_SINKS, "actions", V_WORDS, NULL, 0 },
+	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
+	{ SC_SINKS, "rate", V_UINT, NULL, 0 },
+	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {
@@ -264,6 +283,9 @@ conf_check_url(const struct conf_key *k, const char *w)
 
 	if (colon == NULL || colon[3] == '\0')
 		return 0;
+	/* user:password@host would put a secret where logs show URLs */
+	if (memchr(colon + 3, '@', strcspn(colon + 3, "/?#")) != NULL)
+		return 0;
 	scheme = xstrndup(w, (size_t)(colon - w));
 	ok = conf_choice(k->choices, scheme) != 0;
 	free(scheme);
@@ -289,7 +311,7 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
     struct strlist *w)
 {
 	int single = k->type != V_PATHS && k->type != V_GLOBS &&
-	    k->type != V_WORDS;
+	    k->type != V_WORDS && k->type != V_ADDRS;
 	char *exp, *msg;
 
 	if (single && w->n > 1) {
@@ -333,6 +355,21 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 			conf_bad_value(ps, k->key, v,
 			    "an environment variable name");
 			return -1;
+		case V_UINT:
+			if (v[strspn(v, "0123456789")] == '\0' &&
+			    strlen(v) <= 6 && atol(v) >= 1 &&
+			    atol(v) <= 100000)
+				break;
+			conf_bad_value(ps, k->key, v,
+			    "a whole number from 1 to 100000");
+			return -1;
+		case V_HEADER:
+		case V_ADDRS:
+			/* a mail address goes into From: and MAIL FROM */
+			if (strchr(v, '@') != NULL && strpbrk(v, "<>,\"") == NULL)
+				break;
+			conf_bad_value(ps, k->key, v, "a mail address");
+			return -1;
 		default:
 			break;
 		}
@@ -344,7 +381,9 @@ static const struct conf_key *
 conf_find_key(int scope, const char *key)
 {
 	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-		if (conf_keys[i].scope == scope &&
+		if ((conf_keys[i].scope == scope ||
+		    (conf_keys[i].scope == SC_SINKS && (scope == SC_JIRA ||
+		    scope == SC_SMTP || scope == SC_WEBHOOK))) &&
 		    strcmp(conf_keys[i].key, key) == 0)
 			return &conf_keys[i];
 	return NULL;
@@ -591,6 +630,47 @@ conf_parse(struct conf *c, FILE *fp, const char *fname, enum conf_kind kind)
 	return (int)(c->errors.n - before);
 }
 
+/* The keys a sink cannot work without. */
+static void
+conf_validate_sink(struct conf *c, const struct conf_section *s)
+{
+	static const char *need[][3] = {
+		{ "jira", "url", NULL }, { "jira", "project", NULL },
+		{ "jira", "issue_type", NULL },
+		{ "jira", "token_env", "token_file|token_credential" },
+		{ "smtp", "url", NULL }, { "smtp", "from", NULL },
+		{ "smtp", "to", NULL }, { "webhook", "url", NULL },
+	};
+	const char *api;
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (strcmp(need[i][0], s->name) != 0 ||
+		    conf_section_get(c, s->name, need[i][1]) != NULL ||
+		    (need[i][2] != NULL && (conf_section_get(c, s->name,
+		    "token_file") || conf_section_get(c, s->name,
+		    "token_credential"))))
+			continue;
+		strlist_push_owned(&c->errors, xasprintf("%s:%d: section "
+		    "'[%s]' has no %s%s%s", s->file, s->line, s->name,
+		    need[i][1], need[i][2] ? ", " : "",
+		    need[i][2] ? "token_file or token_credential" : ""));
+	}
+	api = conf_section_get(c, s->name, "api");
+	if (strcmp(s->name, "jira") == 0 && (api == NULL ||
+	    strcmp(api, "3") == 0) && conf_section_get(c, s->name, "user") ==
+	    NULL)
+		strlist_push_owned(&c->errors, xasprintf("%s:%d: [jira] with "
+		    "api = 3 (Jira Cloud) needs user (the account's email)",
+		    s->file, s->line));
+	if (strcmp(s->name, "smtp") == 0 && conf_section_get(c, s->name,
+	    "user") != NULL && conf_section_get(c, s->name, "password_env") ==
+	    NULL && conf_section_get(c, s->name, "password_file") == NULL &&
+	    conf_section_get(c, s->name, "password_credential") == NULL)
+		strlist_push_owned(&c->errors, xasprintf("%s:%d: [smtp] user "
+		    "needs password_env, password_file or password_credential",
+		    s->file, s->line));
+}
+
 /* Checks that need a whole rule or section, after parsing. */
 int
 conf_validate(struct conf *c)
@@ -607,10 +687,7 @@ conf_validate(struct conf *c)
 	for (size_t i = 0; i < c->nsections; i++) {
 		struct conf_section *s = &c->sections[i];
 
-		if (conf_section_get(c, s->name, "url") == NULL)
-			strlist_push_owned(&c->errors, xasprintf("%s:%d: "
-			    "section '[%s]' has no url", s->file, s->line,
-			    s->name));
+		conf_validate_sink(c, s);
 	}
 	return (int)(c->errors.n - before);
 }

@@ -78,6 +78,14 @@ struct bad_case {
 #define P	CONF_KIND_POLICY
 #define C	CONF_KIND_CONFIG
 #define EXPECTED "expected 'key = value', '[section]' or '[rule NAME]'"
+/* What a sink needs besides the lines a case is about, appended after
+ * them so that the line numbers in the expected errors stay put. */
+#define JIRA_REST_NOTOK	"project = OPS\nissue_type = Task\nuser = a@b.c\n" \
+			"token_credential = jira\n"
+#define JIRA_REST	"project = OPS\nissue_type = Task\nuser = a@b.c\n" \
+			"token_env = T\n"
+#define SMTP_REST_NOTO	"from = f@b.c\n"
+#define SMTP_REST	"from = f@b.c\nto = t@b.c\n"
 
 static const struct bad_case bad_cases[] = {
 	/* ---- policy files ("p.rules") ---- */
@@ -236,12 +244,41 @@ static const struct bad_case bad_cases[] = {
 	    { "f.conf:1: 'state_dir' takes one value, got 2" } },
 	{ "duplicate global key", C, "mode = audit\nmode = enforce\n", 0,
 	    { "f.conf:2: duplicate key 'mode'" } },
-	{ "unknown sink key", C, "[jira]\nurl = https://j\nfoo = 1\n", 0,
+	{ "unknown sink key", C, "[jira]\nurl = https://j\nfoo = 1\n" JIRA_REST, 0,
 	    { "f.conf:3: unknown key 'foo' in [jira]" } },
 	{ "smtp key in webhook", C, "[webhook]\nurl = https://w\nto = a@b\n",
 	    0, { "f.conf:3: unknown key 'to' in [webhook]" } },
 	{ "sink without url", C, "\n[jira]\nproject = OPS\n", 0,
-	    { "f.conf:2: section '[jira]' has no url" } },
+	    { "f.conf:2: section '[jira]' has no url",
+	      "f.conf:2: section '[jira]' has no issue_type",
+	      "f.conf:2: section '[jira]' has no token_env, token_file or "
+	      "token_credential",
+	      "f.conf:2: [jira] with api = 3 (Jira Cloud) needs user (the "
+	      "account's email)" } },
+	{ "smtp user without password", C, "[smtp]\nurl = smtp://m\n"
+	    "user = u\n" SMTP_REST, 0,
+	    { "f.conf:1: [smtp] user needs password_env, password_file or "
+	      "password_credential" } },
+	{ "url with credentials", C, "[webhook]\nurl = https://u:p@h/x\n", 0,
+	    { "f.conf:2: invalid value 'https://u:p@h/x' for 'url' (expected "
+	      "a https | http URL)",
+	      "f.conf:1: section '[webhook]' has no url" } },
+	{ "mail address with a bracket", C, "[smtp]\nurl = smtp://m\n"
+	    "from = <a@b>\nto = t@b.c x\n", 0,
+	    { "f.conf:3: invalid value '<a@b>' for 'from' (expected a mail "
+	      "address)",
+	      "f.conf:4: invalid value 'x' for 'to' (expected a mail "
+	      "address)",
+	      "f.conf:1: section '[smtp]' has no from",
+	      "f.conf:1: section '[smtp]' has no to" } },
+	{ "bad rate", C, "[webhook]\nurl = https://w\nrate = 0\n"
+	    "timeout = 1.5\nmin_severity = huge\n", 0,
+	    { "f.conf:3: invalid value '0' for 'rate' (expected a whole number "
+	      "from 1 to 100000)",
+	      "f.conf:4: invalid value '1.5' for 'timeout' (expected a whole "
+	      "number from 1 to 100000)",
+	      "f.conf:5: invalid value 'huge' for 'min_severity' (expected "
+	      "low | medium | high | critical)" } },
 	{ "sink with bad url has no url", C, "[webhook]\nurl = ftp://x\n", 0,
 	    { "f.conf:2: invalid value 'ftp://x' for 'url' (expected a "
 	      "https | http URL)",
@@ -249,39 +286,42 @@ static const struct bad_case bad_cases[] = {
 	{ "smtp url scheme", C, "[smtp]\nurl = https://m\n", 0,
 	    { "f.conf:2: invalid value 'https://m' for 'url' (expected a "
 	      "smtp | smtps URL)",
-	      "f.conf:1: section '[smtp]' has no url" } },
-	{ "url without host", C, "[jira]\nurl = https://\n", 0,
+	      "f.conf:1: section '[smtp]' has no url",
+	      "f.conf:1: section '[smtp]' has no from",
+	      "f.conf:1: section '[smtp]' has no to" } },
+	{ "url without host", C, "[jira]\nurl = https://\n" JIRA_REST, 0,
 	    { "f.conf:2: invalid value 'https://' for 'url' (expected a "
 	      "https | http URL)",
 	      "f.conf:1: section '[jira]' has no url" } },
-	{ "bad starttls", C, "[smtp]\nurl = smtp://m\nstarttls = maybe\n", 0,
+	{ "bad starttls", C, "[smtp]\nurl = smtp://m\nstarttls = maybe\n" SMTP_REST, 0,
 	    { "f.conf:3: invalid value 'maybe' for 'starttls' (expected "
 	      "required | no)" } },
-	{ "bad jira api", C, "[jira]\nurl = https://j\napi = 4\n", 0,
+	{ "bad jira api", C, "[jira]\nurl = https://j\napi = 4\n" JIRA_REST, 0,
 	    { "f.conf:3: invalid value '4' for 'api' (expected 2 | 3)" } },
-	{ "bad env name", C, "[jira]\nurl = https://j\ntoken_env = lower\n", 0,
+	{ "bad env name", C, "[jira]\nurl = https://j\ntoken_env = lower\n" JIRA_REST_NOTOK, 0,
 	    { "f.conf:3: invalid value 'lower' for 'token_env' (expected an "
 	      "environment variable name)" } },
 	{ "env name starting with digit", C,
-	    "[smtp]\nurl = smtp://m\npassword_env = 1PASS\n", 0,
+	    "[smtp]\nurl = smtp://m\npassword_env = 1PASS\n" SMTP_REST, 0,
 	    { "f.conf:3: invalid value '1PASS' for 'password_env' (expected "
 	      "an environment variable name)" } },
 	{ "relative token file", C,
-	    "[jira]\nurl = https://j\ntoken_file = tok\n", 0,
+	    "[jira]\nurl = https://j\ntoken_file = tok\n" JIRA_REST_NOTOK, 0,
 	    { "f.conf:3: path 'tok' is not absolute" } },
-	{ "empty smtp to", C, "[smtp]\nurl = smtp://m\nto =\n", 0,
-	    { "f.conf:3: empty value for 'to'" } },
+	{ "empty smtp to", C, "[smtp]\nurl = smtp://m\nto =\n" SMTP_REST_NOTO, 0,
+	    { "f.conf:3: empty value for 'to'",
+	      "f.conf:1: section '[smtp]' has no to" } },
 	{ "duplicate section", C,
 	    "[webhook]\nurl = https://w\n[webhook]\nurl = https://v\n", 0,
 	    { "f.conf:3: duplicate section '[webhook]' (first defined at "
 	      "f.conf:1)" } },
 	{ "duplicate key in section", C,
-	    "[smtp]\nurl = smtp://m\nurl = smtp://n\n", 0,
+	    "[smtp]\nurl = smtp://m\nurl = smtp://n\n" SMTP_REST, 0,
 	    { "f.conf:3: duplicate key 'url'" } },
 	{ "same key in two sections is fine, bad one is not", C,
-	    "[jira]\nurl = https://j\nca_file = /ca\n"
+	    "[jira]\nurl = https://j\nca_file = /ca\n" JIRA_REST
 	    "[webhook]\nurl = https://w\nca_file = ca\n", 0,
-	    { "f.conf:6: path 'ca' is not absolute" } },
+	    { "f.conf:10: path 'ca' is not absolute" } },
 	{ "config errors in one pass", C,
 	    "mode = on\n"			/* 1 */
 	    "events = rel\n"			/* 2 */
@@ -297,7 +337,13 @@ static const struct bad_case bad_cases[] = {
 	      "file",
 	      "f.conf:6: invalid value '1' for 'api' (expected 2 | 3)",
 	      "f.conf:7: unknown section '[nope]'",
-	      "f.conf:5: section '[jira]' has no url" } },
+	      "f.conf:5: section '[jira]' has no url",
+	      "f.conf:5: section '[jira]' has no project",
+	      "f.conf:5: section '[jira]' has no issue_type",
+	      "f.conf:5: section '[jira]' has no token_env, token_file or "
+	      "token_credential",
+	      "f.conf:5: [jira] with api = 3 (Jira Cloud) needs user (the "
+	      "account's email)" } },
 };
 
 static void
@@ -455,9 +501,17 @@ static const char good_config[] =
     "url = https://jira.example.com/x#frag\n"
     "api = 3\n"
     "project = OPS\n"
+    "issue_type = Task\n"
+    "user = secops@example.com\n"
     "token_env = JIRA_TOKEN_2\n"
+    "priority_critical = P1\n"
+    "labels = fim security\n"
     "[smtp]\n"
     "url = smtps://mail.example.com:465\n"
+    "from = fimguard@host.example.com\n"
+    "user = fimguard\n"
+    "rate = 10\n"
+    "min_severity = high\n"
     "to = a@example.com b@example.com   # two people\n"
     "starttls = required\n"
     "password_env = _PW\n"
@@ -485,9 +539,9 @@ test_good_config(void **state)
 	assert_string_equal(c.sections[0].file, "f.conf");
 	assert_int_equal(c.sections[0].line, 6);
 	assert_string_equal(c.sections[1].name, "smtp");
-	assert_int_equal(c.sections[1].line, 11);
+	assert_int_equal(c.sections[1].line, 15);
 	assert_string_equal(c.sections[2].name, "webhook");
-	assert_int_equal(c.sections[2].line, 16);
+	assert_int_equal(c.sections[2].line, 24);
 
 	/* '#' not after white space is part of the value. */
 	assert_string_equal(conf_section_get(&c, "jira", "url"),
@@ -502,9 +556,14 @@ test_good_config(void **state)
 	    "a@example.com b@example.com");
 	assert_string_equal(conf_section_get(&c, "smtp", "starttls"),
 	    "required");
+	assert_string_equal(conf_section_get(&c, "smtp", "rate"), "10");
+	assert_string_equal(conf_section_get(&c, "smtp", "min_severity"),
+	    "high");
+	assert_string_equal(conf_section_get(&c, "jira", "labels"),
+	    "fim security");
 	assert_string_equal(conf_section_get(&c, "webhook", "url"),
 	    "http://127.0.0.1:8080/hook");
-	assert_null(conf_section_get(&c, "jira", "user"));
+	assert_null(conf_section_get(&c, "jira", "ca_file"));
 	assert_null(conf_section_get(&c, "webhook", "to"));
 	assert_null(conf_section_get(&c, "nosuch", "url"));
 	assert_null(conf_section_get(&c, "", ""));
