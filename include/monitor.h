@@ -14,6 +14,19 @@
 #include "state.h"
 #include "watch.h"
 
+/* The fanotify groups outlive a monitor instance: made once, as root,
+ * before capabilities are dropped; a reload re-marks them (adding inode
+ * marks needs only read access, creating a group needs CAP_SYS_ADMIN). */
+struct monitor_groups {
+	int		 perm;		/* permission group */
+	int		 pre;		/* pre-content group, or -1 */
+	int		 notify;	/* directory notification group */
+	int		 data;		/* close-write notifications */
+	int		 made;		/* groups exist */
+};
+
+struct alerter;
+
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
 	char		*path;
@@ -56,11 +69,16 @@ struct monitor {
 	uint64_t	 started_ms;
 	uint64_t	 modified, confirmed_same, restores;
 	pthread_t	 perm_tid, worker_tid;
+	struct alerter	*alerter;	/* NULL: no alert sink */
 };
 
 struct cmd_opts;
-struct monitor *monitor_start(const struct cmd_opts *, int *);
+struct monitor *monitor_start(const struct cmd_opts *, int *,
+	    struct monitor_groups *, struct alerter *);
+void	 monitor_threads(struct monitor *);
 void	 monitor_stop(struct monitor *);
+int	 monitor_needs_restore(const struct monitor *);
+void	 monitor_groups_close(struct monitor_groups *);
 
 void	*worker_main(void *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,

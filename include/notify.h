@@ -31,7 +31,7 @@ struct notify {
 	int		*rule;		/* children covered by rule, or -1 */
 };
 
-int	 notify_init(struct notify *);
+int	 notify_init(struct notify *, int);
 void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
 typedef void (*notify_fn)(void *, const struct notify_event *);

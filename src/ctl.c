@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "log.h"
@@ -91,6 +92,7 @@ ctl_status(const struct monitor *m, uint64_t now_ms, unsigned reloads)
 	ctl_u64(o, "errors", __atomic_load_n(&p->errors, __ATOMIC_RELAXED));
 	ctl_u64(o, "uptime_s", (now_ms - m->started_ms) / 1000);
 	ctl_u64(o, "reloads", reloads);
+	alert_status(m->alerter, o);
 	return o;
 }
 
@@ -145,6 +147,23 @@ ctl_fetch(const char *dir)
 }
 
 static void
+ctl_print_alerts(json_object *o)
+{
+	static const char *keys[] = { "sinks", "pid", "worker", "spooled",
+	    "delivered", "failed", "spool_errors" };
+	json_object *al, *v;
+
+	if (!json_object_object_get_ex(o, "alerts", &al))
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(al, keys[i], &v))
+			printf("alerts.%-12s %s\n", keys[i],
+			    json_object_is_type(v, json_type_array) ?
+			    json_object_to_json_string_ext(v,
+			    JSON_C_TO_STRING_PLAIN) : json_object_get_string(v));
+}
+
+static void
 ctl_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
@@ -157,6 +176,7 @@ ctl_print(json_object *o)
 		if (json_object_object_get_ex(o, keys[i], &v))
 			printf("%-12s %s\n", keys[i], json_object_get_string(v));
 	}
+	ctl_print_alerts(o);
 }
 
 /* After approve or init: a monitor running on this state directory

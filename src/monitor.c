@@ -36,10 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "cmd.h"
 #include "intent.h"
 #include "log.h"
 #include "monitor.h"
+#include "spool.h"
 #include "util.h"
 #include "walk.h"
 #include "who.h"
@@ -59,37 +61,79 @@ monitor_raise_nofile(void)
 }
 
 static int
-monitor_groups(struct monitor *m)
+monitor_make_groups(struct monitor_groups *g, const struct conf *c)
 {
-	m->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
+	g->pre = -1;
+	g->perm = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
 	    FAN_REPORT_TID | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-	if (m->perm_fd < 0) {
+	if (g->perm < 0) {
 		log_warn("fanotify_init (permission group; needs "
 		    "CAP_SYS_ADMIN and a kernel with permission events)");
 		return -1;
 	}
-	for (size_t r = 0; r < m->conf.nrules; r++)
-		if (m->conf.rules[r].truncate == CONF_TRUNC_DENY &&
-		    m->pre_fd < 0 &&
-		    (m->pre_fd = fanotify_init(FAN_CLASS_PRE_CONTENT |
+	for (size_t r = 0; r < c->nrules; r++)
+		if (c->rules[r].truncate == CONF_TRUNC_DENY && g->pre < 0 &&
+		    (g->pre = fanotify_init(FAN_CLASS_PRE_CONTENT |
 		    FAN_CLOEXEC | FAN_REPORT_TID | FAN_UNLIMITED_QUEUE |
 		    FAN_UNLIMITED_MARKS, O_RDONLY | O_LARGEFILE |
 		    O_CLOEXEC)) < 0)
 			log_warn("fanotify_init (pre-content group for "
 			    "truncate = deny; needs Linux 6.14): truncation "
 			    "will be restored, not denied");
-	if (notify_init(&m->notify) < 0) {
-		log_warn("fanotify_init (directory notification group)");
-		return -1;
-	}
-	m->data_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
+	g->data = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
 	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-	if (m->data_fd < 0) {
+	if (g->data < 0) {
 		log_warn("fanotify_init (notification group)");
 		return -1;
 	}
+	g->notify = -1;
+	g->made = 1;
+	return 0;
+}
+
+void
+monitor_groups_close(struct monitor_groups *g)
+{
+	int *fds[] = { &g->perm, &g->pre, &g->notify, &g->data };
+
+	for (size_t i = 0; g->made && i < 4; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	g->made = 0;
+}
+
+static int
+monitor_groups(struct monitor *m, struct monitor_groups *g)
+{
+	if (!g->made && monitor_make_groups(g, &m->conf) < 0)
+		return -1;
+	for (size_t r = 0; r < m->conf.nrules; r++)
+		if (m->conf.rules[r].truncate == CONF_TRUNC_DENY && g->pre < 0)
+			log_warnx("rule %s: truncate = deny needs a restart "
+			    "(a pre-content group cannot be made after "
+			    "capabilities are dropped)", m->conf.rules[r].name);
+	if (notify_init(&m->notify, g->notify) < 0) {
+		log_warn("fanotify_init (directory notification group)");
+		return -1;
+	}
+	g->notify = m->notify.fd;
+	m->perm_fd = g->perm;
+	m->pre_fd = g->pre;
+	m->data_fd = g->data;
+	return 0;
+}
+
+/* Restoring needs CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE. */
+int
+monitor_needs_restore(const struct monitor *m)
+{
+	for (size_t r = 0; r < m->conf.nrules; r++)
+		if (m->conf.rules[r].restore)
+			return 1;
 	return 0;
 }
 
@@ -228,6 +272,10 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
+		/* spool entries come and go (the alerter removes them):
+		 * the directory's mode (root:alerter 02770) guards them */
+		if (depth == 0 && strcmp(de->d_name, SPOOL_DIR) == 0)
+			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
 			monitor_self_dir(m, p, depth + 1);
@@ -344,7 +392,8 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 }
 
 static int
-monitor_setup(struct monitor *m, const struct cmd_opts *o)
+monitor_setup(struct monitor *m, const struct cmd_opts *o,
+    struct monitor_groups *g)
 {
 	int r;
 
@@ -360,7 +409,11 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 		fatal("eventfd");
 	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
 	    MONITOR_EVENTS, m->foreground);
-	if (monitor_groups(m) < 0)
+	if (m->alerter != NULL) {
+		m->sink.hook = alert_event;
+		m->sink.hook_arg = m->alerter;
+	}
+	if (monitor_groups(m, g) < 0)
 		return EXIT_USAGE;
 	if (monitor_marks(m, o) > 0)
 		log_warnx("some files could not be watched");
@@ -372,15 +425,11 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o)
 	return 0;
 }
 
+/* The groups' fds belong to struct monitor_groups, not to us. */
 static void
 monitor_close(struct monitor *m)
 {
-	if (m->perm_fd >= 0)
-		close(m->perm_fd);
-	if (m->pre_fd >= 0)
-		close(m->pre_fd);
-	if (m->data_fd >= 0)
-		close(m->data_fd);
+	m->notify.fd = -1;
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
 	for (size_t i = 0; i < m->nfiles; i++)
@@ -495,7 +544,8 @@ monitor_scan_writers(struct monitor *m)
  * logged). Signals must already be blocked: the threads inherit the
  * mask, and only the main thread takes them (signalfd). */
 struct monitor *
-monitor_start(const struct cmd_opts *o, int *err)
+monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
+    struct alerter *a)
 {
 	struct monitor *m = xcalloc(1, sizeof(*m));
 
@@ -503,6 +553,7 @@ monitor_start(const struct cmd_opts *o, int *err)
 	m->sink.fd = -1;	/* closed on a setup failure before it opened */
 	m->state.lockfd = -1;
 	m->foreground = o->foreground;
+	m->alerter = a;
 	if (cmd_load_conf(o, &m->conf) != 0) {
 		free(m);
 		*err = EXIT_USAGE;
@@ -511,23 +562,30 @@ monitor_start(const struct cmd_opts *o, int *err)
 	if (monitor_mode(o, &m->conf) < 0)
 		*err = EXIT_USAGE;
 	else
-		*err = monitor_setup(m, o);
-	if (*err == 0 && (pthread_create(&m->worker_tid, NULL, worker_main,
-	    m) != 0 || pthread_create(&m->perm_tid, NULL, perm_main,
-	    &m->perm) != 0))
-		fatalx("cannot start threads");
+		*err = monitor_setup(m, o, g);
 	if (*err != 0) {
 		monitor_close(m);
 		return NULL;
 	}
+	return m;
+}
+
+/* Threads start after the privilege drop: they inherit the dropped
+ * capabilities and the seccomp filter of the thread that makes them. */
+void
+monitor_threads(struct monitor *m)
+{
+	if (pthread_create(&m->worker_tid, NULL, worker_main, m) != 0 ||
+	    pthread_create(&m->perm_tid, NULL, perm_main, &m->perm) != 0)
+		fatalx("cannot start threads");
 	m->started_ms = util_now_ms();
 	perm_watch(&m->perm, 1);
 	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
 	    conf_mode_name(m->conf.mode), m->conf.nrules);
-	return m;
 }
 
-/* Stop the threads and release everything. Closing the permission
+/* Stop the threads and release everything but the groups: a reload
+ * hands them to the next instance; at exit, closing the permission
  * group makes the kernel allow whatever is still pending. */
 void
 monitor_stop(struct monitor *m)
@@ -538,11 +596,6 @@ monitor_stop(struct monitor *m)
 		fatal("stop");
 	pthread_join(m->perm_tid, NULL);
 	perm_watch(&m->perm, 0);
-	close(m->perm_fd);
-	m->perm_fd = -1;
-	if (m->pre_fd >= 0)
-		close(m->pre_fd);
-	m->pre_fd = -1;
 	pthread_join(m->worker_tid, NULL);
 	monitor_close(m);
 }

@@ -24,12 +24,13 @@
 #define NOTIFY_DIR_MASK	(FAN_CREATE | FAN_DELETE | FAN_RENAME | \
 	FAN_ATTRIB | FAN_ONDIR)
 
+/* fd >= 0: a group made before (a reload keeps its groups). */
 int
-notify_init(struct notify *n)
+notify_init(struct notify *n, int fd)
 {
 	memset(n, 0, sizeof(*n));
 	htab_init(&n->dirs, 64);
-	n->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+	n->fd = fd >= 0 ? fd : fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
 	    FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 	    O_RDONLY | O_CLOEXEC);
 	return n->fd < 0 ? -1 : 0;

@@ -6,10 +6,17 @@
  * leaving the openers frozen (fail-open; systemd restarts us, and the
  * directory events and `check` catch what slipped through).
  *
- * SIGHUP reloads: a complete new instance (config, policy, baseline,
- * groups, marks, threads) is started while the old one still answers;
- * only then is the old one stopped. A bad policy keeps the old instance
- * running and says why. */
+ * Setup order (DESIGN.md §3): config; the alerter is forked (it reads
+ * its secrets here, as root, then drops to its own user); fanotify
+ * groups, marks, keys and baseline; then capabilities are dropped and
+ * the seccomp filter loaded; only then do threads start, so that none
+ * keeps a capability.
+ *
+ * SIGHUP reloads: a new instance (config, policy, baseline, marks,
+ * threads) on the same fanotify groups is started while the old one
+ * still answers; only then is the old one stopped. A bad policy keeps
+ * the old instance running and says why. Alert sinks and capabilities
+ * are set at start; changing them needs a restart. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -23,10 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "log.h"
 #include "monitor.h"
+#include "priv.h"
 
 
 /* systemd's notify protocol, without libsystemd: one datagram. */
@@ -52,53 +61,96 @@ run_sd_notify(const char *msg)
 	close(fd);
 }
 
+/* What a run holds across reloads. */
+struct run {
+	struct monitor_groups groups;
+	struct alerter	 alerter;
+	int		 alerting;
+	int		 restore_caps;	/* kept CAP_CHOWN & co. */
+	unsigned	 reloads;
+};
+
 static struct monitor *
-run_reload(const struct cmd_opts *o, struct monitor *m, unsigned *reloads)
+run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 {
 	struct monitor *next;
 	int err;
 
 	run_sd_notify("RELOADING=1");
 	log_warnx("SIGHUP: reloading config, policy and baseline");
-	if ((next = monitor_start(o, &err)) == NULL) {
+	next = monitor_start(o, &err, &rn->groups, rn->alerting ?
+	    &rn->alerter : NULL);
+	if (next != NULL && !rn->restore_caps && monitor_needs_restore(next))
+		log_warnx("restore = yes needs a restart: the capabilities "
+		    "restoring needs were dropped at start");
+	if (next != NULL)
+		monitor_threads(next);
+	if (next == NULL) {
 		log_warnx("reload failed; the running monitor keeps its "
 		    "previous policy");
 		run_sd_notify("READY=1");
 		return m;
 	}
 	monitor_stop(m);	/* only after the new one answers */
-	(*reloads)++;
+	rn->reloads++;
 	run_sd_notify("READY=1");
 	return next;
 }
 
 /* Until SIGTERM or SIGINT. Returns the exit status. */
 static int
-run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd)
+run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
+    struct run *rn)
 {
-	struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { lfd, POLLIN, 0 } };
-	unsigned reloads = 0;
+	struct pollfd pfd[3] = { { sfd, POLLIN, 0 }, { lfd, POLLIN, 0 },
+	    { -1, POLLIN, 0 } };
 
 	for (;;) {
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, lfd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
+		pfd[2].fd = rn->alerting ? rn->alerter.sock : -1;
+		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
 			fatal("poll");
 		if ((pfd[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo != SIGHUP)
 				return 0;
-			*mp = run_reload(o, *mp, &reloads);
+			*mp = run_reload(o, *mp, rn);
 		}
 		if (lfd >= 0 && (pfd[1].revents & POLLIN))
-			ctl_serve(lfd, *mp, util_now_ms(), reloads);
+			ctl_serve(lfd, *mp, util_now_ms(), rn->reloads);
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+			alert_read(&rn->alerter);
 		run_sd_notify("WATCHDOG=1");
 	}
+}
+
+/* The alerter is forked first: no thread, no fanotify group and no
+ * mark exists yet for it to inherit. */
+static int
+run_alerter(const struct cmd_opts *o, struct run *rn)
+{
+	struct conf c;
+	int r;
+
+	if (cmd_load_conf(o, &c) != 0)
+		return EXIT_USAGE;
+	r = alert_prepare(&rn->alerter, &c, cmd_state_dir(o, &c));
+	conf_free(&c);
+	if (r < 0)
+		return EXIT_USAGE;
+	if (r > 0 && alert_start(&rn->alerter) < 0) {
+		log_warn("cannot start the alerter");
+		return EXIT_USAGE;
+	}
+	rn->alerting = r > 0;
+	return 0;
 }
 
 int
 cmd_run(const struct cmd_opts *o)
 {
+	static struct run rn;	/* its address goes to the ctl code */
 	struct monitor *m;
 	sigset_t set;
 	int sfd, lfd, r;
@@ -109,16 +161,24 @@ cmd_run(const struct cmd_opts *o)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (perm_watchdog_start() < 0)
-		fatalx("cannot start the stall watchdog");
-	if ((m = monitor_start(o, &r)) == NULL)
+	if ((r = run_alerter(o, &rn)) != 0)
 		return r;
+	if ((m = monitor_start(o, &r, &rn.groups, rn.alerting ? &rn.alerter :
+	    NULL)) == NULL) {
+		alert_stop(&rn.alerter);
+		return r;
+	}
 	sigdelset(&set, SIGPIPE);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		fatal("signalfd");
 	lfd = ctl_listen(m->state.dir);
+	rn.restore_caps = monitor_needs_restore(m);
+	priv_drop_monitor(rn.restore_caps);
+	if (perm_watchdog_start() < 0)
+		fatalx("cannot start the stall watchdog");
+	monitor_threads(m);
 	run_sd_notify("READY=1");
-	r = run_loop(o, &m, sfd, lfd);
+	r = run_loop(o, &m, sfd, lfd, &rn);
 	run_sd_notify("STOPPING=1");
 	if (lfd >= 0) {
 		char *sock = state_path(&m->state, CTL_SOCKET);
@@ -129,5 +189,7 @@ cmd_run(const struct cmd_opts *o)
 	}
 	close(sfd);
 	monitor_stop(m);
-	return 0;
+	monitor_groups_close(&rn.groups);
+	alert_stop(&rn.alerter);
+	return r;
 }
