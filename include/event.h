@@ -12,6 +12,9 @@ struct event_sink {
 	char	*path;
 	int	 to_stdout;
 	int	 failed;
+	/* alerts: called with each event before it is freed */
+	void	(*hook)(void *, json_object *);
+	void	*hook_arg;
 };
 
 void	 event_timestamp(char *, size_t);

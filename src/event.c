@@ -257,6 +257,8 @@ event_emit(struct event_sink *s, json_object *ev)
 	if (s->to_stdout)
 		fwrite(line, 1, len + 1, stdout);
 	free(line);
+	if (s->hook != NULL)
+		s->hook(s->hook_arg, ev);
 	json_object_put(ev);
 	return r;
 }

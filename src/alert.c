@@ -1,0 +1,391 @@
+/* The monitor's side of alerting. At start (root, no threads yet) it
+ * reads each sink's config, its secret and CA file, creates the spool,
+ * and forks the alerter (alerter.c). While running, every event that
+ * should alert is written durably to the spool, once per sink, and the
+ * alerter is told; delivery outcomes come back over the socketpair. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "priv.h"
+#include "spool.h"
+
+#define ALERT_SECRET_MAX	65536
+
+static const char *alert_names[SINK_NKINDS] = { "jira", "smtp", "webhook" };
+
+/* What alerts when a sink sets no `actions`: every change and every
+ * denial, one alert per change: not write-allowed (in audit mode the
+ * modified event that follows carries the writer), nor approvals. */
+static const char *alert_default_actions[] = { "modified", "created",
+	"deleted", "renamed", "attributes-changed", "write-denied",
+	"restored", "preexisting-writer", "scan-failed" };
+
+const char *
+alert_sink_name(int k)
+{
+	return k >= 0 && k < SINK_NKINDS ? alert_names[k] : "?";
+}
+
+static void
+alert_split(const char *v, struct strlist *out)
+{
+	char *s = xstrdup(v ? v : ""), *save = NULL;
+
+	for (char *w = strtok_r(s, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save))
+		strlist_push(out, w);
+	free(s);
+}
+
+static char *
+alert_read_file(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
+
+	if (fd < 0)
+		return NULL;
+	buf = xmalloc(max + 1);
+	while (got < max && (n = read(fd, buf + got, max - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	if (len != NULL)
+		*len = got;
+	return buf;
+}
+
+/* A secret from <kind>_env, <kind>_file or <kind>_credential (a file
+ * in systemd's $CREDENTIALS_DIRECTORY). The environment copy is wiped
+ * in place: /proc/<pid>/environ shows the original block. */
+static int
+alert_secret(const struct conf *c, const char *sec, const char *kind,
+    char **out)
+{
+	char key[64], *path = NULL, *v;
+	const char *name;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "%s_env", kind);
+	if ((name = conf_section_get(c, sec, key)) != NULL) {
+		if ((v = getenv(name)) == NULL || *v == '\0') {
+			log_warnx("[%s] %s: environment variable %s is not "
+			    "set", sec, key, name);
+			return -1;
+		}
+		*out = xstrdup(v);
+		explicit_bzero(v, strlen(v));
+		unsetenv(name);
+		return 0;
+	}
+	snprintf(key, sizeof(key), "%s_file", kind);
+	if ((name = conf_section_get(c, sec, key)) != NULL)
+		path = xstrdup(name);
+	snprintf(key, sizeof(key), "%s_credential", kind);
+	if (path == NULL && (name = conf_section_get(c, sec, key)) != NULL) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		if (dir == NULL || strchr(name, '/') != NULL) {
+			log_warnx("[%s] %s = %s: no $CREDENTIALS_DIRECTORY "
+			    "(set LoadCredential= in the unit)", sec, key,
+			    name);
+			return -1;
+		}
+		path = xasprintf("%s/%s", dir, name);
+	}
+	if (path == NULL)
+		return 0;	/* no secret configured */
+	if ((*out = alert_read_file(path, ALERT_SECRET_MAX, NULL)) == NULL) {
+		log_warn("[%s] %s", sec, path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	(*out)[strcspn(*out, "\r\n")] = '\0';	/* one line */
+	return 0;
+}
+
+static int
+alert_severity(const char *v)
+{
+	static const char *names[] = { "low", "medium", "high", "critical" };
+
+	for (int i = 0; v != NULL && i < 4; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int
+alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
+{
+	static const char *prio_keys[4] = { "priority_low", "priority_medium",
+	    "priority_high", "priority_critical" };
+	static const char *prio_default[4] = { "Low", "Medium", "High",
+	    "Highest" };
+	const char *sec = alert_names[kind], *v;
+	struct sink_conf *sc = &s->c;
+
+	sc->kind = kind;
+	sc->url = xstrdup(conf_section_get(c, sec, "url"));
+	if ((v = conf_section_get(c, sec, "ca_file")) != NULL &&
+	    (sc->ca_blob = alert_read_file(v, 4 << 20, &sc->ca_len)) == NULL) {
+		log_warn("[%s] ca_file %s", sec, v);
+		return -1;
+	}
+	if (alert_secret(c, sec, kind == SINK_SMTP ? "password" : "token",
+	    &sc->secret) < 0)
+		return -1;
+	v = conf_section_get(c, sec, "timeout");
+	sc->timeout_s = v ? atol(v) : 30;
+	v = conf_section_get(c, sec, "rate");
+	sc->rate = v ? atoi(v) : 30;
+	alert_split(conf_section_get(c, sec, "actions"), &s->actions);
+	s->min_sev = alert_severity(conf_section_get(c, sec, "min_severity"));
+	v = conf_section_get(c, sec, "api");
+	sc->api = v ? atoi(v) : 3;
+	if ((v = conf_section_get(c, sec, "project")) != NULL)
+		sc->project = xstrdup(v);
+	if ((v = conf_section_get(c, sec, "issue_type")) != NULL)
+		sc->issue_type = xstrdup(v);
+	if ((v = conf_section_get(c, sec, "user")) != NULL)
+		sc->user = xstrdup(v);
+	if ((v = conf_section_get(c, sec, "from")) != NULL)
+		sc->from = xstrdup(v);
+	alert_split(conf_section_get(c, sec, "to"), &sc->to);
+	alert_split(conf_section_get(c, sec, "labels"), &sc->labels);
+	v = conf_section_get(c, sec, "starttls");
+	sc->starttls = v == NULL || strcmp(v, "required") == 0;
+	for (int i = 0; kind == SINK_JIRA && i < 4; i++)
+		sc->priority[i] = xstrdup((v = conf_section_get(c, sec,
+		    prio_keys[i])) != NULL ? v : prio_default[i]);
+	s->on = 1;
+	return 0;
+}
+
+/* Read every sink's settings and secrets and create the spool. Root,
+ * before any thread and before the first mark. 0: no sink configured,
+ * 1: ready to start, -1: a sink cannot work (said why). */
+int
+alert_prepare(struct alerter *a, const struct conf *c, const char *state)
+{
+	memset(a, 0, sizeof(*a));
+	a->spool_fd = a->sock = -1;
+	gethostname(a->host, sizeof(a->host) - 1);
+	for (int k = 0; k < SINK_NKINDS; k++) {
+		if (conf_section_get(c, alert_names[k], "url") == NULL)
+			continue;
+		if (alert_load_sink(&a->sinks[k], k, c) < 0)
+			return -1;
+		a->nsinks++;
+	}
+	if (a->nsinks == 0)
+		return 0;
+	if (priv_alerter_ids(&a->uid, &a->gid) < 0)
+		return -1;
+	if ((a->spool_fd = spool_open(state, a->gid)) < 0) {
+		log_warn("%s/%s", state, SPOOL_DIR);
+		return -1;
+	}
+	return 1;
+}
+
+/* Forget the secrets on this side once the alerter has its copy. */
+static void
+alert_forget(struct alerter *a)
+{
+	for (int k = 0; k < SINK_NKINDS; k++) {
+		char *s = a->sinks[k].c.secret;
+
+		if (s != NULL)
+			explicit_bzero(s, strlen(s));
+		free(s);
+		a->sinks[k].c.secret = NULL;
+	}
+}
+
+void alerter_main(struct alerter *) __attribute__((noreturn));
+
+/* Fork the alerter. Called before any thread exists and before the
+ * fanotify groups are made, so the child inherits neither. */
+int
+alert_start(struct alerter *a)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		a->sock = sv[1];
+		alerter_main(a);
+	}
+	close(sv[1]);
+	a->sock = sv[0];
+	a->pid = pid;
+	alert_forget(a);
+	return 0;
+}
+
+static int
+alert_wanted(const struct alert_sink *s, json_object *ev)
+{
+	json_object *e, *v;
+	const char *action;
+	struct alert probe = { .event = ev };
+
+	if (!json_object_object_get_ex(ev, "event", &e) ||
+	    !json_object_object_get_ex(e, "action", &v) ||
+	    (action = json_object_get_string(v)) == NULL)
+		return 0;
+	if (sink_severity(&probe) < s->min_sev)
+		return 0;
+	if (s->actions.n > 0) {
+		for (size_t i = 0; i < s->actions.n; i++)
+			if (strcmp(s->actions.v[i], action) == 0)
+				return 1;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(alert_default_actions) /
+	    sizeof(alert_default_actions[0]); i++)
+		if (strcmp(alert_default_actions[i], action) == 0)
+			return 1;
+	return 0;
+}
+
+/* The event sink's hook (worker thread, or the main thread): spool the
+ * event for each sink that wants it, durably, then wake the alerter.
+ * If the alerter is busy or restarting, the spool keeps the alert. */
+void
+alert_event(void *arg, json_object *ev)
+{
+	struct alerter *a = arg;
+	struct msg_kick k;
+	char name[96];
+
+	for (int i = 0; i < SINK_NKINDS; i++) {
+		if (!a->sinks[i].on || !alert_wanted(&a->sinks[i], ev))
+			continue;
+		k.seq = __atomic_fetch_add(&a->seq, 1, __ATOMIC_RELAXED);
+		if (spool_push(a->spool_fd, alert_names[i], k.seq, ev, name,
+		    sizeof(name)) < 0) {
+			__atomic_fetch_add(&a->spool_errors, 1,
+			    __ATOMIC_RELAXED);
+			log_warn("cannot spool an alert for %s",
+			    alert_names[i]);
+			continue;
+		}
+		__atomic_fetch_add(&a->spooled, 1, __ATOMIC_RELAXED);
+		if (msg_send(a->sock, MSG_KICK, &k, sizeof(k)) < 0)
+			log_debug("alerter gone: %s stays spooled", name);
+	}
+}
+
+static const char *alert_outcomes[] = { "delivered", "will retry",
+	"failed permanently" };
+
+/* Main thread: the alerter's reports. */
+void
+alert_read(struct alerter *a)
+{
+	struct msg m;
+	int r;
+
+	while ((r = msg_recv(a->sock, &m)) > 0) {
+		if (m.type == MSG_HELLO) {
+			if (m.u.hello.version != MSG_VERSION)
+				fatalx("alerter speaks version %u",
+				    m.u.hello.version);
+			a->worker = m.u.hello.pid;
+			log_info("alerter %d running as uid %u, %u alerts "
+			    "spooled", (int)a->worker, m.u.hello.uid,
+			    m.u.hello.pending);
+			continue;
+		}
+		if (m.type != MSG_RESULT || m.u.result.outcome > SINK_PERMANENT)
+			fatalx("alerter sent message type %u", m.type);
+		if (m.u.result.outcome == SINK_OK)
+			a->delivered += m.u.result.count;
+		else if (m.u.result.outcome == SINK_PERMANENT)
+			a->failed += m.u.result.count;
+		(m.u.result.outcome == SINK_OK ? log_info : log_warnx)(
+		    "alert %s to %s %s: %s%s", m.u.result.name,
+		    alert_sink_name((int)m.u.result.sink),
+		    alert_outcomes[m.u.result.outcome], m.u.result.detail,
+		    m.u.result.outcome == SINK_PERMANENT ?
+		    " (kept in spool/failed)" : "");
+	}
+	if (r < 0 && a->sock >= 0) {
+		log_warnx("the alerter is gone: alerts stay spooled until "
+		    "fimguard restarts");
+		close(a->sock);
+		a->sock = -1;
+	}
+}
+
+void
+alert_status(const struct alerter *a, json_object *o)
+{
+	json_object *al = json_object_new_object(), *sinks;
+
+	if (a == NULL || a->nsinks == 0)
+		return;
+	sinks = json_object_new_array();
+	for (int k = 0; k < SINK_NKINDS; k++)
+		if (a->sinks[k].on)
+			json_object_array_add(sinks,
+			    json_object_new_string(alert_names[k]));
+	json_object_object_add(al, "sinks", sinks);
+	json_object_object_add(al, "pid", json_object_new_int(a->pid));
+	json_object_object_add(al, "worker", json_object_new_int(a->worker));
+	json_object_object_add(al, "spooled", json_object_new_uint64(
+	    __atomic_load_n(&a->spooled, __ATOMIC_RELAXED)));
+	json_object_object_add(al, "delivered",
+	    json_object_new_uint64(a->delivered));
+	json_object_object_add(al, "failed", json_object_new_uint64(a->failed));
+	json_object_object_add(al, "spool_errors", json_object_new_uint64(
+	    __atomic_load_n(&a->spool_errors, __ATOMIC_RELAXED)));
+	json_object_object_add(o, "alerts", al);
+}
+
+/* Closing our end tells the alerter to finish; it exits on EOF once
+ * the send in flight is done. If that takes longer than a second, the
+ * parent-death signal ends it when we exit (we hold no CAP_KILL to
+ * signal another user's process). */
+void
+alert_stop(struct alerter *a)
+{
+	if (a->sock >= 0)
+		close(a->sock);
+	a->sock = -1;
+	for (int i = 0; a->pid > 0 && i < 100; i++) {
+		if (waitpid(a->pid, NULL, WNOHANG) != 0)
+			break;
+		usleep(10000);
+	}
+	if (a->spool_fd >= 0)
+		close(a->spool_fd);
+	a->spool_fd = -1;
+}
