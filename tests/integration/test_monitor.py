@@ -23,7 +23,7 @@ OP_TIMEOUT = 10
 
 
 class Monitor:
-    def __init__(self, fim, mode="audit", extra=()):
+    def __init__(self, fim, mode="audit", extra=(), env=None):
         self.fim = fim
         self.err_path = os.path.join(fim.base, "monitor.err")
         self.out_path = os.path.join(fim.base, "monitor.out")
@@ -32,7 +32,7 @@ class Monitor:
                "--foreground", *extra]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.p = subprocess.Popen(cmd, stdout=out, stderr=err,
-                                      stdin=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL, env=env,
                                       start_new_session=True)
         deadline = time.time() + 20
         while time.time() < deadline:

@@ -1,0 +1,505 @@
+"""Alerts end to end: a real monitor (fanotify, scratch directories) with
+its unprivileged alerter, delivering to local servers that check exactly
+what was sent: a strict Jira double (jira_double.py; no real Jira can run
+here), a real SMTP server (aiosmtpd, STARTTLS and AUTH) and a webhook
+receiver (mail_double.py). Also: what each process holds after setup
+(/proc/<pid>/status), restarts, outages, and that secrets never leak.
+
+Every monitor runs under `timeout -s KILL` in its own session and is
+stopped at teardown (see test_monitor.py)."""
+
+import base64
+import email
+import email.policy
+import glob
+import hashlib
+import json
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import FIMGUARD, sha256_bytes
+from jira_double import JiraDouble
+from mail_double import SmtpDouble, WebhookDouble, make_pki
+from test_monitor import Monitor, by, op
+
+HOST = socket.gethostname()
+JIRA_USER = "secops@example.com"
+JIRA_TOKEN = "tok-SECRET-5a1d7e0c9b"
+SMTP_PASSWORD = "pw-SECRET-83f2c41d"
+
+CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 0, 1, 2, 3
+CAP_SYS_PTRACE = 19
+
+
+def wait_until(pred, what, timeout=15, fim=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def write(path, data):
+    """Write a protected file from a child (never from this process)."""
+    rc, err = op("import sys; open(sys.argv[1], 'wb').write(sys.argv[2].encode())",
+                 path, data)
+    assert rc == 0, err
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def children(pid):
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+def status(fim):
+    p = subprocess.run([FIMGUARD, "-c", fim.conf, "-p", fim.policy, "-s",
+                        fim.state, "status", "--json"], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def spool(fim, sub=""):
+    d = os.path.join(fim.state, "spool", sub)
+    return sorted(n for n in os.listdir(d) if n.endswith(".json"))
+
+
+def dedup_label(path, sha, action="modified"):
+    h = hashlib.sha256()
+    for part in (HOST, path, sha, action):
+        h.update(part.encode() + b"\0")
+    return "fimguard-" + h.hexdigest()[:24]
+
+
+def alerter_user():
+    try:
+        return pwd.getpwnam("fimguard").pw_uid
+    except KeyError:
+        return pwd.getpwnam("nobody").pw_uid
+
+
+@pytest.fixture
+def pki(tmp_path_factory):
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture
+def tree(fim):
+    fim.write("a.conf", b"alpha\n")
+    fim.write("b.conf", b"bravo\n")
+    fim.rule(severity="high", diff="yes")
+    return fim
+
+
+def start(fim, sinks, mode="audit", env=None):
+    fim.write_config(mode=mode, extra=sinks)
+    fim.init()
+    return Monitor(fim, mode=mode, env=env)
+
+
+@pytest.fixture
+def monitors():
+    started = []
+    yield started
+    for m in started:
+        m.stop()
+
+
+def jira_conf(j, api=3, extra=""):
+    if api == 3:
+        auth = f"user = {JIRA_USER}\ntoken_env = FIMGUARD_JIRA_TOKEN\n"
+    else:
+        auth = extra
+    return (f"[jira]\nurl = {j.url}\napi = {api}\nproject = SEC\n"
+            f"issue_type = Task\n{auth}")
+
+
+def jira_env():
+    return dict(os.environ, FIMGUARD_JIRA_TOKEN=JIRA_TOKEN)
+
+
+def creates(j):
+    return [r for r in j.requests if r["method"] == "POST" and
+            re.fullmatch(r"/rest/api/[23]/issue", r["path"])]
+
+
+def adf_texts(node):
+    if isinstance(node, dict):
+        if node.get("type") == "text":
+            yield node["text"]
+        for c in node.get("content", []):
+            yield from adf_texts(c)
+
+
+# ---- privileges ------------------------------------------------------------
+
+def caps(st, key):
+    return int(st[key], 16)
+
+
+def bits(*caps_):
+    return sum(1 << c for c in caps_)
+
+
+@pytest.mark.parametrize("restore", ["no", "yes"])
+def test_each_process_holds_only_what_it_needs(fim, monitors, restore):
+    fim.write("a.conf", b"alpha\n")
+    fim.rule(restore=restore)
+    hook = WebhookDouble().start()
+    try:
+        m = start(fim, f"[webhook]\nurl = {hook.url}\n", mode="enforce")
+        monitors.append(m)
+        st = wait_until(lambda: status(fim).get("alerts", {}).get("worker"),
+                        "the alerter's hello")
+        s = status(fim)
+        mon, sup, worker = s["pid"], s["alerts"]["pid"], s["alerts"]["worker"]
+        assert sup in children(mon) and worker in children(sup)
+        want = bits(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE)
+        if restore == "yes":
+            want |= bits(CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE)
+        # every thread of the monitor: threads start after the drop
+        for tid in os.listdir(f"/proc/{mon}/task"):
+            st = proc_status(f"{mon}/task/{tid}")
+            assert caps(st, "CapEff") == want, (tid, st["CapEff"])
+            assert caps(st, "CapPrm") == want
+            assert caps(st, "CapInh") == 0 and caps(st, "CapAmb") == 0
+            assert caps(st, "CapBnd") == 0
+            assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"
+            assert st["Uid"].split() == ["0"] * 4
+        for pid in (sup, worker):
+            st = proc_status(pid)
+            for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
+                assert caps(st, k) == 0, (pid, k, st[k])
+            assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"
+            assert st["Uid"].split() == [str(alerter_user())] * 4
+            # no fanotify group, no lock, no key: only the socket,
+            # the spool and stdio
+            fds = os.listdir(f"/proc/{pid}/fd")
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds]
+            assert not [l for l in links if "fanotify" in l], links
+            assert sorted(int(fd) for fd in fds) == [0, 1, 2, 3, 4], links
+    finally:
+        hook.stop()
+
+
+def test_alerter_crash_is_restarted_while_opens_are_answered(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\n", mode="enforce")
+        monitors.append(m)
+        old = wait_until(lambda: status(tree).get("alerts", {}).get("worker"),
+                         "alerter")
+        os.kill(old, signal.SIGKILL)
+        # the monitor keeps deciding opens while the alerter is away
+        rc, _ = op("import sys; open(sys.argv[1], 'ab')", tree.t("a.conf"))
+        assert rc != 0
+        new = wait_until(lambda: (status(tree)["alerts"]["worker"]
+                                  if status(tree)["alerts"]["worker"] != old
+                                  else None), "a new alerter worker")
+        assert new != old
+        assert "killed by signal 9" in m.stderr()
+        # and it delivers what was spooled meanwhile
+        r = wait_until(lambda: [q for q in hook.requests if q["json"] and
+                                q["json"]["event"]["event"]["action"] ==
+                                "write-denied"], "the denial's webhook")
+        assert r[0]["json"]["event"]["file"]["path"] == tree.t("a.conf")
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+    finally:
+        hook.stop()
+
+
+# ---- webhook ---------------------------------------------------------------
+
+def test_webhook_posts_slack_text_and_the_ecs_event(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\n")
+        monitors.append(m)
+        write(tree.t("a.conf"), "changed\n")
+        req = wait_until(lambda: hook.requests, "a webhook request")[0]
+        assert req["method"] == "POST" and req["path"] == "/hook"
+        assert req["headers"]["content-type"].startswith("application/json")
+        body = req["json"]
+        sha = sha256_bytes(b"changed\n")
+        assert body["text"].startswith(
+            f"[fimguard][HIGH] modified {tree.t('a.conf')} on {HOST}")
+        assert body["event"]["file"]["hash"]["sha256"] == sha
+        assert body["event"]["event"]["action"] == "modified"
+        assert body["fimguard"]["dedup"] == dedup_label(tree.t("a.conf"), sha)
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+        assert len(hook.requests) == 1      # one change, one alert
+    finally:
+        hook.stop()
+
+
+def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\nrate = 2\n")
+        monitors.append(m)
+        hook.fail_next(503, count=1, retry_after=3)
+        write(tree.t("a.conf"), "first\n")
+        wait_until(lambda: hook.requests, "the first try")
+        for i in range(5):      # these pile up behind the Retry-After
+            write(tree.t("b.conf"), f"change {i}\n")
+            time.sleep(0.15)
+        wait_until(lambda: len(spool(tree)) == 6, "six spooled alerts")
+        wait_until(lambda: spool(tree) == [], "an empty spool", timeout=20)
+        posts = [r["json"] for r in hook.requests[1:]]
+        # two a minute: one alert, then one digest of the other five
+        assert len(posts) == 2, [p["text"][:60] for p in posts]
+        assert posts[0]["fimguard"]["digest"] == 0
+        assert posts[1]["fimguard"]["digest"] == 5
+        assert len(posts[1]["event"]["items"]) == 5
+        assert "digest: 5 alerts" in posts[1]["text"]
+    finally:
+        hook.stop()
+
+
+# ---- Jira ------------------------------------------------------------------
+
+def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    try:
+        m = start(tree, jira_conf(j), env=jira_env())
+        monitors.append(m)
+        path = tree.t("a.conf")
+        write(path, "evil\n")
+        wait_until(lambda: j.issues, "an issue")
+        (key, issue), = j.issues.items()
+        sha = sha256_bytes(b"evil\n")
+        f = issue["fields"]
+        assert f["summary"] == f"[fimguard][HIGH] modified {path} on {HOST}"
+        assert dedup_label(path, sha) in f["labels"] and "fimguard" in f["labels"]
+        assert f["priority"]["name"] == "High"
+        text = "\n".join(adf_texts(f["description"]))
+        for needle in (path, sha, "tree", "high", "modified",
+                       sha256_bytes(b"alpha\n"), "+evil", "-alpha"):
+            assert needle in text, needle
+        # exactly one search (by the dedup label) before the create
+        posts = [r for r in j.requests if r["method"] == "POST"]
+        assert posts[0]["path"] == "/rest/api/3/search/jql"
+        assert dedup_label(path, sha) in posts[0]["json"]["jql"]
+        assert creates(j)[0]["headers"]["authorization"] == "Basic " + \
+            base64.b64encode(f"{JIRA_USER}:{JIRA_TOKEN}".encode()).decode()
+        # another change, then the first content again: a comment on the
+        # open issue, not a second issue for the same change
+        write(path, "other\n")
+        wait_until(lambda: len(j.issues) == 2, "a second issue")
+        write(path, "evil\n")
+        wait_until(lambda: j.issues[key]["comments"], "a comment")
+        assert len(j.issues) == 2
+        assert len(creates(j)) == 2
+    finally:
+        j.stop()
+
+
+def test_jira_data_center_v2_bearer_from_systemd_credential(tree, monitors,
+                                                            tmp_path):
+    creds = tmp_path / "creds"
+    creds.mkdir(mode=0o700)
+    (creds / "jira-token").write_text(JIRA_TOKEN + "\n")
+    j = JiraDouble(api=2, token=JIRA_TOKEN).start()
+    try:
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=str(creds))
+        m = start(tree, jira_conf(j, api=2,
+                  extra="token_credential = jira-token\n"), env=env)
+        monitors.append(m)
+        write(tree.t("b.conf"), "dc\n")
+        wait_until(lambda: j.issues, "an issue")
+        req = creates(j)[0]
+        assert req["headers"]["authorization"] == f"Bearer {JIRA_TOKEN}"
+        desc = req["json"]["fields"]["description"]
+        assert isinstance(desc, str) and tree.t("b.conf") in desc
+        assert any(r["path"] == "/rest/api/2/search" for r in j.requests)
+    finally:
+        j.stop()
+
+
+def test_jira_429_is_retried_after_retry_after(tree, monitors):
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    try:
+        j.fail_next(429, count=1, retry_after=2)
+        m = start(tree, jira_conf(j), env=jira_env())
+        monitors.append(m)
+        write(tree.t("a.conf"), "later\n")
+        wait_until(lambda: j.requests, "the first try")
+        t0 = time.time()
+        wait_until(lambda: j.issues, "an issue after the retry", timeout=20)
+        assert time.time() - t0 >= 1.5      # Retry-After honoured
+        assert j.requests[0]["status"] == 429
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+        assert len(j.issues) == 1
+        assert "will retry" in m.stderr()
+    finally:
+        j.stop()
+
+
+def test_jira_permanent_error_is_kept_and_reported_once(tree, monitors):
+    j = JiraDouble(api=3, user=JIRA_USER, token="the-right-one").start()
+    try:
+        m = start(tree, jira_conf(j), env=jira_env())     # wrong token
+        monitors.append(m)
+        write(tree.t("a.conf"), "x\n")
+        wait_until(lambda: spool(tree, "failed"), "a kept entry")
+        time.sleep(2)
+        assert len(j.requests) == 1 and j.requests[0]["status"] == 401
+        assert spool(tree) == []
+        assert m.stderr().count("failed permanently") == 1
+        assert "HTTP 401" in m.stderr()
+        assert status(tree)["alerts"]["failed"] == 1
+    finally:
+        j.stop()
+
+
+def test_outage_with_both_processes_restarted_loses_and_duplicates_nothing(
+        tree, monitors):
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    j.stop()                                # Jira is down
+    m = start(tree, jira_conf(j), env=jira_env())
+    write(tree.t("a.conf"), "during outage 1\n")
+    write(tree.t("b.conf"), "during outage 2\n")
+    wait_until(lambda: len(spool(tree)) == 2, "two spooled alerts")
+    assert m.stop() == 0                    # monitor and alerter stop
+    wait_until(lambda: not [p for p in os.listdir("/proc") if p.isdigit()
+                            and _is_our_alerter(p, tree)], "alerter gone")
+    assert len(spool(tree)) == 2            # nothing lost on the way down
+    j.start()                               # Jira is back, same port
+    m2 = Monitor(tree, mode="audit", env=jira_env())
+    monitors.append(m2)
+    wait_until(lambda: len(j.issues) == 2, "both issues", timeout=20)
+    wait_until(lambda: spool(tree) == [], "an empty spool")
+    time.sleep(1)
+    assert len(creates(j)) == 2
+    paths = sorted(i["fields"]["summary"].split()[2] for i in j.issues.values())
+    assert paths == [tree.t("a.conf"), tree.t("b.conf")]
+    j.stop()
+
+
+def _is_our_alerter(pid, fim):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return fim.state.encode() in f.read()
+    except OSError:
+        return False
+
+
+# ---- email -----------------------------------------------------------------
+
+def smtp_conf(srv, pki, starttls="required"):
+    return (f"[smtp]\nurl = {srv.url}\nstarttls = {starttls}\n"
+            f"from = fimguard@{HOST}.example\n"
+            "to = secops@example.com oncall@example.com\n"
+            "user = fimguard\npassword_env = FIMGUARD_SMTP_PASSWORD\n"
+            f"ca_file = {pki['ca']}\n")
+
+
+def smtp_env():
+    return dict(os.environ, FIMGUARD_SMTP_PASSWORD=SMTP_PASSWORD)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_mail_arrives_over_tls_with_auth_and_headers(tree, monitors, pki, mode):
+    srv = SmtpDouble(pki, mode=mode, users={"fimguard": SMTP_PASSWORD}).start()
+    try:
+        m = start(tree, smtp_conf(srv, pki), env=smtp_env())
+        monitors.append(m)
+        path = tree.t("a.conf")
+        write(path, "mailed\n")
+        msg = srv.wait_for_messages(1, timeout=15)[0]
+        assert msg["tls"] and msg["auth_user"] == "fimguard"
+        assert msg["mail_from"] == f"fimguard@{HOST}.example"
+        assert sorted(msg["rcpt_tos"]) == ["oncall@example.com",
+                                           "secops@example.com"]
+        mail = email.message_from_bytes(msg["data"], policy=email.policy.default)
+        for h in ("Date", "Message-ID", "From", "To", "Subject"):
+            assert mail[h], h
+        assert str(mail["Subject"]) == \
+            f"[fimguard][HIGH] modified {path} on {HOST}"
+        assert "secops@example.com" in str(mail["To"]) and \
+            "oncall@example.com" in str(mail["To"])
+        body = mail.get_content()
+        for needle in (path, sha256_bytes(b"mailed\n"), "fimguard approve"):
+            assert needle in body, needle
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+    finally:
+        srv.stop()
+
+
+def test_plaintext_server_is_refused_when_starttls_is_required(tree, monitors,
+                                                               pki):
+    srv = SmtpDouble(pki, mode="plain",
+                     users={"fimguard": SMTP_PASSWORD}).start()
+    try:
+        m = start(tree, smtp_conf(srv, pki), env=smtp_env())
+        monitors.append(m)
+        write(tree.t("a.conf"), "not in clear\n")
+        wait_until(lambda: spool(tree, "failed"), "a kept entry")
+        assert srv.messages == [] and srv.auth_attempts == []
+        assert "STARTTLS" in m.stderr()
+    finally:
+        srv.stop()
+
+
+# ---- secrets ---------------------------------------------------------------
+
+def test_secrets_never_leak(tree, monitors, pki):
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    srv = SmtpDouble(pki, mode="starttls",
+                     users={"fimguard": SMTP_PASSWORD}).start()
+    try:
+        env = dict(jira_env(), FIMGUARD_SMTP_PASSWORD=SMTP_PASSWORD)
+        m = start(tree, jira_conf(j) + smtp_conf(srv, pki), env=env)
+        monitors.append(m)
+        j.fail_next(503, count=1)           # a failure gets logged too
+        write(tree.t("a.conf"), "secret test\n")
+        srv.wait_for_messages(1, timeout=15)
+        wait_until(lambda: j.issues, "an issue", timeout=20)
+        s = status(tree)
+        pids = [s["pid"], s["alerts"]["pid"], s["alerts"]["worker"]]
+        secrets = [JIRA_TOKEN.encode(), SMTP_PASSWORD.encode()]
+        # argv and environment of every fimguard process
+        for pid in pids:
+            for what in ("cmdline", "environ"):
+                with open(f"/proc/{pid}/{what}", "rb") as f:
+                    data = f.read()
+                for sec in secrets:
+                    assert sec not in data, (pid, what)
+        m.stop()
+        blobs = {"stderr": m.stderr().encode(), "stdout": open(m.out_path, "rb").read(),
+                 "events": open(tree.events, "rb").read()}
+        for p in glob.glob(os.path.join(tree.state, "**"), recursive=True):
+            if os.path.isfile(p):
+                blobs[p] = open(p, "rb").read()
+        blobs["mail"] = b"".join(msg["data"] for msg in srv.messages)
+        blobs["jira"] = json.dumps(j.issues).encode()
+        for name, data in blobs.items():
+            for sec in secrets:
+                assert sec not in data, name
+    finally:
+        srv.stop()
+        j.stop()
