@@ -152,6 +152,10 @@ install: all
 	    [ -e $$d ] || install -m 0644 $$f $$d; done
 	@d=$(DESTDIR)$(SYSCONFDIR)/fimguard/fimguard.conf; \
 	    [ -e $$d ] || install -m 0644 policy/fimguard.conf $$d
+	@# the alerter's user (the packages make it with sysusers)
+	@[ -n "$(DESTDIR)" ] || getent passwd fimguard >/dev/null || \
+	    useradd --system --home-dir /var/lib/fimguard --no-create-home \
+	    --shell /usr/sbin/nologin --comment "fimguard alerter" fimguard
 
 # Debian package, unsigned, into build/deb/. debian/ is assembled from
 # packaging/: the units, sysusers, tmpfiles, cron and logrotate files are

@@ -85,7 +85,9 @@ spool_push(int dfd, const char *sink, uint64_t seq, json_object *ev,
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0640)) < 0)
 		goto out;
-	if (write(fd, js, len) == (ssize_t)len && fsync(fd) == 0 &&
+	/* fchmod: the service's UMask=0077 would hide it from the group */
+	if (fchmod(fd, 0640) == 0 && write(fd, js, len) == (ssize_t)len &&
+	    fsync(fd) == 0 &&
 	    renameat(dfd, tmp, dfd, name) == 0 && fsync(dfd) == 0)
 		r = 0;
 	close(fd);
