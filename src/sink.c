@@ -297,7 +297,7 @@ sink_summary(const struct alert *a)
 	const char *name = sink_severity_name(sink_severity(a));
 	size_t n;
 
-	for (n = 0; name[n] != '\0' && n < sizeof(sev) - 1; n++)
+	for (n = 0; n < sizeof(sev) - 1 && name[n] != '\0'; n++)
 		sev[n] = (char)(name[n] - 32 * (name[n] >= 'a' &&
 		    name[n] <= 'z'));
 	sev[n] = '\0';
