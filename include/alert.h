@@ -28,6 +28,7 @@ struct alerter {
 	int		 nsinks;
 	int		 spool_fd;	/* <state>/spool */
 	int		 sock;		/* our end of the socketpair */
+	int		 dead;		/* the alerter is gone (atomic) */
 	pid_t		 pid;		/* the alerter (supervisor) */
 	pid_t		 worker;	/* its worker, from MSG_HELLO */
 	uid_t		 uid;

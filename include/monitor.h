@@ -76,7 +76,7 @@ struct cmd_opts;
 struct monitor *monitor_start(const struct cmd_opts *, int *,
 	    struct monitor_groups *, struct alerter *);
 void	 monitor_threads(struct monitor *);
-void	 monitor_stop(struct monitor *);
+void	 monitor_stop(struct monitor *, struct monitor_groups *);
 int	 monitor_needs_restore(const struct monitor *);
 void	 monitor_groups_close(struct monitor_groups *);
 

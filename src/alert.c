@@ -79,6 +79,7 @@ alert_secret(const struct conf *c, const char *sec, const char *kind,
 {
 	char key[64], *path = NULL, *v;
 	const char *name;
+	size_t len = 0, cut;
 
 	*out = NULL;
 	snprintf(key, sizeof(key), "%s_env", kind);
@@ -110,13 +111,15 @@ alert_secret(const struct conf *c, const char *sec, const char *kind,
 	}
 	if (path == NULL)
 		return 0;	/* no secret configured */
-	if ((*out = alert_read_file(path, ALERT_SECRET_MAX, NULL)) == NULL) {
+	if ((*out = alert_read_file(path, ALERT_SECRET_MAX, &len)) == NULL) {
 		log_warn("[%s] %s", sec, path);
 		free(path);
 		return -1;
 	}
 	free(path);
-	(*out)[strcspn(*out, "\r\n")] = '\0';	/* one line */
+	/* one line; what follows it is wiped, not just cut off */
+	cut = strcspn(*out, "\r\n");
+	explicit_bzero(*out + cut, len - cut);
 	return 0;
 }
 
@@ -298,7 +301,8 @@ alert_event(void *arg, json_object *ev)
 			continue;
 		}
 		__atomic_fetch_add(&a->spooled, 1, __ATOMIC_RELAXED);
-		if (msg_send(a->sock, MSG_KICK, &k, sizeof(k)) < 0)
+		if (!__atomic_load_n(&a->dead, __ATOMIC_ACQUIRE) &&
+		    msg_send(a->sock, MSG_KICK, &k, sizeof(k)) < 0)
 			log_debug("alerter gone: %s stays spooled", name);
 	}
 }
@@ -306,52 +310,79 @@ alert_event(void *arg, json_object *ev)
 static const char *alert_outcomes[] = { "delivered", "will retry",
 	"failed permanently" };
 
-/* Main thread: the alerter's reports. */
+/* Printable for the log: the alerter is not trusted with our stderr. */
+static void
+alert_printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void
+alert_result(struct alerter *a, struct msg_result *r)
+{
+	alert_printable(r->name);
+	alert_printable(r->detail);
+	if (r->outcome == SINK_OK)
+		a->delivered += r->count;
+	else if (r->outcome == SINK_PERMANENT)
+		a->failed += r->count;
+	(r->outcome == SINK_OK ? log_info : log_warnx)("alert %s to %s %s: "
+	    "%s%s", r->name, alert_sink_name((int)r->sink),
+	    alert_outcomes[r->outcome], r->detail,
+	    r->outcome == SINK_PERMANENT ? " (kept in spool/failed)" : "");
+}
+
+/* The alerter is gone or broke the protocol: stop talking to it. The
+ * socket stays open until alert_stop (the worker threads may still
+ * send on it; its number must not be reused meanwhile). */
+static void
+alert_lost(struct alerter *a, const char *why)
+{
+	log_warnx("%s: alerts stay spooled until fimguard restarts", why);
+	__atomic_store_n(&a->dead, 1, __ATOMIC_RELEASE);
+	shutdown(a->sock, SHUT_RDWR);
+}
+
+/* Main thread: the alerter's reports, a bounded number at a time so
+ * that a flood cannot starve signals and the watchdog ping. */
 void
 alert_read(struct alerter *a)
 {
 	struct msg m;
-	int r;
+	int r = 0;
 
-	while ((r = msg_recv(a->sock, &m)) > 0) {
-		if (m.type == MSG_HELLO) {
-			if (m.u.hello.version != MSG_VERSION)
-				fatalx("alerter speaks version %u",
-				    m.u.hello.version);
+	for (int n = 0; n < 64 && !a->dead &&
+	    (r = msg_recv(a->sock, &m)) > 0; n++) {
+		if (m.type == MSG_HELLO && m.u.hello.version == MSG_VERSION) {
 			a->worker = m.u.hello.pid;
 			log_info("alerter %d running as uid %u, %u alerts "
 			    "spooled", (int)a->worker, m.u.hello.uid,
 			    m.u.hello.pending);
-			continue;
-		}
-		if (m.type != MSG_RESULT || m.u.result.outcome > SINK_PERMANENT)
-			fatalx("alerter sent message type %u", m.type);
-		if (m.u.result.outcome == SINK_OK)
-			a->delivered += m.u.result.count;
-		else if (m.u.result.outcome == SINK_PERMANENT)
-			a->failed += m.u.result.count;
-		(m.u.result.outcome == SINK_OK ? log_info : log_warnx)(
-		    "alert %s to %s %s: %s%s", m.u.result.name,
-		    alert_sink_name((int)m.u.result.sink),
-		    alert_outcomes[m.u.result.outcome], m.u.result.detail,
-		    m.u.result.outcome == SINK_PERMANENT ?
-		    " (kept in spool/failed)" : "");
+		} else if (m.type == MSG_RESULT &&
+		    m.u.result.outcome <= SINK_PERMANENT &&
+		    m.u.result.sink < SINK_NKINDS)
+			alert_result(a, &m.u.result);
+		else
+			r = -2;
+		if (r == -2)
+			break;
 	}
-	if (r < 0 && a->sock >= 0) {
-		log_warnx("the alerter is gone: alerts stay spooled until "
-		    "fimguard restarts");
-		close(a->sock);
-		a->sock = -1;
-	}
+	if (r == -2)
+		alert_lost(a, "the alerter broke the protocol");
+	else if (r < 0 && !a->dead)
+		alert_lost(a, "the alerter is gone");
 }
 
 void
 alert_status(const struct alerter *a, json_object *o)
 {
-	json_object *al = json_object_new_object(), *sinks;
+	json_object *al, *sinks;
 
 	if (a == NULL || a->nsinks == 0)
 		return;
+	al = json_object_new_object();
 	sinks = json_object_new_array();
 	for (int k = 0; k < SINK_NKINDS; k++)
 		if (a->sinks[k].on)

@@ -34,7 +34,7 @@
 #define ALERTER_RESCAN_MS	30000	/* even without a kick */
 #define ALERTER_BACKOFF_MAX_MS	3600000ULL
 #define ALERTER_WINDOW_MS	60000ULL /* the rate is per minute */
-#define ALERTER_DIGEST_MAX	500	/* items in one digest */
+#define ALERTER_DIGEST_MAX	100	/* items in one digest */
 
 void alerter_main(struct alerter *) __attribute__((noreturn));
 
@@ -122,6 +122,12 @@ alerter_one(struct alerter *a, int k, const char *name)
 	struct sink_result r;
 	struct alert al;
 
+	if (ev == NULL && (errno == ENOENT || errno == EACCES ||
+	    errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+		if (errno != ENOENT)	/* cannot read it now: later */
+			log_warn("%s", name);
+		return errno == ENOENT ? 0 : -1;
+	}
 	if (ev == NULL) {
 		log_warnx("%s: not a spool entry, moved to failed/", name);
 		spool_keep(a->spool_fd, name);
@@ -161,6 +167,12 @@ alerter_digest(struct alerter *a, int k, char **names, size_t n)
 
 	for (size_t i = 0; i < n && used < ALERTER_DIGEST_MAX; i++)
 		if ((ev = spool_load(a->spool_fd, names[i])) != NULL) {
+			json_object *fg;
+
+			/* a digest lists; diffs would make it too big to
+			 * be accepted (413, 552) */
+			if (json_object_object_get_ex(ev, "fimguard", &fg))
+				json_object_object_del(fg, "diff");
 			json_object_array_add(items, ev);
 			names[used++] = names[i];
 		}
@@ -292,6 +304,8 @@ alerter_worker(struct alerter *a)
 		while ((r = msg_recv(a->sock, &m)) > 0)
 			if (m.type != MSG_KICK)
 				fatalx("monitor sent message type %u", m.type);
+		if (r == -2)
+			fatalx("malformed message from the monitor");
 		if (r < 0)
 			_exit(0);	/* the monitor stopped */
 	}
@@ -302,12 +316,21 @@ alerter_worker(struct alerter *a)
 static void
 alerter_fds(struct alerter *a)
 {
-	if (dup2(a->sock, 3) < 0 || dup2(a->spool_fd, 4) < 0)
-		fatal("dup2");
+	/* out of the way first: either may already sit on 3 or 4 (when
+	 * fimguard was started with a standard fd closed) */
+	int sock = fcntl(a->sock, F_DUPFD, 10), spool = fcntl(a->spool_fd,
+	    F_DUPFD, 10), null = open("/dev/null", O_RDWR);
+
+	if (sock < 0 || spool < 0 || null < 0 || dup2(null, 0) < 0 ||
+	    dup2(sock, 3) < 0 || dup2(spool, 4) < 0)
+		fatal("alerter fds");
 	a->sock = 3;
 	a->spool_fd = 4;
 	if (close_range(5, ~0U, 0) < 0)
 		fatal("close_range");
+	/* no controlling terminal: TIOCSTI could type into root's shell
+	 * when the monitor runs in the foreground */
+	setsid();
 }
 
 void

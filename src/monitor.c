@@ -64,8 +64,11 @@ static int
 monitor_make_groups(struct monitor_groups *g, const struct conf *c)
 {
 	g->pre = -1;
+	/* FAN_NONBLOCK: a reload has two permission threads polling one
+	 * group for a moment; the one that loses a race must not block */
 	g->perm = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
-	    FAN_REPORT_TID | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+	    FAN_NONBLOCK | FAN_REPORT_TID | FAN_UNLIMITED_QUEUE |
+	    FAN_UNLIMITED_MARKS,
 	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (g->perm < 0) {
 		log_warn("fanotify_init (permission group; needs "
@@ -75,7 +78,8 @@ monitor_make_groups(struct monitor_groups *g, const struct conf *c)
 	for (size_t r = 0; r < c->nrules; r++)
 		if (c->rules[r].truncate == CONF_TRUNC_DENY && g->pre < 0 &&
 		    (g->pre = fanotify_init(FAN_CLASS_PRE_CONTENT |
-		    FAN_CLOEXEC | FAN_REPORT_TID | FAN_UNLIMITED_QUEUE |
+		    FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
+		    FAN_UNLIMITED_QUEUE |
 		    FAN_UNLIMITED_MARKS, O_RDONLY | O_LARGEFILE |
 		    O_CLOEXEC)) < 0)
 			log_warn("fanotify_init (pre-content group for "
@@ -585,10 +589,11 @@ monitor_threads(struct monitor *m)
 }
 
 /* Stop the threads and release everything but the groups: a reload
- * hands them to the next instance; at exit, closing the permission
- * group makes the kernel allow whatever is still pending. */
+ * hands them to the next instance (last NULL); at exit (last: the
+ * groups), the permission groups close as soon as their thread is
+ * gone, and the kernel allows whatever is still pending. */
 void
-monitor_stop(struct monitor *m)
+monitor_stop(struct monitor *m, struct monitor_groups *last)
 {
 	uint64_t one = 1;
 
@@ -596,6 +601,16 @@ monitor_stop(struct monitor *m)
 		fatal("stop");
 	pthread_join(m->perm_tid, NULL);
 	perm_watch(&m->perm, 0);
+	/* the last instance: nobody answers from now on, so let the
+	 * kernel allow what is pending rather than wait for the worker */
+	if (last != NULL && last->perm >= 0) {
+		close(last->perm);
+		last->perm = -1;
+	}
+	if (last != NULL && last->pre >= 0) {
+		close(last->pre);
+		last->pre = -1;
+	}
 	pthread_join(m->worker_tid, NULL);
 	monitor_close(m);
 }

@@ -30,8 +30,10 @@ msg_send(int fd, uint32_t type, const void *payload, size_t len)
 	    1 : -1;
 }
 
-/* 1 a message, 0 nothing waiting, -1 the peer closed. A message of an
- * unknown type or a wrong size is fatal: the peer is not ours. */
+/* 1 a message, 0 nothing waiting, -1 the peer closed, -2 a message of
+ * an unknown type or a wrong size: the peer is not ours any more, and
+ * the caller ends the conversation (the alerter exits; the monitor
+ * stops alerting but never stops answering permission events). */
 int
 msg_recv(int fd, struct msg *m)
 {
@@ -46,12 +48,16 @@ msg_recv(int fd, struct msg *m)
 		return -1;
 	if ((size_t)n < offsetof(struct msg, u) || m->type == 0 ||
 	    m->type >= MSG_NTYPES || m->len != msg_sizes[m->type] ||
-	    (size_t)n != offsetof(struct msg, u) + m->len)
-		fatalx("malformed message from the other process (type %u, "
-		    "%zd bytes)", m->type, n);
-	if (m->type == MSG_RESULT) {	/* strings must end inside */
-		m->u.result.name[MSG_NAME_MAX - 1] = '\0';
-		m->u.result.detail[MSG_DETAIL_MAX - 1] = '\0';
+	    (size_t)n != offsetof(struct msg, u) + m->len) {
+		log_warnx("malformed message from the other process (type "
+		    "%u, %zd bytes)", m->type, n);
+		return -2;
+	}
+	if (m->type == MSG_RESULT &&	/* strings must end inside */
+	    (memchr(m->u.result.name, '\0', MSG_NAME_MAX) == NULL ||
+	    memchr(m->u.result.detail, '\0', MSG_DETAIL_MAX) == NULL)) {
+		log_warnx("unterminated string from the other process");
+		return -2;
 	}
 	return 1;
 }

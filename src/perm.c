@@ -214,15 +214,20 @@ perm_main(void *arg)
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			now = util_now_ms();
-			__atomic_store_n(&p->busy_since_ms, now,
-			    __ATOMIC_RELEASE);
-			p->batch_deadline_ms = now + PERM_BATCH_BUDGET_MS;
+			/* non-blocking: during a reload the old and the new
+			 * thread poll the same group, and only one of them
+			 * gets a given event; the clock starts once we do */
 			len = read(pfd[i].fd, buf, sizeof(buf));
-			if (len > 0)
+			if (len > 0) {
+				now = util_now_ms();
+				__atomic_store_n(&p->busy_since_ms, now,
+				    __ATOMIC_RELEASE);
+				p->batch_deadline_ms = now +
+				    PERM_BATCH_BUDGET_MS;
 				perm_batch(p, pfd[i].fd, buf, len);
-			__atomic_store_n(&p->busy_since_ms, 0,
-			    __ATOMIC_RELEASE);
+				__atomic_store_n(&p->busy_since_ms, 0,
+				    __ATOMIC_RELEASE);
+			}
 			/* The kernel could not make an event's fd (EMFILE,
 			 * ENFILE, an LSM...): it answered that event itself.
 			 * Count it and go on: leaving would freeze every

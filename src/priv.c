@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +26,24 @@
 
 #define PRIV_USER	"fimguard"
 #define PRIV_FALLBACK	"nobody"
+#define PRIV_NS_FLAGS	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | \
+	CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | \
+	CLONE_NEWNET))
+
+static int priv_dropped;
+
+#ifdef __SANITIZE_ADDRESS__
+/* LeakSanitizer stops the world with ptrace at exit, which a dropped
+ * process refuses (seccomp, not dumpable): skip that check there only;
+ * init, check and approve keep theirs. */
+int	 __lsan_is_turned_off(void);
+
+int
+__lsan_is_turned_off(void)
+{
+	return priv_dropped;
+}
+#endif
 
 /* The alerter's user and group, looked up while NSS is still safe to
  * call (no marks yet, no threads). */
@@ -58,6 +78,16 @@ priv_nodump(void)
 		fatal("PR_SET_DUMPABLE");
 }
 
+/* capng_apply can leave the bounding set alone without CAP_SETPCAP
+ * (a unit's CapabilityBoundingSet=): check what the kernel says. */
+static void
+priv_check_bounding(void)
+{
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_BOUNDS) != CAPNG_NONE)
+		fatalx("the capability bounding set is not empty");
+}
+
 static void
 priv_no_new_privs(void)
 {
@@ -72,7 +102,9 @@ priv_no_new_privs(void)
  *                        process_vm_readv: openers' flags and who-data;
  * and only when a rule has restore = yes:
  *   CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE  put owner, mode, ACLs and
- *                        content back in directories we do not own.
+ *                        content back in directories we do not own;
+ *   CAP_FSETID           keep a set-gid bit when the group is not ours;
+ *   CAP_SETFCAP          put file capabilities back (security.capability).
  * The bounding set is emptied, so nothing can come back, not even
  * through a set-uid or file-capability executable (execve is refused
  * by seccomp anyway). */
@@ -81,8 +113,9 @@ priv_drop_monitor(int restore)
 {
 	static const int keep[] = { CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE };
 	static const int restore_keep[] = { CAP_CHOWN, CAP_FOWNER,
-	    CAP_DAC_OVERRIDE };
+	    CAP_DAC_OVERRIDE, CAP_FSETID, CAP_SETFCAP };
 
+	priv_dropped = 1;
 	priv_nodump();
 	capng_clear(CAPNG_SELECT_BOTH);
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
@@ -93,7 +126,9 @@ priv_drop_monitor(int restore)
 		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
 		    restore_keep[i]);
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
-		fatalx("cannot drop capabilities (libcap-ng)");
+		fatalx("cannot drop capabilities (libcap-ng; the bounding set "
+		    "needs CAP_SETPCAP)");
+	priv_check_bounding();
 	priv_no_new_privs();
 	priv_seccomp_monitor();
 }
@@ -102,6 +137,7 @@ priv_drop_monitor(int restore)
 void
 priv_drop_alerter(uid_t uid, gid_t gid)
 {
+	priv_dropped = 1;
 	priv_nodump();
 	capng_clear(CAPNG_SELECT_ALL);
 	/* changes ids, empties every set and the bounding set */
@@ -112,6 +148,7 @@ priv_drop_alerter(uid_t uid, gid_t gid)
 		log_warn("PR_CAP_AMBIENT_CLEAR_ALL");
 	if (getuid() == 0 || geteuid() == 0 || setuid(0) == 0)
 		fatalx("still root after dropping privileges");
+	priv_check_bounding();
 	priv_nodump();		/* a uid change resets it */
 	priv_no_new_privs();
 }
@@ -121,6 +158,50 @@ priv_rule(scmp_filter_ctx ctx, uint32_t action, int nr)
 {
 	if (seccomp_rule_add(ctx, action, nr, 0) < 0)
 		fatalx("seccomp rule for syscall %d", nr);
+}
+
+/* Threads yes, namespaces no: clone(2) with a CLONE_NEW* flag fails;
+ * clone3 hides its flags in memory a filter cannot read, so it answers
+ * ENOSYS and glibc falls back to clone. In a default-allow filter each
+ * flag gets a refusing rule. */
+static void
+priv_refuse_namespaces(scmp_filter_ctx ctx)
+{
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) < 0)
+		fatalx("seccomp clone3 rule");
+	for (int bit = 0; bit < 64; bit++) {
+		uint64_t f = 1ULL << bit;
+
+		if ((PRIV_NS_FLAGS & f) && seccomp_rule_add(ctx,
+		    SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, f, f)) < 0)
+			fatalx("seccomp clone rule");
+	}
+}
+
+/* In the alerter's allow-list: only what these calls are used for. */
+static void
+priv_allow_narrow(scmp_filter_ctx ctx)
+{
+	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS,
+	    TIOCGWINSZ, FIOCLEX, FIONCLEX };
+	static const int prctls[] = { PR_SET_PDEATHSIG, PR_GET_DUMPABLE,
+	    PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_VMA,
+	    PR_GET_SECUREBITS, PR_GET_NO_NEW_PRIVS };
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+	    SCMP_SYS(clone3), 0);
+
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, PRIV_NS_FLAGS, 0));
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i]));
+	for (size_t i = 0; i < sizeof(prctls) / sizeof(prctls[0]); i++)
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (uint64_t)prctls[i]));
+	if (r < 0)
+		fatalx("seccomp rules (alerter)");
 }
 
 /* The monitor: everything it does is allowed, what it never needs is
@@ -153,6 +234,7 @@ priv_seccomp_monitor(void)
 	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
 	    SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) < 0)
 		fatalx("seccomp socket rule");
+	priv_refuse_namespaces(ctx);
 	if (seccomp_load(ctx) < 0)
 		fatalx("seccomp_load (monitor)");
 	seccomp_release(ctx);
@@ -174,7 +256,7 @@ priv_seccomp_alerter(void)
 		SCMP_SYS(readlink), SCMP_SYS(readlinkat),
 		SCMP_SYS(getdents64), SCMP_SYS(unlinkat), SCMP_SYS(renameat),
 		SCMP_SYS(renameat2), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-		SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(dup),
+		SCMP_SYS(fcntl), SCMP_SYS(dup),
 		SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(pipe2),
 		SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
 		SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
@@ -196,12 +278,12 @@ priv_seccomp_alerter(void)
 		SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
 		SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(bind),
 		SCMP_SYS(futex), SCMP_SYS(set_robust_list),
-		SCMP_SYS(get_robust_list), SCMP_SYS(rseq), SCMP_SYS(clone),
-		SCMP_SYS(clone3), SCMP_SYS(exit), SCMP_SYS(exit_group),
+		SCMP_SYS(get_robust_list), SCMP_SYS(rseq),
+		SCMP_SYS(exit), SCMP_SYS(exit_group),
 		SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(tgkill),
 		SCMP_SYS(uname), SCMP_SYS(sysinfo),
 		SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
-		SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(prctl),
+		SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 		SCMP_SYS(set_tid_address), SCMP_SYS(restart_syscall),
 		SCMP_SYS(membarrier), SCMP_SYS(getcwd), SCMP_SYS(umask),
 		SCMP_SYS(capget), SCMP_SYS(arch_prctl), SCMP_SYS(alarm),
@@ -221,6 +303,7 @@ priv_seccomp_alerter(void)
 		priv_rule(ctx, SCMP_ACT_ALLOW, allow[i]);
 	for (size_t i = 0; i < sizeof(kill) / sizeof(kill[0]); i++)
 		priv_rule(ctx, SCMP_ACT_KILL_PROCESS, kill[i]);
+	priv_allow_narrow(ctx);
 	if (seccomp_load(ctx) < 0)
 		fatalx("seccomp_load (alerter)");
 	seccomp_release(ctx);

@@ -91,7 +91,7 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 		run_sd_notify("READY=1");
 		return m;
 	}
-	monitor_stop(m);	/* only after the new one answers */
+	monitor_stop(m, NULL);	/* only after the new one answers */
 	rn->reloads++;
 	run_sd_notify("READY=1");
 	return next;
@@ -108,7 +108,8 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 	for (;;) {
 		struct signalfd_siginfo si;
 
-		pfd[2].fd = rn->alerting ? rn->alerter.sock : -1;
+		pfd[2].fd = rn->alerting && !rn->alerter.dead ?
+		    rn->alerter.sock : -1;
 		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
 			fatal("poll");
 		if ((pfd[0].revents & POLLIN) &&
@@ -188,7 +189,7 @@ cmd_run(const struct cmd_opts *o)
 		free(sock);
 	}
 	close(sfd);
-	monitor_stop(m);
+	monitor_stop(m, &rn.groups);
 	monitor_groups_close(&rn.groups);
 	alert_stop(&rn.alerter);
 	return r;

@@ -88,7 +88,8 @@ spool_push(int dfd, const char *sink, uint64_t seq, json_object *ev,
 	/* fchmod: the service's UMask=0077 would hide it from the group */
 	if (fchmod(fd, 0640) == 0 && write(fd, js, len) == (ssize_t)len &&
 	    fsync(fd) == 0 &&
-	    renameat(dfd, tmp, dfd, name) == 0 && fsync(dfd) == 0)
+	    renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE) == 0 &&
+	    fsync(dfd) == 0)
 		r = 0;
 	close(fd);
 	if (r < 0)
@@ -141,8 +142,9 @@ spool_sink(const char *name)
 	return NULL;
 }
 
-/* The entry's event (a new reference), or NULL if it is not one of
- * ours: then it is moved to failed/ for the operator. */
+/* The entry's event (a new reference), or NULL: errno ENOENT (gone),
+ * EACCES, EMFILE... (cannot read it now), or EINVAL (not one of ours:
+ * the caller moves it to failed/ for the operator). */
 json_object *
 spool_load(int dfd, const char *name)
 {
@@ -154,6 +156,7 @@ spool_load(int dfd, const char *name)
 
 	if (fd < 0)
 		return NULL;
+	errno = EINVAL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    st.st_size <= SPOOL_ENTRY_MAX) {
 		buf = xmalloc((size_t)st.st_size + 1);
@@ -172,6 +175,8 @@ spool_load(int dfd, const char *name)
 	else
 		ev = NULL;
 	json_object_put(o);
+	if (ev == NULL)
+		errno = EINVAL;
 	return ev;
 }
 

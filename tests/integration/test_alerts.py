@@ -35,7 +35,7 @@ JIRA_TOKEN = "tok-SECRET-5a1d7e0c9b"
 SMTP_PASSWORD = "pw-SECRET-83f2c41d"
 
 CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 0, 1, 2, 3
-CAP_SYS_PTRACE = 19
+CAP_FSETID, CAP_SYS_PTRACE, CAP_SETFCAP = 4, 19, 31
 
 
 def wait_until(pred, what, timeout=15, fim=None):
@@ -180,7 +180,8 @@ def test_each_process_holds_only_what_it_needs(fim, monitors, restore):
         assert sup in children(mon) and worker in children(sup)
         want = bits(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE)
         if restore == "yes":
-            want |= bits(CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE)
+            want |= bits(CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_FSETID,
+                         CAP_SETFCAP)
         # every thread of the monitor: threads start after the drop
         for tid in os.listdir(f"/proc/{mon}/task"):
             st = proc_status(f"{mon}/task/{tid}")

@@ -385,6 +385,27 @@ def test_chmod_chown_are_restored(restoring):
     fim.run("check", expect=0)
 
 
+def test_setgid_file_of_another_group_is_restored_whole(fim):
+    # restoring it needs CAP_FSETID once the monitor dropped its other
+    # capabilities: without it, chmod of a file whose group is not ours
+    # silently clears the set-gid bit
+    path = fim.write("sg.conf", b"setgid\n", mode=0o640)
+    os.chown(path, 0, 8)                    # group mail
+    os.chmod(path, 0o2750)
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", path)
+        assert rc == 0, err
+        wait_restored(m, path, "deleted")
+        st = os.stat(path)
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o2750, 0, 8)
+    finally:
+        m.stop()
+    fim.run("check", expect=0)
+
+
 def test_new_file_in_protected_dir_is_reported_and_watched(restoring):
     fim, m = restoring.fim, restoring
     path = fim.t("new.conf")

@@ -45,6 +45,10 @@ POLICY_CASES = [
      "foo = bar\n", 6, "unknown key 'foo' in [rule a]"),
 ]
 
+# What each sink section needs besides the line a case is about.
+JIRA_REST = "project = SEC\nissue_type = Task\nuser = a@b.c\ntoken_env = T\n"
+SMTP_REST = "from = f@b.c\nto = t@b.c\n"
+
 # (id, config text, line, message); policy is valid
 CONFIG_CASES = [
     ("bad-mode", "mode = sometimes\n", 1, "invalid value 'sometimes' for 'mode' (expected audit | enforce)"),
@@ -52,16 +56,21 @@ CONFIG_CASES = [
      "invalid value 'maybe' for 'unknown_intent' (expected deny | allow)"),
     ("unknown-global", "mode = audit\nbogus = 1\n", 2, "unknown key 'bogus' in global settings"),
     ("rule-in-config", "mode = audit\n[rule x]\n", 2, "section '[rule x]' is not allowed in the config file"),
-    ("unknown-jira-key", "[jira]\nfoo = bar\nurl = https://example.atlassian.net\n", 2, "unknown key 'foo' in [jira]"),
-    ("unknown-smtp-key", "[smtp]\nbar = 1\nurl = smtp://mail.example.com:587\n", 2, "unknown key 'bar' in [smtp]"),
+    ("unknown-jira-key", "[jira]\nfoo = bar\nurl = https://example.atlassian.net\n" + JIRA_REST, 2,
+     "unknown key 'foo' in [jira]"),
+    ("unknown-smtp-key", "[smtp]\nbar = 1\nurl = smtp://mail.example.com:587\n" + SMTP_REST, 2,
+     "unknown key 'bar' in [smtp]"),
+    ("jira-without-project", "[jira]\nurl = https://j.example\nissue_type = Task\n"
+     "user = a@b.c\ntoken_env = T\n", 1, "section '[jira]' has no project"),
     ("unknown-webhook-key", "[webhook]\nbaz = 1\nurl = https://hooks.example.com/x\n", 2, "unknown key 'baz' in [webhook]"),
     ("relative-events", "events = relative.json\n", 1, "path 'relative.json' is not absolute"),
     ("unknown-section", "[nonsense]\n", 1, "unknown section '[nonsense]'"),
     ("duplicate-key", "mode = audit\nmode = enforce\n", 2, "duplicate key 'mode'"),
     ("no-equals", "mode\n", 1, EXPECTED_KV),
-    ("unterminated-quote", "[smtp]\nurl = smtp://mail.example.com:587\nto = \"a@example.com\n", 3, "unterminated quote"),
+    ("unterminated-quote", "[smtp]\nurl = smtp://mail.example.com:587\nuser = \"fim guard\n"
+     + SMTP_REST, 3, "unterminated quote"),
     ("empty-value", "mode =\n", 1, "empty value for 'mode'"),
-    ("bad-starttls", "[smtp]\nurl = smtp://mail.example.com:587\nstarttls = maybe\n", 3,
+    ("bad-starttls", "[smtp]\nurl = smtp://mail.example.com:587\nstarttls = maybe\n" + SMTP_REST, 3,
      "invalid value 'maybe' for 'starttls' (expected required | no)"),
 ]
 
