@@ -1,12 +1,13 @@
 /* The Jira sink: one issue per distinct change, found again by a dedup
  * label and commented on when the change is seen again. Jira Cloud
  * (REST v3, ADF rich text, Basic email:token) and Data Center / Server
- * (REST v2, plain text, Bearer token). Runs only in the alerter. */
+ * (REST v2, wiki markup, Bearer token). Runs only in the alerter. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sink.h"
 
@@ -354,20 +355,52 @@ jira_adf(const struct alert *a, const char *lead)
 	}
 }
 
-/* v3: ADF with lead as its first paragraph. v2: plain text, the lead
- * only on a comment (the issue's summary already says it). */
+/* v2 descriptions are rendered as wiki markup: the lead with markup
+ * characters escaped, the text in a {noformat} block that nothing in
+ * it (a diff, a file name) can close. */
+static char *
+jira_wiki(const char *lead, const char *text)
+{
+	char *out = NULL, *body;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	if (f == NULL)
+		return xstrdup(text);
+	for (const char *p = lead; *p != '\0'; p++) {
+		if (strchr("*_[]{}|!+^~?-#\\", *p) != NULL)
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputs("\n{noformat}\n", f);
+	for (body = (char *)text; *body != '\0'; body++) {
+		if (strncasecmp(body, "{noformat}", 10) == 0) {
+			fputs("(noformat)", f);
+			body += 9;
+			continue;
+		}
+		fputc(*body, f);
+	}
+	fputs("\n{noformat}\n", f);
+	fclose(f);
+	return out;
+}
+
+/* v3: ADF with lead as its first paragraph. v2: wiki markup (the
+ * renderer Data Center uses for descriptions and comments). */
 static json_object *
 jira_rich(const struct jira *j, const char *lead, int comment)
 {
 	char *text, *all, *cut;
 	json_object *o;
 
+	(void)comment;
 	if (j->c->api == 3)
 		return jira_adf(j->a, lead);
 	text = sink_text(j->a, 1);
-	all = comment ? xasprintf("%s\n\n%s", lead, text) : xstrdup(text);
-	cut = jira_cut(all, JIRA_PLAIN_MAX);
-	o = jira_string(cut);
+	cut = jira_cut(text, JIRA_PLAIN_MAX);
+	all = jira_wiki(lead, cut);
+	o = jira_string(all);
 	free(cut);
 	free(all);
 	free(text);

@@ -230,8 +230,9 @@ test_comment_v2(void **state)
 	char *a1 = answer("200 OK", "", "{\"startAt\":0,\"total\":1,\"issues\":"
 	    "[{\"key\":\"SEC-3\",\"fields\":{\"labels\":[\"fimguard\"]}}]}"),
 	    *a2 = answer("201 Created", "", "{\"id\":\"9\"}");
-	const char *want = "Seen again: [fimguard][CRITICAL] modified "
-	    "/etc/shadow on web1\n\nfimguard saw a change";
+	/* wiki markup: the lead escaped, the text kept verbatim */
+	const char *want = "Seen again: \\[fimguard\\]\\[CRITICAL\\] "
+	    "modified /etc/shadow on web1\n{noformat}\nfimguard saw a change";
 	json_object *b;
 
 	(void)state;
