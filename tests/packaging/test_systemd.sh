@@ -50,5 +50,42 @@ $E systemctl start fimguard-check.service
 	ok "fimguard-check.service: changes found is success" || ko "fimguard-check.service"
 $E systemctl stop fimguard
 [ "$($E systemctl show fimguard -p Result --value)" = success ] && ok "clean stop" || ko "clean stop"
+
+# Under the unit's own sandbox (CapabilityBoundingSet=, UMask=, ...): the
+# capability drop, and an alerter with a webhook sink and a systemd
+# credential. Nothing listens on port 9: the alert must stay spooled.
+mkdir -p "$ROOT/etc/systemd/system/fimguard.service.d"
+printf 'secret-token\n' > "$ROOT/etc/fimguard/hook.token"
+chmod 600 "$ROOT/etc/fimguard/hook.token"
+printf '[Service]\nLoadCredential=hook-token:/etc/fimguard/hook.token\n' \
+    > "$ROOT/etc/systemd/system/fimguard.service.d/cred.conf"
+printf '[webhook]\nurl = https://127.0.0.1:9/hook\ntoken_credential = hook-token\n' \
+    >> "$ROOT/etc/fimguard/fimguard.conf"
+$E systemctl daemon-reload
+$E systemctl start fimguard && ok "starts with an alert sink and a credential" ||
+	ko "starts with an alert sink and a credential"
+sleep 2
+MAIN=$($E systemctl show fimguard -p MainPID --value)
+st() { $E grep "^$2:" "/proc/$1/status" | awk '{print $2}'; }
+[ "$(st "$MAIN" CapBnd)" = 0000000000000000 ] && [ "$(st "$MAIN" NoNewPrivs)" = 1 ] &&
+    [ "$(st "$MAIN" Seccomp)" = 2 ] && [ "$(st "$MAIN" Uid)" = 0 ] &&
+	ok "monitor: bounding set empty, no_new_privs, seccomp" || ko "monitor privileges"
+case "$(st "$MAIN" CapEff)" in
+0000000000080004|000000008008001f) ok "monitor: only the capabilities it needs" ;;
+*) ko "monitor CapEff $(st "$MAIN" CapEff)" ;;
+esac
+AL=$($E pgrep -P "$MAIN" | head -n1)
+FU=$($E id -u fimguard)
+[ -n "$AL" ] && [ "$(st "$AL" Uid)" = "$FU" ] && [ "$(st "$AL" CapEff)" = 0000000000000000 ] &&
+    [ "$(st "$AL" CapPrm)" = 0000000000000000 ] && [ "$(st "$AL" CapBnd)" = 0000000000000000 ] &&
+    [ "$(st "$AL" Seccomp)" = 2 ] &&
+	ok "alerter: user fimguard, no capabilities, seccomp" || ko "alerter privileges"
+$E sh -c 'echo "# fimguard alert test" >> /etc/login.defs'
+sleep 3
+[ -n "$($E find /var/lib/fimguard/spool -maxdepth 1 -name '*-webhook.json')" ] &&
+	ok "an alert waits in the spool while the sink is down" || ko "spool"
+! $E grep -rqs secret-token /var/log/fimguard /var/lib/fimguard/spool "/proc/$MAIN/environ" "/proc/$MAIN/cmdline" &&
+	ok "the credential appears in no log, spool entry or environment" || ko "credential leaked"
+$E systemctl stop fimguard
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
