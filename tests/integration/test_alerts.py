@@ -257,6 +257,23 @@ def test_webhook_posts_slack_text_and_the_ecs_event(tree, monitors):
         hook.stop()
 
 
+def test_alerts_flow_when_started_with_stdin_closed(tree, monitors):
+    # fd 0 free at start: the spool and the socket land on low numbers,
+    # and the alerter's own fd layout must not swap them
+    hook = WebhookDouble().start()
+    try:
+        tree.write_config(extra=f"[webhook]\nurl = {hook.url}\n")
+        tree.init()
+        m = Monitor(tree, close_stdin=True)
+        monitors.append(m)
+        write(tree.t("a.conf"), "no stdin\n")
+        req = wait_until(lambda: hook.requests, "a webhook request")[0]
+        assert req["json"]["event"]["file"]["path"] == tree.t("a.conf")
+        assert "Not a directory" not in m.stderr()
+    finally:
+        hook.stop()
+
+
 def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
     hook = WebhookDouble().start()
     try:

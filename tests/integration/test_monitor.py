@@ -23,7 +23,8 @@ OP_TIMEOUT = 10
 
 
 class Monitor:
-    def __init__(self, fim, mode="audit", extra=(), env=None):
+    def __init__(self, fim, mode="audit", extra=(), env=None,
+                 close_stdin=False):
         self.fim = fim
         self.err_path = os.path.join(fim.base, "monitor.err")
         self.out_path = os.path.join(fim.base, "monitor.out")
@@ -33,7 +34,9 @@ class Monitor:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.p = subprocess.Popen(cmd, stdout=out, stderr=err,
                                       stdin=subprocess.DEVNULL, env=env,
-                                      start_new_session=True)
+                                      start_new_session=True,
+                                      preexec_fn=(lambda: os.close(0))
+                                      if close_stdin else None)
         deadline = time.time() + 20
         while time.time() < deadline:
             if "monitoring" in self.stderr():
