@@ -436,8 +436,10 @@ monitor_close(struct monitor *m)
 	m->notify.fd = -1;
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
-	for (size_t i = 0; i < m->nfiles; i++)
+	for (size_t i = 0; i < m->nfiles; i++) {
 		free(m->files[i].path);
+		free(m->files[i].writer);
+	}
 	free(m->files);
 	free(m->settling);
 	watch_tab_free(m->tab);

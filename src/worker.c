@@ -75,8 +75,14 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 
 	if (w == NULL)
 		return;		/* unwatched since (reload) */
-	if (f != NULL && !denied)	/* its close-write confirms */
-		((struct mon_file *)f)->open_writes++;
+	if (f != NULL && !denied) {	/* its close-write confirms */
+		struct mon_file *mf = (struct mon_file *)f;
+
+		mf->open_writes++;
+		if (mf->writer == NULL)
+			mf->writer = xmalloc(sizeof(*mf->writer));
+		*mf->writer = *r;
+	}
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -232,7 +238,10 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 		report_add_diff(ev, vault, f->base, fd);
 		free(vault);
 	}
-	who_pid_to_event(ev, pid);
+	if (f->writer != NULL && f->writer->pid == pid)
+		who_to_event(ev, f->writer);	/* the whole who-data */
+	else
+		who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
 	/* In enforce mode a change that got past the permission check
 	 * (truncate(2), a writer that opened the file before the monitor

@@ -319,7 +319,10 @@ def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
         assert f["priority"]["name"] == "High"
         text = "\n".join(adf_texts(f["description"]))
         for needle in (path, sha, "tree", "high", "modified",
-                       sha256_bytes(b"alpha\n"), "+evil", "-alpha"):
+                       sha256_bytes(b"alpha\n"), "+evil", "-alpha",
+                       # who-data of the open for write, not just a pid
+                       "User id:", "Command line:",
+                       "open(sys.argv[1], 'wb')", "Parent id:"):
             assert needle in text, needle
         # exactly one search (by the dedup label) before the create
         posts = [r for r in j.requests if r["method"] == "POST"]
