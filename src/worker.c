@@ -28,11 +28,12 @@
 
 #define WORKER_DATASET	"fimguard.monitor"
 /* How long a MODIFY waits for the close-write that usually follows
- * (open with O_TRUNC, then write), and the most it waits for a writer
- * that keeps the file open: a truncate(2) has no close, and restore
- * must stay within a second. */
+ * (open with O_TRUNC, then write): a truncate(2) has no close and must
+ * be restored within a second. A file open for write (audit mode, an
+ * allowed writer: nothing to restore) waits up to 2 s for its close, so
+ * a writer slowed by load is not reported half-written. */
 #define WORKER_SETTLE_MS	100
-#define WORKER_SETTLE_MAX_MS	500
+#define WORKER_SETTLE_MAX_MS	2000
 
 static const struct mon_file *
 worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,

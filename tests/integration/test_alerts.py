@@ -88,6 +88,17 @@ def spool(fim, sub=""):
     return sorted(n for n in os.listdir(d) if n.endswith(".json"))
 
 
+def spool_what(fim):
+    """(action, path, sha256) of each spooled alert, for a failure."""
+    out = []
+    for n in spool(fim):
+        with open(os.path.join(fim.state, "spool", n)) as f:
+            ev = json.load(f)["event"]
+        out.append((ev["event"]["action"], ev["file"].get("path"),
+                    ev["file"].get("hash", {}).get("sha256")))
+    return out
+
+
 def dedup_label(path, sha, action="modified"):
     h = hashlib.sha256()
     for part in (HOST, path, sha, action):
@@ -408,7 +419,9 @@ def test_outage_with_both_processes_restarted_loses_and_duplicates_nothing(
     m = start(tree, jira_conf(j), env=jira_env())
     write(tree.t("a.conf"), "during outage 1\n")
     write(tree.t("b.conf"), "during outage 2\n")
-    wait_until(lambda: len(spool(tree)) == 2, "two spooled alerts")
+    wait_until(lambda: len(spool(tree)) >= 2, "two spooled alerts")
+    time.sleep(0.5)
+    assert len(spool(tree)) == 2, spool_what(tree)
     assert m.stop() == 0                    # monitor and alerter stop
     wait_until(lambda: not [p for p in os.listdir("/proc") if p.isdigit()
                             and _is_our_alerter(p, tree)], "alerter gone")
