@@ -36,6 +36,7 @@ struct alerter {
 	uint64_t	 seq;
 	uint64_t	 spooled, delivered, failed, spool_errors;
 	char		 host[256];
+	char		 skipped[64];	/* alerter: last unreadable entry */
 };
 
 int	 alert_prepare(struct alerter *, const struct conf *, const char *);

@@ -68,6 +68,7 @@ const char *sink_severity_name(int);
 char	*sink_summary(const struct alert *);
 char	*sink_text(const struct alert *, int);
 int	 sink_clean_header(const char *);
+int	 sink_url_private(const char *);
 void	 sink_dedup_label(const char *, json_object *, char *, size_t);
 void	 sink_send(const struct sink_conf *, const struct alert *,
 	    struct sink_result *);

@@ -145,7 +145,15 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	struct sink_conf *sc = &s->c;
 
 	sc->kind = kind;
-	sc->url = xstrdup(conf_section_get(c, sec, "url"));
+	if ((v = conf_section_get(c, sec, "url")) != NULL)
+		sc->url = xstrdup(v);
+	else if (alert_secret(c, sec, "url", &sc->url) < 0)
+		return -1;
+	if (sc->url == NULL || (strncmp(sc->url, "https://", 8) != 0 &&
+	    strncmp(sc->url, "http://", 7) != 0 && kind == SINK_WEBHOOK)) {
+		log_warnx("[%s] the secret url is not an http(s) URL", sec);
+		return -1;
+	}
 	if ((v = conf_section_get(c, sec, "ca_file")) != NULL &&
 	    (sc->ca_blob = alert_read_file(v, 4 << 20, &sc->ca_len)) == NULL) {
 		log_warn("[%s] ca_file %s", sec, v);
@@ -181,6 +189,15 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	return 0;
 }
 
+static int
+alert_configured(const struct conf *c, const char *sec)
+{
+	for (size_t i = 0; i < c->nsections; i++)
+		if (strcmp(c->sections[i].name, sec) == 0)
+			return 1;
+	return 0;
+}
+
 /* Read every sink's settings and secrets and create the spool. Root,
  * before any thread and before the first mark. 0: no sink configured,
  * 1: ready to start, -1: a sink cannot work (said why). */
@@ -191,7 +208,7 @@ alert_prepare(struct alerter *a, const struct conf *c, const char *state)
 	a->spool_fd = a->sock = -1;
 	gethostname(a->host, sizeof(a->host) - 1);
 	for (int k = 0; k < SINK_NKINDS; k++) {
-		if (conf_section_get(c, alert_names[k], "url") == NULL)
+		if (!alert_configured(c, alert_names[k]))
 			continue;
 		if (alert_load_sink(&a->sinks[k], k, c) < 0)
 			return -1;

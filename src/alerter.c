@@ -122,11 +122,20 @@ alerter_one(struct alerter *a, int k, const char *name)
 	struct sink_result r;
 	struct alert al;
 
-	if (ev == NULL && (errno == ENOENT || errno == EACCES ||
-	    errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-		if (errno != ENOENT)	/* cannot read it now: later */
-			log_warn("%s", name);
-		return errno == ENOENT ? 0 : -1;
+	if (ev == NULL && errno == ENOENT)
+		return 0;	/* gone meanwhile */
+	if (ev == NULL && errno == EACCES) {
+		/* not readable by us (written by hand?): leave it for the
+		 * operator and go on with the rest, saying so once */
+		if (strcmp(a->skipped, name) != 0)
+			log_warn("%s: skipped", name);
+		snprintf(a->skipped, sizeof(a->skipped), "%s", name);
+		return 0;
+	}
+	if (ev == NULL && (errno == EMFILE || errno == ENFILE ||
+	    errno == ENOMEM)) {
+		log_warn("%s", name);	/* out of something: later */
+		return -1;
 	}
 	if (ev == NULL) {
 		log_warnx("%s: not a spool entry, moved to failed/", name);

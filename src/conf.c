@@ -87,6 +87,10 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SMTP, "password_credential", V_WORD, NULL, 0 },
 	{ SC_SMTP, "ca_file", V_PATH, NULL, 0 },
 	{ SC_WEBHOOK, "url", V_URL, "https|http", 0 },
+	/* a Slack or Teams webhook URL is itself the secret */
+	{ SC_WEBHOOK, "url_env", V_ENVNAME, NULL, 0 },
+	{ SC_WEBHOOK, "url_file", V_PATH, NULL, 0 },
+	{ SC_WEBHOOK, "url_credential", V_WORD, NULL, 0 },
 	{ SC_WEBHOOK, "token_env", V_ENVNAME, NULL, 0 },
 	{ SC_WEBHOOK, "token_file", V_PATH, NULL, 0 },
 	{ SC_WEBHOOK, "token_credential", V_WORD, NULL, 0 },
@@ -292,6 +296,16 @@ conf_check_url(const struct conf_key *k, const char *w)
 	return ok;
 }
 
+/* CR, LF or another control byte: never in a mail header. */
+static int
+conf_has_control(const char *w)
+{
+	for (; *w != '\0'; w++)
+		if ((unsigned char)*w < 0x20 || *w == 0x7f)
+			return 1;
+	return 0;
+}
+
 static int
 conf_check_envname(const char *w)
 {
@@ -366,7 +380,8 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_HEADER:
 		case V_ADDRS:
 			/* a mail address goes into From: and MAIL FROM */
-			if (strchr(v, '@') != NULL && strpbrk(v, "<>,\"") == NULL)
+			if (strchr(v, '@') != NULL && strpbrk(v, "<>,\"") ==
+			    NULL && !conf_has_control(v))
 				break;
 			conf_bad_value(ps, k->key, v, "a mail address");
 			return -1;
@@ -639,7 +654,7 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		{ "jira", "issue_type", NULL },
 		{ "jira", "token_env", "token_file|token_credential" },
 		{ "smtp", "url", NULL }, { "smtp", "from", NULL },
-		{ "smtp", "to", NULL }, { "webhook", "url", NULL },
+		{ "smtp", "to", NULL },
 	};
 	const char *api;
 
@@ -655,6 +670,13 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		    need[i][1], need[i][2] ? ", " : "",
 		    need[i][2] ? "token_file or token_credential" : ""));
 	}
+	if (strcmp(s->name, "webhook") == 0 && conf_section_get(c, s->name,
+	    "url") == NULL && conf_section_get(c, s->name, "url_env") == NULL &&
+	    conf_section_get(c, s->name, "url_file") == NULL &&
+	    conf_section_get(c, s->name, "url_credential") == NULL)
+		strlist_push_owned(&c->errors, xasprintf("%s:%d: section "
+		    "'[webhook]' has no url, url_env, url_file or "
+		    "url_credential", s->file, s->line));
 	api = conf_section_get(c, s->name, "api");
 	if (strcmp(s->name, "jira") == 0 && (api == NULL ||
 	    strcmp(api, "3") == 0) && conf_section_get(c, s->name, "user") ==

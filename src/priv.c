@@ -207,8 +207,10 @@ priv_allow_narrow(scmp_filter_ctx ctx)
 /* The monitor: everything it does is allowed, what it never needs is
  * refused with EPERM: ptrace (reading openers uses /proc and
  * process_vm_readv), running programs, network sockets (only AF_UNIX:
- * the control socket, systemd's notify socket, the alerter's pair),
- * and changing the system under it. */
+ * the control socket, systemd's notify socket, the alerter's pair) and
+ * the ways around that rule, and changing the system under it. Writing
+ * /proc/<pid>/mem is an open and a write, which no filter can tell
+ * apart: CAP_SYS_PTRACE allows it (README says so). */
 void
 priv_seccomp_monitor(void)
 {
@@ -222,6 +224,11 @@ priv_seccomp_monitor(void)
 		SCMP_SYS(unshare), SCMP_SYS(reboot), SCMP_SYS(swapon),
 		SCMP_SYS(swapoff), SCMP_SYS(keyctl), SCMP_SYS(add_key),
 		SCMP_SYS(request_key), SCMP_SYS(perf_event_open),
+		/* ways around the socket rule: io_uring's own socket and
+		 * connect operations, and taking another process's fd */
+		SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
+		SCMP_SYS(io_uring_register), SCMP_SYS(pidfd_getfd),
+		SCMP_SYS(pidfd_open),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 

@@ -3,6 +3,7 @@
  * to "done, retry, keep", and the words a person reads (summary, text).
  * Runs only in the alerter process. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,6 +164,39 @@ sink_url_origin(const char *url, char *out, size_t len)
 	    strcspn(url, "/?#");
 
 	snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), url);
+}
+
+/* 127.0.0.0/8 as an address literal, [::1], or localhost. */
+static int
+sink_loopback(const char *host)
+{
+	struct in_addr a;
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a) == 1 &&
+	    (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* May a credential travel to url? Over TLS, or over plain http to this
+ * machine's loopback (a local relay or test server) only. */
+int
+sink_url_private(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (u != NULL && url != NULL && curl_url_set(u, CURLUPART_URL, url,
+	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_SCHEME, &scheme,
+	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host,
+	    0) == CURLUE_OK)
+		ok = strcmp(scheme, "https") == 0 || (strcmp(scheme,
+		    "http") == 0 && sink_loopback(host));
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
 }
 
 /* One request; body NULL: GET. Returns 0 on a 2xx (with *resp parsed

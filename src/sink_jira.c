@@ -122,6 +122,8 @@ jira_conf_error(const struct sink_conf *c, const struct alert *a)
 	if (c->secret == NULL || *c->secret == '\0' ||
 	    !sink_clean_header(c->secret))
 		return "the token is missing or holds a control character";
+	if (!sink_url_private(c->url))
+		return "refusing to send the token without TLS (use https://)";
 	if (c->api == 3 && (c->user == NULL || !sink_clean_header(c->user) ||
 	    strchr(c->user, ':') != NULL))
 		return "api 3 needs a user without ':' or control characters";

@@ -285,6 +285,59 @@ def test_alerts_flow_when_started_with_stdin_closed(tree, monitors):
         hook.stop()
 
 
+def test_webhook_over_tls_with_a_secret_url_and_token(tree, monitors, pki):
+    # the URL from an environment variable (Slack's URL is the secret),
+    # a Bearer token from a file, TLS verified against ca_file
+    hook = WebhookDouble(pki, tls=True).start()
+    tok = os.path.join(tree.base, "hook.token")
+    with open(tok, "w") as f:
+        f.write("hook-SECRET-77\n")
+    os.chmod(tok, 0o600)
+    try:
+        env = dict(os.environ, FIMGUARD_HOOK_URL=hook.url)
+        m = start(tree, "[webhook]\nurl_env = FIMGUARD_HOOK_URL\n"
+                  f"token_file = {tok}\nca_file = {pki['ca']}\n", env=env)
+        monitors.append(m)
+        write(tree.t("a.conf"), "tls\n")
+        req = wait_until(lambda: hook.requests, "a webhook request")[0]
+        assert req["tls"]
+        assert req["headers"]["authorization"] == "Bearer hook-SECRET-77"
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+        s = status(tree)
+        for pid in (s["pid"], s["alerts"]["pid"], s["alerts"]["worker"]):
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                assert hook.url.encode() not in f.read()
+        assert "/hook" not in m.stderr()
+    finally:
+        hook.stop()
+
+
+@pytest.mark.parametrize("sink", ["smtp", "webhook"])
+def test_tls_verification_failure_is_kept_not_sent(tree, monitors, pki, sink):
+    # a server whose certificate the configured CA did not sign
+    if sink == "smtp":
+        srv = SmtpDouble(pki, mode="starttls", cert="bad",
+                         users={"fimguard": SMTP_PASSWORD}).start()
+        conf, env = smtp_conf(srv, pki), smtp_env()
+    else:
+        srv = WebhookDouble(pki, tls=True, cert="bad").start()
+        conf = f"[webhook]\nurl = {srv.url}\nca_file = {pki['ca']}\n"
+        env = None
+    try:
+        m = start(tree, conf, env=env)
+        monitors.append(m)
+        write(tree.t("a.conf"), "unverified\n")
+        wait_until(lambda: spool(tree, "failed"), "a kept entry")
+        wait_until(lambda: "failed permanently" in m.stderr(), "the log")
+        assert re.search(r"(?i)certificate|verif|SSL", m.stderr())
+        if sink == "smtp":
+            assert srv.messages == [] and srv.auth_attempts == []
+        else:
+            assert srv.requests == []
+    finally:
+        srv.stop()
+
+
 def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
     hook = WebhookDouble().start()
     try:
@@ -488,6 +541,29 @@ def test_mail_arrives_over_tls_with_auth_and_headers(tree, monitors, pki, mode):
         srv.stop()
 
 
+def test_a_file_name_cannot_inject_mail_headers(fim, monitors, pki):
+    # the path goes into Subject: its CR/LF must not start a header
+    name = "x\r\nBcc: evil@example.net\r\nX-Evil: 1"
+    fim.write(name, b"one\n")
+    fim.rule(severity="high")
+    srv = SmtpDouble(pki, mode="starttls",
+                     users={"fimguard": SMTP_PASSWORD}).start()
+    try:
+        m = start(fim, smtp_conf(srv, pki), env=smtp_env())
+        monitors.append(m)
+        write(fim.t(name), "two\n")
+        msg = srv.wait_for_messages(1, timeout=15)[0]
+        assert sorted(msg["rcpt_tos"]) == ["oncall@example.com",
+                                           "secops@example.com"]
+        mail = email.message_from_bytes(msg["data"],
+                                        policy=email.policy.default)
+        assert mail["Bcc"] is None and mail["X-Evil"] is None
+        assert "Bcc: evil@example.net" in str(mail["Subject"])  # as text
+        assert "\n" not in str(mail["Subject"])
+    finally:
+        srv.stop()
+
+
 def test_plaintext_server_is_refused_when_starttls_is_required(tree, monitors,
                                                                pki):
     srv = SmtpDouble(pki, mode="plain",
@@ -520,6 +596,13 @@ def test_secrets_never_leak(tree, monitors, pki):
         s = status(tree)
         pids = [s["pid"], s["alerts"]["pid"], s["alerts"]["worker"]]
         secrets = [JIRA_TOKEN.encode(), SMTP_PASSWORD.encode()]
+        # no core dumps, and not dumpable (its /proc files then belong
+        # to root, not to the process's own user)
+        for pid in pids:
+            with open(f"/proc/{pid}/limits") as f:
+                core = [l for l in f if l.startswith("Max core file size")]
+            assert core[0].split()[4:6] == ["0", "0"], core
+            assert os.stat(f"/proc/{pid}/environ").st_uid == 0
         # argv and environment of every fimguard process
         for pid in pids:
             for what in ("cmdline", "environ"):

@@ -310,6 +310,32 @@ test_classify_http(void **state)
 	}
 }
 
+/* Where a credential may go: TLS, or plain http to loopback only. */
+static void
+test_url_private(void **state)
+{
+	static const struct { const char *url; int ok; } cases[] = {
+		{ "https://example.atlassian.net", 1 },
+		{ "https://10.0.0.1:8443/x", 1 },
+		{ "http://127.0.0.1:8080", 1 },
+		{ "http://127.1.2.3/hook", 1 },
+		{ "http://localhost:9/", 1 },
+		{ "http://[::1]:80/", 1 },
+		{ "http://jira.example.com", 0 },
+		{ "http://127.0.0.1.evil.example/", 0 },
+		{ "http://localhost.evil.example/", 0 },
+		{ "http://10.0.0.1/", 0 },
+		{ "ftp://127.0.0.1/", 0 },
+		{ "not a url", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (sink_url_private(cases[i].url) != cases[i].ok)
+			fail_msg("%s: want %d", cases[i].url, cases[i].ok);
+	assert_false(sink_url_private(NULL));
+}
+
 int
 main(void)
 {
@@ -325,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_dedup_label),
 		cmocka_unit_test(test_clean_header),
 		cmocka_unit_test(test_classify_http),
+		cmocka_unit_test(test_url_private),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

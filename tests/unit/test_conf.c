@@ -262,7 +262,8 @@ static const struct bad_case bad_cases[] = {
 	{ "url with credentials", C, "[webhook]\nurl = https://u:p@h/x\n", 0,
 	    { "f.conf:2: invalid value 'https://u:p@h/x' for 'url' (expected "
 	      "a https | http URL)",
-	      "f.conf:1: section '[webhook]' has no url" } },
+	      "f.conf:1: section '[webhook]' has no url, url_env, url_file "
+	      "or url_credential" } },
 	{ "mail address with a bracket", C, "[smtp]\nurl = smtp://m\n"
 	    "from = <a@b>\nto = t@b.c x\n", 0,
 	    { "f.conf:3: invalid value '<a@b>' for 'from' (expected a mail "
@@ -271,6 +272,11 @@ static const struct bad_case bad_cases[] = {
 	      "address)",
 	      "f.conf:1: section '[smtp]' has no from",
 	      "f.conf:1: section '[smtp]' has no to" } },
+	{ "control byte in an address", C, "[smtp]\nurl = smtp://m\n"
+	    "from = a\x01@b.c\nto = t@b.c\n", 0,
+	    { "f.conf:3: invalid value 'a\x01@b.c' for 'from' (expected a mail "
+	      "address)",
+	      "f.conf:1: section '[smtp]' has no from" } },
 	{ "bad rate", C, "[webhook]\nurl = https://w\nrate = 0\n"
 	    "timeout = 1.5\nmin_severity = huge\n", 0,
 	    { "f.conf:3: invalid value '0' for 'rate' (expected a whole number "
@@ -282,7 +288,8 @@ static const struct bad_case bad_cases[] = {
 	{ "sink with bad url has no url", C, "[webhook]\nurl = ftp://x\n", 0,
 	    { "f.conf:2: invalid value 'ftp://x' for 'url' (expected a "
 	      "https | http URL)",
-	      "f.conf:1: section '[webhook]' has no url" } },
+	      "f.conf:1: section '[webhook]' has no url, url_env, url_file "
+	      "or url_credential" } },
 	{ "smtp url scheme", C, "[smtp]\nurl = https://m\n", 0,
 	    { "f.conf:2: invalid value 'https://m' for 'url' (expected a "
 	      "smtp | smtps URL)",

@@ -72,6 +72,12 @@ monitor_child(void)
 	    errno == EPERM);
 	EXPECT(try_clone_newuser() == EPERM);
 	EXPECT(unshare(CLONE_NEWNS) < 0 && errno == EPERM);
+	/* around the socket rule: io_uring's IORING_OP_SOCKET, and an
+	 * AF_INET socket taken from another process */
+	EXPECT(syscall(SYS_io_uring_setup, 8, calloc(1, 120)) < 0 &&
+	    errno == EPERM);
+	EXPECT(syscall(SYS_pidfd_open, getppid(), 0) < 0 && errno == EPERM);
+	EXPECT(syscall(SYS_pidfd_getfd, 0, 0, 0) < 0 && errno == EPERM);
 	execv(argv[0], argv);
 	EXPECT(errno == EPERM);
 }
