@@ -370,7 +370,8 @@ def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
 def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
     j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
     try:
-        m = start(tree, jira_conf(j), env=jira_env())
+        m = start(tree, jira_conf(j) + "labels = fim prod-web\n"
+                  "priority_high = Highest\n", env=jira_env())
         monitors.append(m)
         path = tree.t("a.conf")
         write(path, "evil\n")
@@ -380,7 +381,8 @@ def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
         f = issue["fields"]
         assert f["summary"] == f"[fimguard][HIGH] modified {path} on {HOST}"
         assert dedup_label(path, sha) in f["labels"] and "fimguard" in f["labels"]
-        assert f["priority"]["name"] == "High"
+        assert {"fim", "prod-web"} <= set(f["labels"])     # configured
+        assert f["priority"]["name"] == "Highest"           # mapped: high
         text = "\n".join(adf_texts(f["description"]))
         for needle in (path, sha, "tree", "high", "modified",
                        sha256_bytes(b"alpha\n"), "+evil", "-alpha",
