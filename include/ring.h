@@ -39,7 +39,8 @@ struct ring {
 int	 ring_init(struct ring *);
 void	 ring_free(struct ring *);
 struct perm_record *ring_reserve(struct ring *, size_t);
-void	 ring_commit(struct ring *, size_t);
+void	 ring_publish(struct ring *, size_t);
+void	 ring_wake(struct ring *, size_t);
 int	 ring_pop(struct ring *, struct perm_record *);
 
 #endif

@@ -178,10 +178,14 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 		resp[n].response = perm_decide(p, t, m, &nrec);
 		n++;
 	}
+	/* records visible before the openers run on: a writer's close
+	 * then always finds who opened (a memory store; the wake-up, a
+	 * syscall, still comes after the answers) */
+	ring_publish(p->ring, nrec);
 	perm_answer(p, fd, resp, n);
 	for (size_t i = 0; i < n; i++)
 		close(resp[i].fd);
-	ring_commit(p->ring, nrec);
+	ring_wake(p->ring, nrec);
 }
 
 void *

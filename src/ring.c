@@ -28,7 +28,7 @@ ring_free(struct ring *r)
 	r->efd = -1;
 }
 
-/* The k-th free slot after head, to fill before ring_commit, or NULL
+/* The k-th free slot after head, to fill before ring_publish, or NULL
  * (full: the caller drops the record). */
 struct perm_record *
 ring_reserve(struct ring *r, size_t k)
@@ -43,19 +43,26 @@ ring_reserve(struct ring *r, size_t k)
 	return &r->slots[head & (RING_SLOTS - 1)];
 }
 
-/* Publish the n slots reserved (0..n-1) and wake the consumer. */
+/* Publish the n slots reserved (0..n-1): the consumer may take them
+ * from now on. */
 void
-ring_commit(struct ring *r, size_t n)
+ring_publish(struct ring *r, size_t n)
+{
+	if (n > 0)
+		__atomic_store_n(&r->head, r->head + n, __ATOMIC_RELEASE);
+}
+
+/* Wake the consumer after publishing n records. */
+void
+ring_wake(struct ring *r, size_t n)
 {
 	uint64_t one = 1;
 
-	if (n == 0)
-		return;
-	__atomic_store_n(&r->head, r->head + n, __ATOMIC_RELEASE);
 	/* Non-blocking: a full counter already means "wake up". */
-	if (write(r->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (n > 0 && write(r->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return;
 }
+
 
 /* Copy the oldest record out; 0 if the ring is empty. */
 int

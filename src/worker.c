@@ -33,7 +33,10 @@
  * allowed writer: nothing to restore) waits up to 2 s for its close, so
  * a writer slowed by load is not reported half-written. */
 #define WORKER_SETTLE_MS	100
+
 #define WORKER_SETTLE_MAX_MS	2000
+
+static void	worker_drain_ring(struct monitor *);
 
 static const struct mon_file *
 worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
@@ -239,6 +242,8 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 		report_add_diff(ev, vault, f->base, fd);
 		free(vault);
 	}
+	if (f->writer == NULL || f->writer->pid != pid)
+		worker_drain_ring(m);	/* published, not yet read */
 	if (f->writer != NULL && f->writer->pid == pid)
 		who_to_event(ev, f->writer);	/* the whole who-data */
 	else
@@ -260,6 +265,10 @@ worker_data(struct monitor *m)
 	char buf[4096] __attribute__((aligned(8)));
 	const struct fanotify_event_metadata *e;
 	ssize_t len = read(m->data_fd, buf, sizeof(buf));
+
+	/* the open's record first: it says who wrote (published before
+	 * the open returned, but its wake-up may not have come yet) */
+	worker_drain_ring(m);
 
 	for (e = (const void *)buf; len > 0 && FAN_EVENT_OK(e, len);
 	    e = FAN_EVENT_NEXT(e, len)) {
