@@ -10,6 +10,7 @@
 
 #define RING_SLOTS	1024	/* power of two */
 #define RING_EXE_MAX	1024
+#define RING_ARGS_MAX	1024	/* command line, NUL-separated, cut */
 
 /* What the permission thread saw of one write-intent open. */
 struct perm_record {
@@ -26,6 +27,10 @@ struct perm_record {
 	int		 io_uring;
 	char		 comm[16];
 	char		 exe[RING_EXE_MAX];
+	/* taken while the opener waits: a short-lived writer is gone by
+	 * the time its event is written */
+	char		 args[RING_ARGS_MAX];
+	uint32_t	 args_len;
 };
 
 struct ring {

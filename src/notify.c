@@ -207,17 +207,35 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	free(npath);
 }
 
+/* Events of a FID group are padded to 4 bytes, not 8: an event after
+ * one with a name can sit at an address its 64-bit mask may not be
+ * read from. Each is copied to an aligned buffer before it is used. */
 void
 notify_read(struct notify *n, notify_fn fn, void *arg)
 {
 	char buf[8192] __attribute__((aligned(8)));
-	const struct fanotify_event_metadata *m;
+	union {
+		struct fanotify_event_metadata m;
+		char b[4096];
+	} ev;
 	ssize_t len;
 
-	while ((len = read(n->fd, buf, sizeof(buf))) > 0)
-		for (m = (const void *)buf; FAN_EVENT_OK(m, len);
-		    m = FAN_EVENT_NEXT(m, len))
-			if (m->vers == FANOTIFY_METADATA_VERSION &&
-			    !(m->mask & FAN_Q_OVERFLOW))
-				notify_one(n, m, fn, arg);
+	while ((len = read(n->fd, buf, sizeof(buf))) > 0) {
+		size_t off = 0, left = (size_t)len;
+		uint32_t elen;
+
+		while (left >= FAN_EVENT_METADATA_LEN) {
+			memcpy(&elen, buf + off, sizeof(elen));	/* event_len */
+			if (elen < FAN_EVENT_METADATA_LEN || elen > left)
+				break;
+			if (elen <= sizeof(ev)) {
+				memcpy(&ev, buf + off, elen);
+				if (ev.m.vers == FANOTIFY_METADATA_VERSION &&
+				    !(ev.m.mask & FAN_Q_OVERFLOW))
+					notify_one(n, &ev.m, fn, arg);
+			}
+			off += elen;
+			left -= elen;
+		}
+	}
 }

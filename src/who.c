@@ -108,6 +108,8 @@ who_snapshot(pid_t tid, struct perm_record *r)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
 	n = readlink(path, r->exe, sizeof(r->exe) - 1);
 	r->exe[n > 0 ? n : 0] = '\0';
+	n = who_read(tid, "cmdline", r->args, sizeof(r->args));
+	r->args_len = n > 0 ? (uint32_t)n : 0;
 }
 
 static void
@@ -121,7 +123,8 @@ who_set_u32(json_object *o, const char *key, uint32_t v)
 	event_set_str(o, key, buf);
 }
 
-/* The command line, if the thread is still the one that opened. */
+/* The command line as the opener had it (the snapshot), else read now
+ * if the thread is still the one that opened. */
 static void
 who_cmdline(json_object *proc, const struct perm_record *r)
 {
@@ -131,7 +134,12 @@ who_cmdline(json_object *proc, const struct perm_record *r)
 	ssize_t n;
 	json_object *args;
 
-	if (who_stat(r->tid, comm, sizeof(comm), &ppid, &start) < 0 ||
+	if (r->args_len > 0) {
+		n = (ssize_t)(r->args_len < sizeof(buf) - 1 ? r->args_len :
+		    sizeof(buf) - 1);
+		memcpy(buf, r->args, (size_t)n);
+		buf[n] = '\0';
+	} else if (who_stat(r->tid, comm, sizeof(comm), &ppid, &start) < 0 ||
 	    start != r->start_time ||
 	    (n = who_read(r->tid, "cmdline", buf, sizeof(buf))) <= 0)
 		return;
