@@ -45,6 +45,5 @@ void	 alert_event(void *, json_object *);
 void	 alert_read(struct alerter *);
 void	 alert_status(const struct alerter *, json_object *);
 void	 alert_stop(struct alerter *);
-const char *alert_sink_name(int);
 
 #endif

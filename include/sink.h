@@ -56,6 +56,7 @@ struct sink_result {
 };
 
 /* sink.c: shared by the three sinks */
+const char *sink_name(int);
 CURL	*sink_curl(const struct sink_conf *);
 int	 sink_http(CURL *, const char *, const char *, struct curl_slist *,
 	    const char *, json_object **, struct sink_result *);
@@ -69,6 +70,10 @@ char	*sink_summary(const struct alert *);
 char	*sink_text(const struct alert *, int);
 int	 sink_clean_header(const char *);
 int	 sink_url_private(const char *);
+void	 sink_url_origin(const char *, char *, size_t);
+void	 sink_wipe(char *);
+char	*sink_concat(const char *, const char *, const char *);
+void	 sink_headers_free(struct curl_slist *);
 void	 sink_dedup_label(const char *, json_object *, char *, size_t);
 void	 sink_send(const struct sink_conf *, const struct alert *,
 	    struct sink_result *);

@@ -38,6 +38,8 @@ char	*util_b64_encode(const uint8_t *, size_t);
 int	 util_b64_decode(const char *, uint8_t **, size_t *);
 int	 util_utf8_valid(const char *, size_t);
 char	*util_utf8_lossy(const char *);
+int	 util_has_control(const char *);
+void	 util_flatten_controls(char *);
 char	*util_escape(const char *);
 int	 util_path_under(const char *, const char *);
 char	*util_clean_path(const char *);

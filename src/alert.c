@@ -24,20 +24,12 @@
 
 #define ALERT_SECRET_MAX	65536
 
-static const char *alert_names[SINK_NKINDS] = { "jira", "smtp", "webhook" };
-
 /* What alerts when a sink sets no `actions`: every change and every
  * denial, one alert per change: not write-allowed (in audit mode the
  * modified event that follows carries the writer), nor approvals. */
 static const char *alert_default_actions[] = { "modified", "created",
 	"deleted", "renamed", "attributes-changed", "write-denied",
 	"restored", "preexisting-writer", "scan-failed" };
-
-const char *
-alert_sink_name(int k)
-{
-	return k >= 0 && k < SINK_NKINDS ? alert_names[k] : "?";
-}
 
 static void
 alert_split(const char *v, struct strlist *out)
@@ -141,7 +133,7 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	    "priority_high", "priority_critical" };
 	static const char *prio_default[4] = { "Low", "Medium", "High",
 	    "Highest" };
-	const char *sec = alert_names[kind], *v;
+	const char *sec = sink_name(kind), *v;
 	struct sink_conf *sc = &s->c;
 
 	sc->kind = kind;
@@ -208,7 +200,7 @@ alert_prepare(struct alerter *a, const struct conf *c, const char *state)
 	a->spool_fd = a->sock = -1;
 	gethostname(a->host, sizeof(a->host) - 1);
 	for (int k = 0; k < SINK_NKINDS; k++) {
-		if (!alert_configured(c, alert_names[k]))
+		if (!alert_configured(c, sink_name(k)))
 			continue;
 		if (alert_load_sink(&a->sinks[k], k, c) < 0)
 			return -1;
@@ -309,12 +301,12 @@ alert_event(void *arg, json_object *ev)
 		if (!a->sinks[i].on || !alert_wanted(&a->sinks[i], ev))
 			continue;
 		k.seq = __atomic_fetch_add(&a->seq, 1, __ATOMIC_RELAXED);
-		if (spool_push(a->spool_fd, alert_names[i], k.seq, ev, name,
+		if (spool_push(a->spool_fd, sink_name(i), k.seq, ev, name,
 		    sizeof(name)) < 0) {
 			__atomic_fetch_add(&a->spool_errors, 1,
 			    __ATOMIC_RELAXED);
 			log_warn("cannot spool an alert for %s",
-			    alert_names[i]);
+			    sink_name(i));
 			continue;
 		}
 		__atomic_fetch_add(&a->spooled, 1, __ATOMIC_RELAXED);
@@ -327,26 +319,18 @@ alert_event(void *arg, json_object *ev)
 static const char *alert_outcomes[] = { "delivered", "will retry",
 	"failed permanently" };
 
-/* Printable for the log: the alerter is not trusted with our stderr. */
-static void
-alert_printable(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 static void
 alert_result(struct alerter *a, struct msg_result *r)
 {
-	alert_printable(r->name);
-	alert_printable(r->detail);
+	/* printable: the alerter is not trusted with our stderr */
+	util_flatten_controls(r->name);
+	util_flatten_controls(r->detail);
 	if (r->outcome == SINK_OK)
 		a->delivered += r->count;
 	else if (r->outcome == SINK_PERMANENT)
 		a->failed += r->count;
 	(r->outcome == SINK_OK ? log_info : log_warnx)("alert %s to %s %s: "
-	    "%s%s", r->name, alert_sink_name((int)r->sink),
+	    "%s%s", r->name, sink_name((int)r->sink),
 	    alert_outcomes[r->outcome], r->detail,
 	    r->outcome == SINK_PERMANENT ? " (kept in spool/failed)" : "");
 }
@@ -404,7 +388,7 @@ alert_status(const struct alerter *a, json_object *o)
 	for (int k = 0; k < SINK_NKINDS; k++)
 		if (a->sinks[k].on)
 			json_object_array_add(sinks,
-			    json_object_new_string(alert_names[k]));
+			    json_object_new_string(sink_name(k)));
 	json_object_object_add(al, "sinks", sinks);
 	json_object_object_add(al, "pid", json_object_new_int(a->pid));
 	json_object_object_add(al, "worker", json_object_new_int(a->worker));

@@ -249,7 +249,7 @@ alerter_pass(struct alerter *a)
 	for (size_t i = 0; i < all.n; i++)
 		for (int k = 0; k < SINK_NKINDS; k++)
 			if (a->sinks[k].on && strcmp(spool_sink(all.v[i]),
-			    alert_sink_name(k)) == 0)
+			    sink_name(k)) == 0)
 				strlist_push(&per[k], all.v[i]);
 	for (int k = 0; k < SINK_NKINDS; k++) {
 		struct alert_sink *s = &a->sinks[k];

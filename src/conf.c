@@ -296,16 +296,6 @@ conf_check_url(const struct conf_key *k, const char *w)
 	return ok;
 }
 
-/* CR, LF or another control byte: never in a mail header. */
-static int
-conf_has_control(const char *w)
-{
-	for (; *w != '\0'; w++)
-		if ((unsigned char)*w < 0x20 || *w == 0x7f)
-			return 1;
-	return 0;
-}
-
 static int
 conf_check_envname(const char *w)
 {
@@ -381,7 +371,7 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_ADDRS:
 			/* a mail address goes into From: and MAIL FROM */
 			if (strchr(v, '@') != NULL && strpbrk(v, "<>,\"") ==
-			    NULL && !conf_has_control(v))
+			    NULL && !util_has_control(v))
 				break;
 			conf_bad_value(ps, k->key, v, "a mail address");
 			return -1;

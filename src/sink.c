@@ -154,16 +154,28 @@ sink_error_detail(const char *body, struct sink_result *r)
 	json_object_put(o);
 }
 
-/* scheme://host[:port] only: a webhook URL's path is its secret
- * (Slack, Teams), so logs never show more. */
-static void
+/* "scheme://host[:port]/..." for the log: a webhook URL's path is
+ * often its secret (Slack, Teams), and a URL from a secret may even hold
+ * user:password, so logs never show more than this. */
+void
 sink_url_origin(const char *url, char *out, size_t len)
 {
-	const char *h = strstr(url, "://");
-	size_t n = h ? (size_t)(h + 3 - url) + strcspn(h + 3, "/?#") :
-	    strcspn(url, "/?#");
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
 
-	snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), url);
+	snprintf(out, len, "(url)");
+	if (u != NULL && url != NULL && curl_url_set(u, CURLUPART_URL, url,
+	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_SCHEME, &scheme,
+	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host,
+	    0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_PORT, &port, 0);
+		snprintf(out, len, "%s://%s%s%s/...", scheme, host,
+		    port ? ":" : "", port ? port : "");
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
 }
 
 /* 127.0.0.0/8 as an address literal, [::1], or localhost. */
@@ -209,7 +221,7 @@ sink_http(CURL *h, const char *method, const char *url,
 	struct sink_buf b = { NULL, 0, 0, -1 };
 	long status = 0;
 	CURLcode rc;
-	char origin[128];
+	char origin[200], err[CURL_ERROR_SIZE] = "";
 
 	if (resp != NULL)
 		*resp = NULL;
@@ -224,7 +236,9 @@ sink_http(CURL *h, const char *method, const char *url,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, sink_header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &b);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);	/* says more */
 	rc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);	/* err goes away */
 	r->retry_after_s = b.retry_after;
 	sink_url_origin(url, origin, sizeof(origin));
 	if (rc != CURLE_OK) {
@@ -233,15 +247,16 @@ sink_http(CURL *h, const char *method, const char *url,
 		    rc == CURLE_SSL_CACERT_BADFILE ||
 		    rc == CURLE_UNSUPPORTED_PROTOCOL ||
 		    rc == CURLE_URL_MALFORMAT ? SINK_PERMANENT : SINK_RETRY, 0,
-		    "%s %s: %s", method, origin, curl_easy_strerror(rc));
+		    "%s %s: %s", method, origin, err[0] != '\0' ? err :
+		    curl_easy_strerror(rc));
 		free(b.p);
 		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	sink_classify_http(status, r);
+	snprintf(r->detail, sizeof(r->detail), "%s %s: HTTP %ld", method,
+	    origin, status);
 	if (r->outcome != SINK_OK) {
-		snprintf(r->detail, sizeof(r->detail), "%s %s: HTTP %ld",
-		    method, origin, status);
 		sink_error_detail(b.p, r);
 		free(b.p);
 		return -1;
@@ -274,6 +289,16 @@ sink_field(json_object *ev, const char *dotted)
 	    json_object_is_type(o, json_type_array))
 		return NULL;
 	return json_object_get_string(o);
+}
+
+static const char *sink_names[SINK_NKINDS] = { "jira", "smtp",
+	"webhook" };
+
+/* A sink's name: its config section and its spool entries' suffix. */
+const char *
+sink_name(int kind)
+{
+	return kind >= 0 && kind < SINK_NKINDS ? sink_names[kind] : "?";
 }
 
 static const char *sink_sev_names[] = { "low", "medium", "high",
@@ -312,16 +337,6 @@ sink_severity_name(int s)
 	return sink_sev_names[s < 0 || s > 3 ? 0 : s];
 }
 
-/* Control characters (a file name may hold a newline) become '?': the
- * text goes into mail headers and single-line Jira fields. */
-static void
-sink_flatten(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /* "[fimguard][CRITICAL] modified /etc/shadow on host", at most 255
  * bytes, cut on a UTF-8 boundary. */
 char *
@@ -349,7 +364,7 @@ sink_summary(const struct alert *a)
 		free(s);
 		s = u;
 	}
-	sink_flatten(s);
+	util_flatten_controls(s);	/* mail headers, Jira summary */
 	if ((n = strlen(s)) > SINK_SUMMARY_MAX) {
 		n = SINK_SUMMARY_MAX;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
@@ -369,7 +384,7 @@ sink_line(FILE *f, const char *label, const char *value)
 	if (value == NULL)
 		return;
 	v = xstrdup(value);
-	sink_flatten(v);
+	util_flatten_controls(v);
 	fprintf(f, "%-18s %s\n", label, v);
 	free(v);
 }
@@ -476,10 +491,7 @@ sink_text(const struct alert *a, int with_diff)
 int
 sink_clean_header(const char *s)
 {
-	for (; s != NULL && *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return s != NULL;
+	return s != NULL && !util_has_control(s);
 }
 
 /* "fimguard-" + 24 hex digits of SHA-256(host, path, new content hash,
@@ -508,6 +520,40 @@ sink_dedup_label(const char *host, json_object *ev, char *out, size_t len)
 	EVP_MD_CTX_free(c);
 	util_hex(md, 12, hex);
 	snprintf(out, len, "fimguard-%s", hex);
+}
+
+/* Wipe a string that held a secret, then free it. */
+void
+sink_wipe(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/* a b c in one new string. memcpy rather than xasprintf: vasprintf may
+ * leave copies of a secret in buffers it grew and freed. */
+char *
+sink_concat(const char *a, const char *b, const char *c)
+{
+	size_t na = strlen(a), nb = strlen(b), nc = strlen(c);
+	char *s = xmalloc(na + nb + nc + 1);
+
+	memcpy(s, a, na);
+	memcpy(s + na, b, nb);
+	memcpy(s + na + nb, c, nc + 1);
+	return s;
+}
+
+/* curl_slist_append copies: an Authorization line lives in the list
+ * too, so every node is wiped before it is freed. */
+void
+sink_headers_free(struct curl_slist *l)
+{
+	for (struct curl_slist *s = l; s != NULL; s = s->next)
+		explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(l);
 }
 
 void

@@ -35,52 +35,19 @@ struct jira {
 
 /* ---- secrets ---- */
 
-static void
-jira_wipe(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-/* memcpy rather than xasprintf: vasprintf may leave copies of the
- * secret in buffers it grew and freed. */
-static char *
-jira_concat(const char *a, const char *b, const char *c)
-{
-	size_t na = strlen(a), nb = strlen(b), nc = strlen(c);
-	char *s = xmalloc(na + nb + nc + 1);
-
-	memcpy(s, a, na);
-	memcpy(s + na, b, nb);
-	memcpy(s + na + nb, c, nc + 1);
-	return s;
-}
-
 static char *
 jira_auth(const struct sink_conf *c)
 {
 	char *pair, *b64, *hdr;
 
 	if (c->api == 2)
-		return jira_concat("Authorization: Bearer ", c->secret, "");
-	pair = jira_concat(c->user, ":", c->secret);
+		return sink_concat("Authorization: Bearer ", c->secret, "");
+	pair = sink_concat(c->user, ":", c->secret);
 	b64 = util_b64_encode((const uint8_t *)pair, strlen(pair));
-	hdr = jira_concat("Authorization: Basic ", b64, "");
-	jira_wipe(pair);
-	jira_wipe(b64);
+	hdr = sink_concat("Authorization: Basic ", b64, "");
+	sink_wipe(pair);
+	sink_wipe(b64);
 	return hdr;
-}
-
-/* curl_slist_append copies: the Authorization line lives in the list
- * too, so every node is wiped before it is freed. */
-static void
-jira_headers_free(struct curl_slist *l)
-{
-	for (struct curl_slist *s = l; s != NULL; s = s->next)
-		explicit_bzero(s->data, strlen(s->data));
-	curl_slist_free_all(l);
 }
 
 static struct curl_slist *
@@ -99,11 +66,11 @@ jira_headers(const struct sink_conf *c)
 	}
 	if ((n = curl_slist_append(l, auth)) == NULL)
 		goto fail;
-	jira_wipe(auth);
+	sink_wipe(auth);
 	return n;
 fail:
-	jira_wipe(auth);
-	jira_headers_free(l);
+	sink_wipe(auth);
+	sink_headers_free(l);
 	return NULL;
 }
 
@@ -179,7 +146,7 @@ jira_close(struct jira *j)
 {
 	if (j->h != NULL)
 		curl_easy_cleanup(j->h);
-	jira_headers_free(j->hdrs);
+	sink_headers_free(j->hdrs);
 	free(j->base);
 }
 
@@ -409,15 +376,6 @@ jira_rich(const struct jira *j, const char *lead, int comment)
 	return o;
 }
 
-/* Control bytes (a path may hold a newline) read as '?'. */
-static void
-jira_flatten(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /* The description's first sentence: what, where, which rule, how bad.
  * A path cut mid-character is mended by jira_string. */
 static char *
@@ -437,7 +395,7 @@ jira_lead(const struct alert *a)
 		    sink_field(a->event, "file.path") ?: "?",
 		    sink_field(a->event, "event.action") ?: "changed",
 		    sink_field(a->event, "rule.name") ?: "?", sev, host);
-	jira_flatten(s);
+	util_flatten_controls(s);	/* a path may hold a newline */
 	return s;
 }
 

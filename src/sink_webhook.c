@@ -88,33 +88,6 @@ webhook_body(const struct alert *a)
 	return s;
 }
 
-/* "https://host:port/..." for the log: a webhook URL's path or query is
- * often the secret itself (Slack, Teams), so only the origin is shown.
- * Returns 1 if the scheme is https. */
-static int
-webhook_origin(const char *url, char *out, size_t len)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL;
-	int https = 0;
-
-	snprintf(out, len, "(webhook url)");
-	if (u != NULL && url != NULL && curl_url_set(u, CURLUPART_URL, url,
-	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_SCHEME, &scheme,
-	    0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host,
-	    0) == CURLUE_OK) {
-		curl_url_get(u, CURLUPART_PORT, &port, 0);
-		snprintf(out, len, "%s://%s%s%s/...", scheme, host,
-		    port ? ":" : "", port ? port : "");
-		https = strcmp(scheme, "https") == 0;
-	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return https;
-}
-
 /* Bearer token, or NULL on error. The header line is composed in a
  * buffer wiped right after libcurl has copied it. */
 static struct curl_slist *
@@ -122,52 +95,26 @@ webhook_headers(const struct sink_conf *c)
 {
 	struct curl_slist *l = curl_slist_append(NULL,
 	    "Content-Type: application/json"), *t;
-	size_t n;
 	char *auth;
 
 	if (l == NULL || c->secret == NULL)
 		return l;
-	n = strlen(WEBHOOK_BEARER) + strlen(c->secret) + 1;
-	auth = xmalloc(n);
-	snprintf(auth, n, "%s%s", WEBHOOK_BEARER, c->secret);
+	auth = sink_concat(WEBHOOK_BEARER, c->secret, "");
 	t = curl_slist_append(l, auth);
-	explicit_bzero(auth, n);
-	free(auth);
+	sink_wipe(auth);
 	if (t == NULL)
 		curl_slist_free_all(l);
 	return t;
-}
-
-/* curl_slist_free_all frees without wiping; the token is in a copy. */
-static void
-webhook_headers_free(struct curl_slist *l)
-{
-	for (struct curl_slist *p = l; p != NULL; p = p->next)
-		explicit_bzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
-/* sink_http's detail names the full URL; rewrite it with the origin
- * only, keeping the HTTP status or libcurl's error text. The outcome
- * stays sink_http's. */
-static void
-webhook_detail(struct sink_result *r, const char *origin, const char *err)
-{
-	if (r->status != 0)
-		sink_fail(r, r->outcome, r->status, "POST %s: HTTP %ld",
-		    origin, r->status);
-	else
-		sink_fail(r, r->outcome, 0, "POST %s: %s", origin,
-		    err[0] != '\0' ? err : "transfer failed");
 }
 
 /* A token with a control byte would split the header; over plain http
  * to another machine it would be readable on the wire. Either way:
  * refuse, keep. */
 static int
-webhook_check(const struct sink_conf *c, int https, const char *origin,
-    struct sink_result *r)
+webhook_check(const struct sink_conf *c, struct sink_result *r)
 {
+	char origin[200];
+
 	if (c->secret == NULL)
 		return 0;
 	if (!sink_clean_header(c->secret)) {
@@ -175,7 +122,8 @@ webhook_check(const struct sink_conf *c, int https, const char *origin,
 		    "a control character");
 		return -1;
 	}
-	if (!https && !sink_url_private(c->url)) {
+	if (!sink_url_private(c->url)) {
+		sink_url_origin(c->url, origin, sizeof(origin));
 		sink_fail(r, SINK_PERMANENT, 0, "webhook: refusing to send the "
 		    "token to %s without TLS", origin);
 		return -1;
@@ -187,24 +135,22 @@ void
 sink_webhook_send(const struct sink_conf *c, const struct alert *a,
     struct sink_result *r)
 {
-	char origin[200], err[CURL_ERROR_SIZE] = "", *body;
 	struct curl_slist *hdrs;
-	int https = webhook_origin(c->url, origin, sizeof(origin));
+	char *body;
 	CURL *h;
 
-	if (webhook_check(c, https, origin, r) < 0)
+	if (webhook_check(c, r) < 0)
 		return;
 	if ((hdrs = webhook_headers(c)) == NULL || (h = sink_curl(c)) ==
 	    NULL) {
-		webhook_headers_free(hdrs);
+		sink_headers_free(hdrs);
 		sink_fail(r, SINK_RETRY, 0, "webhook: cannot set up libcurl");
 		return;
 	}
 	body = webhook_body(a);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	/* its detail shows the URL's origin only: the path is a secret */
 	sink_http(h, "POST", c->url, hdrs, body, NULL, r);
-	webhook_detail(r, origin, err);
 	curl_easy_cleanup(h);
-	webhook_headers_free(hdrs);
+	sink_headers_free(hdrs);
 	free(body);
 }

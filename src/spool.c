@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sink.h"
 #include "spool.h"
 
 #define SPOOL_ENTRY_MAX	(8 << 20)	/* an event with a diff */
@@ -132,13 +133,16 @@ spool_list(int dfd, struct strlist *out)
 const char *
 spool_sink(const char *name)
 {
-	static const char *sinks[] = { "jira", "smtp", "webhook" };
 	const char *dash = strrchr(name, '-');
 
-	for (size_t i = 0; dash != NULL && i < 3; i++)
-		if (strncmp(dash + 1, sinks[i], strlen(sinks[i])) == 0 &&
-		    strcmp(dash + 1 + strlen(sinks[i]), ".json") == 0)
-			return sinks[i];
+	for (int k = 0; dash != NULL && k < SINK_NKINDS; k++) {
+		const char *sink = sink_name(k);
+		size_t n = strlen(sink);
+
+		if (strncmp(dash + 1, sink, n) == 0 &&
+		    strcmp(dash + 1 + n, ".json") == 0)
+			return sink;
+	}
 	return NULL;
 }
 

@@ -460,3 +460,29 @@ util_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* A C0 control byte or DEL: what can split a header or forge a line
+ * (a file name may hold a newline). */
+static int
+util_is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int
+util_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (util_is_control((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+/* Every control byte becomes '?', for single-line fields and logs. */
+void
+util_flatten_controls(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (util_is_control((unsigned char)*s))
+			*s = '?';
+}
