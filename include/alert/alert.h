@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sink.h"
+#include "alert/sink.h"
 
 struct conf;
 

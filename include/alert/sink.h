@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "core/util.h"
 
 enum sink_kind { SINK_JIRA, SINK_SMTP, SINK_WEBHOOK, SINK_NKINDS };
 

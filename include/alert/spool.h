@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define SPOOL_DIR	"spool"
 #define SPOOL_FAILED	"failed"

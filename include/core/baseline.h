@@ -8,10 +8,10 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
-#include "entry.h"
-#include "htab.h"
-#include "state.h"
-#include "util.h"
+#include "core/entry.h"
+#include "core/htab.h"
+#include "core/state.h"
+#include "core/util.h"
 
 #define BASELINE_FILE		"baseline.json"
 #define BASELINE_VERSION	1

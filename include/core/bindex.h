@@ -7,10 +7,10 @@
 
 #include <stdio.h>
 
-#include "baseline.h"
-#include "entry.h"
-#include "state.h"
-#include "util.h"
+#include "core/baseline.h"
+#include "core/entry.h"
+#include "core/state.h"
+#include "core/util.h"
 
 struct bindex_ent {
 	const char	*path;		/* in the arena */

@@ -2,9 +2,9 @@
 #ifndef FIMGUARD_CMD_H
 #define FIMGUARD_CMD_H
 
-#include "baseline.h"
-#include "conf.h"
-#include "state.h"
+#include "core/baseline.h"
+#include "core/conf.h"
+#include "core/state.h"
 
 /* Exit statuses (DESIGN.md section 4). */
 #define EXIT_OK		0

@@ -2,8 +2,8 @@
 #ifndef FIMGUARD_COMPARE_H
 #define FIMGUARD_COMPARE_H
 
-#include "baseline.h"
-#include "entry.h"
+#include "core/baseline.h"
+#include "core/entry.h"
 
 enum compare_action {
 	CMP_MODIFIED, CMP_CREATED, CMP_DELETED, CMP_RENAMED, CMP_ATTRS,

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "util.h"
+#include "core/util.h"
 
 enum conf_mode { CONF_MODE_UNSET = 0, CONF_MODE_AUDIT, CONF_MODE_ENFORCE };
 enum conf_severity {

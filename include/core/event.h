@@ -5,7 +5,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "entry.h"
+#include "core/entry.h"
 
 struct event_sink {
 	int	 fd;		/* events file, -1 if none */

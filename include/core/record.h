@@ -6,8 +6,8 @@
 
 #include <json-c/json.h>
 
-#include "entry.h"
-#include "util.h"
+#include "core/entry.h"
+#include "core/util.h"
 
 json_object	*record_fields(void);
 json_object	*record_to_json(const struct entry *);

@@ -4,9 +4,9 @@
 
 #include <stdio.h>
 
-#include "compare.h"
-#include "conf.h"
-#include "event.h"
+#include "core/compare.h"
+#include "core/conf.h"
+#include "core/event.h"
 
 void	 report_human(FILE *, const struct conf *, const struct changes *,
 	    size_t);

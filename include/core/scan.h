@@ -2,7 +2,7 @@
 #ifndef FIMGUARD_SCAN_H
 #define FIMGUARD_SCAN_H
 
-#include "entry.h"
+#include "core/entry.h"
 
 struct scan_opts {
 	const uint8_t	*secret;	/* XXH3 secret */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hash.h"
+#include "core/hash.h"
 
 #define STATE_HMAC_KEY_LEN	32
 

@@ -3,7 +3,7 @@
 #ifndef FIMGUARD_CTL_H
 #define FIMGUARD_CTL_H
 
-#include "monitor.h"
+#include "monitor/monitor.h"
 
 #define CTL_SOCKET	"monitor.sock"
 

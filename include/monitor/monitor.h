@@ -4,15 +4,15 @@
 
 #include <pthread.h>
 
-#include "baseline.h"
-#include "conf.h"
-#include "event.h"
-#include "htab.h"
-#include "notify.h"
-#include "perm.h"
-#include "ring.h"
-#include "state.h"
-#include "watch.h"
+#include "core/baseline.h"
+#include "core/conf.h"
+#include "core/event.h"
+#include "core/htab.h"
+#include "monitor/notify.h"
+#include "monitor/perm.h"
+#include "monitor/ring.h"
+#include "core/state.h"
+#include "monitor/watch.h"
 
 /* The fanotify groups outlive a monitor instance: made once, as root,
  * before capabilities are dropped; a reload re-marks them (adding inode

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "htab.h"
-#include "util.h"
+#include "core/htab.h"
+#include "core/util.h"
 
 enum notify_kind { NOTIFY_CREATE, NOTIFY_DELETE, NOTIFY_RENAME,
 	NOTIFY_ATTRIB, NOTIFY_MODIFY };

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ring.h"
-#include "watch.h"
+#include "monitor/ring.h"
+#include "monitor/watch.h"
 
 enum perm_decision {
 	PERM_ALLOW,		/* read, or not ours to judge */

@@ -2,8 +2,8 @@
 #ifndef FIMGUARD_RESTORE_H
 #define FIMGUARD_RESTORE_H
 
-#include "entry.h"
-#include "state.h"
+#include "core/entry.h"
+#include "core/state.h"
 
 int	 restore_file(const struct state *, const struct entry *, char **);
 int	 restore_attrs(const struct entry *, char **);

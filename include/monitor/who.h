@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ring.h"
+#include "monitor/ring.h"
 
 void	 who_snapshot(pid_t, struct perm_record *);
 void	 who_to_event(json_object *, const struct perm_record *);

@@ -15,12 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "conf.h"
-#include "log.h"
-#include "msg.h"
-#include "priv.h"
-#include "spool.h"
+#include "alert/alert.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "alert/msg.h"
+#include "core/priv.h"
+#include "alert/spool.h"
 
 #define ALERT_SECRET_MAX	65536
 

@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "log.h"
-#include "msg.h"
-#include "priv.h"
-#include "spool.h"
+#include "alert/alert.h"
+#include "core/log.h"
+#include "alert/msg.h"
+#include "core/priv.h"
+#include "alert/spool.h"
 
 #define ALERTER_RESCAN_MS	30000	/* even without a kick */
 #define ALERTER_BACKOFF_MAX_MS	3600000ULL

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sink.h"
+#include "alert/sink.h"
 
 #define SINK_RESPONSE_MAX	(1 << 20)	/* Jira answers are small */
 #define SINK_SUMMARY_MAX	255		/* Jira's summary limit */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sink.h"
+#include "alert/sink.h"
 
 #define JIRA_LABEL_MAX	255		/* Jira refuses longer labels */
 #define JIRA_ID_PREFIX	"fimguard-id-"

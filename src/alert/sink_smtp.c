@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sink.h"
+#include "alert/sink.h"
 
 #define SMTP_LINE_MAX	998	/* RFC 5322 2.1.1, without CRLF */
 #define SMTP_FOLD_AT	78	/* RFC 5322 "SHOULD" line length */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink.h"
+#include "alert/sink.h"
 
 #define WEBHOOK_BEARER	"Authorization: Bearer "
 

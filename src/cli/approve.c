@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "compare.h"
-#include "ctl.h"
-#include "event.h"
-#include "log.h"
-#include "report.h"
-#include "util.h"
-#include "walk.h"
+#include "core/cmd.h"
+#include "core/compare.h"
+#include "monitor/ctl.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/report.h"
+#include "core/util.h"
+#include "core/walk.h"
 
 #define APPROVE_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
 

@@ -16,15 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bindex.h"
-#include "cmd.h"
-#include "compare.h"
-#include "event.h"
-#include "log.h"
-#include "report.h"
-#include "scan.h"
-#include "util.h"
-#include "walk.h"
+#include "core/bindex.h"
+#include "core/cmd.h"
+#include "core/compare.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/report.h"
+#include "core/scan.h"
+#include "core/util.h"
+#include "core/walk.h"
 
 #define CHECK_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
 

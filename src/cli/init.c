@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "ctl.h"
-#include "log.h"
-#include "walk.h"
+#include "core/cmd.h"
+#include "monitor/ctl.h"
+#include "core/log.h"
+#include "core/walk.h"
 
 static size_t
 init_count_errors(const struct entryvec *ev)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "hash.h"
-#include "log.h"
+#include "core/cmd.h"
+#include "core/hash.h"
+#include "core/log.h"
 
 #define DEFAULT_CONFIG	"/etc/fimguard/fimguard.conf"
 

@@ -2,7 +2,7 @@
  * its errors alone. */
 #include <stdio.h>
 
-#include "cmd.h"
+#include "core/cmd.h"
 
 int
 cmd_policy_check(const struct cmd_opts *o)

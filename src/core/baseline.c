@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baseline.h"
-#include "event.h"
-#include "hash.h"
-#include "log.h"
-#include "record.h"
-#include "util.h"
+#include "core/baseline.h"
+#include "core/event.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/record.h"
+#include "core/util.h"
 
 #define BASELINE_JSON_FLAGS \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bindex.h"
-#include "log.h"
-#include "record.h"
+#include "core/bindex.h"
+#include "core/log.h"
+#include "core/record.h"
 
 #define BINDEX_LINE_MAX	(1024 * 1024)
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "log.h"
-#include "scan.h"
+#include "core/cmd.h"
+#include "core/log.h"
+#include "core/scan.h"
 
 #define CMD_DEFAULT_STATE	"/var/lib/fimguard"
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compare.h"
-#include "util.h"
+#include "core/compare.h"
+#include "core/util.h"
 
 static const char *compare_action_names[CMP_NACTIONS] = {
 	"modified", "created", "deleted", "renamed", "attributes-changed",

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "log.h"
+#include "core/conf.h"
+#include "core/log.h"
 
 #define CONF_LINE_MAX	65536
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
-#include "util.h"
+#include "core/diff.h"
+#include "core/util.h"
 
 #define DIFF_CONTEXT	3
 #define DIFF_MAX_CELLS	(4u * 1024 * 1024)

@@ -7,9 +7,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "entry.h"
-#include "log.h"
-#include "util.h"
+#include "core/entry.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #define ENTRY_XATTR_LIST_MAX	65536
 #define ENTRY_XATTR_VALUE_MAX	65536

@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "event.h"
-#include "log.h"
-#include "state.h"
-#include "util.h"
+#include "core/conf.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
 
 #define EVENT_JSON_FLAGS \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)

@@ -7,9 +7,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "hash.h"
-#include "log.h"
-#include "util.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/util.h"
 
 /* Fetched once: implicit fetches inside EVP_DigestInit cost a lock and
  * a lookup per file. */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "htab.h"
-#include "util.h"
+#include "core/htab.h"
+#include "core/util.h"
 
 static uint64_t
 htab_hash(const char *s)

@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "priv.h"
+#include "core/log.h"
+#include "core/priv.h"
 
 #define PRIV_USER	"fimguard"
 #define PRIV_FALLBACK	"nobody"

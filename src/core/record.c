@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "core/record.h"
 
 static const char *record_names[] = {
 	"path", "rule", "type", "mode", "uid", "gid", "size", "mtime_ns",

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
-#include "report.h"
-#include "util.h"
-#include "vault.h"
+#include "core/diff.h"
+#include "core/report.h"
+#include "core/util.h"
+#include "core/vault.h"
 
 void
 report_rule_info(const struct conf *c, const char *rule, int *sev, int *mode)

@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hash.h"
-#include "log.h"
-#include "scan.h"
-#include "util.h"
-#include "vault.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/scan.h"
+#include "core/util.h"
+#include "core/vault.h"
 
 #define SCAN_TRIES	3
 #define SCAN_MAX_THREADS 8

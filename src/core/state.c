@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "state.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
 
 char *
 state_path(const struct state *s, const char *name)

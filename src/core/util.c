@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 void *
 xmalloc(size_t n)

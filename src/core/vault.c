@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "state.h"
-#include "util.h"
-#include "vault.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
+#include "core/vault.h"
 
 char *
 vault_path(const char *vault, const uint8_t sha[32])

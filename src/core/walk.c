@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "htab.h"
-#include "log.h"
-#include "walk.h"
+#include "core/htab.h"
+#include "core/log.h"
+#include "core/walk.h"
 
 #define WALK_MAX_DEPTH	512
 

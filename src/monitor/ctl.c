@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "cmd.h"
-#include "ctl.h"
-#include "log.h"
-#include "util.h"
+#include "alert/alert.h"
+#include "core/cmd.h"
+#include "monitor/ctl.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #define CTL_MAX_REPLY	65536
 

@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "intent.h"
-#include "util.h"
+#include "monitor/intent.h"
+#include "core/util.h"
 
 #define NR_OPEN			2
 #define NR_CREAT		85

@@ -36,15 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "cmd.h"
-#include "intent.h"
-#include "log.h"
-#include "monitor.h"
-#include "spool.h"
-#include "util.h"
-#include "walk.h"
-#include "who.h"
+#include "alert/alert.h"
+#include "core/cmd.h"
+#include "monitor/intent.h"
+#include "core/log.h"
+#include "monitor/monitor.h"
+#include "alert/spool.h"
+#include "core/util.h"
+#include "core/walk.h"
+#include "monitor/who.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 

@@ -14,8 +14,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "notify.h"
+#include "core/log.h"
+#include "monitor/notify.h"
 
 /* No FAN_EVENT_ON_CHILD: it would send every open and close of any
  * file in the directory through the parent's mark. Entry events

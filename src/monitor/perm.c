@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "intent.h"
-#include "perm.h"
-#include "who.h"
+#include "core/conf.h"
+#include "monitor/intent.h"
+#include "monitor/perm.h"
+#include "monitor/who.h"
 
 #define PERM_BATCH	256
 /* How long one batch may wait for openers still on a CPU; past it an

@@ -15,10 +15,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "hash.h"
-#include "restore.h"
-#include "util.h"
-#include "vault.h"
+#include "core/hash.h"
+#include "monitor/restore.h"
+#include "core/util.h"
+#include "core/vault.h"
 
 /* Apply the canonical "name\tbase64\n" list with f/lsetxattr. */
 static int

@@ -6,8 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "ring.h"
-#include "util.h"
+#include "monitor/ring.h"
+#include "core/util.h"
 
 int
 ring_init(struct ring *r)

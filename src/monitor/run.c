@@ -30,12 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "cmd.h"
-#include "ctl.h"
-#include "log.h"
-#include "monitor.h"
-#include "priv.h"
+#include "alert/alert.h"
+#include "core/cmd.h"
+#include "monitor/ctl.h"
+#include "core/log.h"
+#include "monitor/monitor.h"
+#include "core/priv.h"
 
 
 /* systemd's notify protocol, without libsystemd: one datagram. */

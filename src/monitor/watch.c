@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-#include "watch.h"
+#include "core/util.h"
+#include "monitor/watch.h"
 
 static size_t
 watch_slot(const struct watch_tab *t, uint64_t dev, uint64_t ino)

@@ -13,9 +13,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "event.h"
-#include "util.h"
-#include "who.h"
+#include "core/event.h"
+#include "core/util.h"
+#include "monitor/who.h"
 
 static ssize_t
 who_read(pid_t pid, const char *name, char *buf, size_t n)

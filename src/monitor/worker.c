@@ -16,15 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compare.h"
-#include "intent.h"
-#include "log.h"
-#include "monitor.h"
-#include "report.h"
-#include "restore.h"
-#include "util.h"
-#include "walk.h"
-#include "who.h"
+#include "core/compare.h"
+#include "monitor/intent.h"
+#include "core/log.h"
+#include "monitor/monitor.h"
+#include "core/report.h"
+#include "monitor/restore.h"
+#include "core/util.h"
+#include "core/walk.h"
+#include "monitor/who.h"
 
 #define WORKER_DATASET	"fimguard.monitor"
 /* How long a MODIFY waits for the close-write that usually follows

@@ -19,11 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baseline.h"
+#include "core/baseline.h"
 #include "fuzz.h"
-#include "hash.h"
-#include "state.h"
-#include "util.h"
+#include "core/hash.h"
+#include "core/state.h"
+#include "core/util.h"
 
 #define FUZZ_KEY	"fimguard-fuzz-fixed-hmac-key-32b"
 

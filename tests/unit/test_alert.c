@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "msg.h"
-#include "sink.h"
-#include "spool.h"
-#include "util.h"
+#include "alert/msg.h"
+#include "alert/sink.h"
+#include "alert/spool.h"
+#include "core/util.h"
 
 /* ---- protocol ---------------------------------------------------------- */
 

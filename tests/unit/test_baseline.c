@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "baseline.h"
-#include "hash.h"
-#include "record.h"
-#include "state.h"
-#include "util.h"
+#include "core/baseline.h"
+#include "core/hash.h"
+#include "core/record.h"
+#include "core/state.h"
+#include "core/util.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bindex.h"
-#include "compare.h"
-#include "hash.h"
-#include "util.h"
+#include "core/bindex.h"
+#include "core/compare.h"
+#include "core/hash.h"
+#include "core/util.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 

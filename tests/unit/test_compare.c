@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baseline.h"
-#include "compare.h"
-#include "util.h"
+#include "core/baseline.h"
+#include "core/compare.h"
+#include "core/util.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 

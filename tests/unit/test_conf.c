@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "util.h"
+#include "core/conf.h"
+#include "core/util.h"
 
 #define MAX_ERRS	16
 

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diff.h"
-#include "util.h"
+#include "core/diff.h"
+#include "core/util.h"
 
 static char *
 slurp(const char *path, size_t *n)

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "hash.h"
-#include "util.h"
+#include "core/hash.h"
+#include "core/util.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 

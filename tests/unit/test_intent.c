@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "intent.h"
+#include "monitor/intent.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "priv.h"
+#include "core/priv.h"
 
 /* One expectation: the call's result and errno, as the child saw them. */
 #define EXPECT(cond)	do { if (!(cond)) _exit(__LINE__ % 200 + 1); } while (0)

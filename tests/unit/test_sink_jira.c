@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sink.h"
-#include "util.h"
+#include "alert/sink.h"
+#include "core/util.h"
 
 #define MAXREQ	4
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "htab.h"
-#include "util.h"
+#include "core/htab.h"
+#include "core/util.h"
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 
