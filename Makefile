@@ -113,11 +113,16 @@ fimguard-asan: $(OBJS) $(B)/cli/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 	FIMGUARD=$(CURDIR)/fimguard-asan $(PYTEST) tests/integration
 
+# cppcheck, then the layers: no include or call goes upward
+# (cli -> monitor -> alert -> core) and no two files call each other
+# in a loop (tests/lint/layers.py reads the objects' symbols).
 lint: deps-test
 	cppcheck --quiet --error-exitcode=1 --inline-suppr \
 	    --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem -Iinclude -Itests/fuzz \
 	    src tests/unit tests/fuzz
+	$(MAKE) all
+	$(PYTHON) tests/lint/layers.py $(B)
 
 # Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md).
 fuzz:

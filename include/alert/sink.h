@@ -75,14 +75,4 @@ void	 sink_wipe(char *);
 char	*sink_concat(const char *, const char *, const char *);
 void	 sink_headers_free(struct curl_slist *);
 void	 sink_dedup_label(const char *, json_object *, char *, size_t);
-void	 sink_send(const struct sink_conf *, const struct alert *,
-	    struct sink_result *);
-
-void	 sink_jira_send(const struct sink_conf *, const struct alert *,
-	    struct sink_result *);
-void	 sink_smtp_send(const struct sink_conf *, const struct alert *,
-	    struct sink_result *);
-void	 sink_webhook_send(const struct sink_conf *, const struct alert *,
-	    struct sink_result *);
-
 #endif

@@ -1,4 +1,6 @@
-/* Commands and what they share: options, loading config and state. */
+/* What every command does first: options, loading config, state and
+ * baseline. The commands themselves are in cli/ (and `run`, the
+ * monitor's process, in monitor/run.c). */
 #ifndef FIMGUARD_CMD_H
 #define FIMGUARD_CMD_H
 
@@ -35,12 +37,5 @@ int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);
 void	 cmd_scan(struct entryvec *, struct state *, int);
-
-int	 cmd_init(const struct cmd_opts *);
-int	 cmd_check(const struct cmd_opts *);
-int	 cmd_approve(const struct cmd_opts *);
-int	 cmd_policy_check(const struct cmd_opts *);
-int	 cmd_run(const struct cmd_opts *);
-int	 cmd_status(const struct cmd_opts *);
 
 #endif

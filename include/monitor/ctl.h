@@ -9,7 +9,7 @@
 
 int	 ctl_listen(const char *);
 void	 ctl_serve(int, const struct monitor *, uint64_t, unsigned);
-int	 cmd_status(const struct cmd_opts *);
+char	*ctl_fetch(const char *);
 void	 ctl_notify_reload(const char *);
 
 #endif

@@ -8,10 +8,10 @@
 #include "core/conf.h"
 #include "core/event.h"
 #include "core/htab.h"
+#include "core/state.h"
 #include "monitor/notify.h"
 #include "monitor/perm.h"
 #include "monitor/ring.h"
-#include "core/state.h"
 #include "monitor/watch.h"
 
 /* The fanotify groups outlive a monitor instance: made once, as root,
@@ -78,12 +78,10 @@ struct monitor {
 struct cmd_opts;
 struct monitor *monitor_start(const struct cmd_opts *, int *,
 	    struct monitor_groups *, struct alerter *);
-void	 monitor_threads(struct monitor *);
 void	 monitor_stop(struct monitor *, struct monitor_groups *);
 int	 monitor_needs_restore(const struct monitor *);
 void	 monitor_groups_close(struct monitor_groups *);
 
-void	*worker_main(void *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);

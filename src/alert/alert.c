@@ -16,11 +16,12 @@
 #include <unistd.h>
 
 #include "alert/alert.h"
+#include "alert/alerter.h"
+#include "alert/msg.h"
+#include "alert/spool.h"
 #include "core/conf.h"
 #include "core/log.h"
-#include "alert/msg.h"
 #include "core/priv.h"
-#include "alert/spool.h"
 
 #define ALERT_SECRET_MAX	65536
 
@@ -230,8 +231,6 @@ alert_forget(struct alerter *a)
 		a->sinks[k].c.secret = NULL;
 	}
 }
-
-void alerter_main(struct alerter *) __attribute__((noreturn));
 
 /* Fork the alerter. Called before any thread exists and before the
  * fanotify groups are made, so the child inherits neither. */

@@ -26,17 +26,17 @@
 #include <unistd.h>
 
 #include "alert/alert.h"
-#include "core/log.h"
+#include "alert/alerter.h"
 #include "alert/msg.h"
-#include "core/priv.h"
+#include "alert/sink_send.h"
 #include "alert/spool.h"
+#include "core/log.h"
+#include "core/priv.h"
 
 #define ALERTER_RESCAN_MS	30000	/* even without a kick */
 #define ALERTER_BACKOFF_MAX_MS	3600000ULL
 #define ALERTER_WINDOW_MS	60000ULL /* the rate is per minute */
 #define ALERTER_DIGEST_MAX	100	/* items in one digest */
-
-void alerter_main(struct alerter *) __attribute__((noreturn));
 
 static void
 alerter_report(struct alerter *a, int sink, const char *name,

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/log.h"
 #include "alert/msg.h"
+#include "core/log.h"
 
 static const size_t msg_sizes[MSG_NTYPES] = {
 	[MSG_HELLO] = sizeof(struct msg_hello),

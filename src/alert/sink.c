@@ -555,22 +555,3 @@ sink_headers_free(struct curl_slist *l)
 		explicit_bzero(s->data, strlen(s->data));
 	curl_slist_free_all(l);
 }
-
-void
-sink_send(const struct sink_conf *c, const struct alert *a,
-    struct sink_result *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->retry_after_s = -1;
-	switch (c->kind) {
-	case SINK_JIRA:
-		sink_jira_send(c, a, r);
-		break;
-	case SINK_SMTP:
-		sink_smtp_send(c, a, r);
-		break;
-	default:
-		sink_webhook_send(c, a, r);
-		break;
-	}
-}

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "alert/sink.h"
+#include "alert/sink_jira.h"
 
 #define JIRA_LABEL_MAX	255		/* Jira refuses longer labels */
 #define JIRA_ID_PREFIX	"fimguard-id-"

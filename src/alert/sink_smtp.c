@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "alert/sink.h"
+#include "alert/sink_smtp.h"
 
 #define SMTP_LINE_MAX	998	/* RFC 5322 2.1.1, without CRLF */
 #define SMTP_FOLD_AT	78	/* RFC 5322 "SHOULD" line length */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alert/sink.h"
+#include "alert/sink_webhook.h"
 
 #define WEBHOOK_BEARER	"Authorization: Bearer "
 

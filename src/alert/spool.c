@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
 #include "alert/sink.h"
 #include "alert/spool.h"
+#include "core/log.h"
 
 #define SPOOL_ENTRY_MAX	(8 << 20)	/* an event with a diff */
 

@@ -11,14 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "core/cmd.h"
 #include "core/compare.h"
-#include "monitor/ctl.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/ctl.h"
 
 #define APPROVE_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
 

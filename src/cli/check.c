@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "core/bindex.h"
 #include "core/cmd.h"
 #include "core/compare.h"

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "core/cmd.h"
-#include "monitor/ctl.h"
 #include "core/log.h"
 #include "core/walk.h"
+#include "monitor/ctl.h"
 
 static size_t
 init_count_errors(const struct entryvec *ev)

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/commands.h"
 #include "core/cmd.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "monitor/run.h"
 
 #define DEFAULT_CONFIG	"/etc/fimguard/fimguard.conf"
 

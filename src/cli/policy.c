@@ -2,6 +2,7 @@
  * its errors alone. */
 #include <stdio.h>
 
+#include "cli/commands.h"
 #include "core/cmd.h"
 
 int

@@ -17,9 +17,9 @@
 
 #include "alert/alert.h"
 #include "core/cmd.h"
-#include "monitor/ctl.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "monitor/ctl.h"
 
 #define CTL_MAX_REPLY	65536
 
@@ -119,7 +119,8 @@ ctl_serve(int lfd, const struct monitor *m, uint64_t now_ms,
 	}
 }
 
-static char *
+/* The monitor's status reply, or NULL when none listens on dir. */
+char *
 ctl_fetch(const char *dir)
 {
 	struct sockaddr_un sa;
@@ -146,39 +147,6 @@ ctl_fetch(const char *dir)
 	return buf;
 }
 
-static void
-ctl_print_alerts(json_object *o)
-{
-	static const char *keys[] = { "sinks", "pid", "worker", "spooled",
-	    "delivered", "failed", "spool_errors" };
-	json_object *al, *v;
-
-	if (!json_object_object_get_ex(o, "alerts", &al))
-		return;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_object_get_ex(al, keys[i], &v))
-			printf("alerts.%-12s %s\n", keys[i],
-			    json_object_is_type(v, json_type_array) ?
-			    json_object_to_json_string_ext(v,
-			    JSON_C_TO_STRING_PLAIN) : json_object_get_string(v));
-}
-
-static void
-ctl_print(json_object *o)
-{
-	static const char *keys[] = { "pid", "mode", "rules", "files",
-	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "queue", "dropped", "errors", "uptime_s", "reloads" };
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_object *v;
-
-		if (json_object_object_get_ex(o, keys[i], &v))
-			printf("%-12s %s\n", keys[i], json_object_get_string(v));
-	}
-	ctl_print_alerts(o);
-}
-
 /* After approve or init: a monitor running on this state directory
  * reloads, so its marks and decisions follow the new baseline. */
 void
@@ -201,39 +169,4 @@ ctl_notify_reload(const char *dir)
 	}
 	json_object_put(j);
 	free(reply);
-}
-
-/* fimguard status: exit 0 with the monitor's counters, 2 if none runs
- * for this state directory. */
-int
-cmd_status(const struct cmd_opts *o)
-{
-	struct conf c;
-	json_object *j;
-	char *reply;
-
-	conf_init(&c);
-	if (conf_load_config(&c, o->config, o->config_given) != 0) {
-		for (size_t i = 0; i < c.errors.n; i++)
-			fprintf(stderr, "%s\n", c.errors.v[i]);
-		conf_free(&c);
-		return EXIT_USAGE;
-	}
-	reply = ctl_fetch(cmd_state_dir(o, &c));
-	if (reply == NULL || (j = json_tokener_parse(reply)) == NULL) {
-		log_warnx("no monitor is running for %s",
-		    cmd_state_dir(o, &c));
-		free(reply);
-		conf_free(&c);
-		return EXIT_USAGE;
-	}
-	if (o->json)
-		printf("%s\n", json_object_to_json_string_ext(j,
-		    JSON_C_TO_STRING_PLAIN));
-	else
-		ctl_print(j);
-	json_object_put(j);
-	free(reply);
-	conf_free(&c);
-	return EXIT_OK;
 }

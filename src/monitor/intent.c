@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "monitor/intent.h"
 #include "core/util.h"
+#include "monitor/intent.h"
 
 #define NR_OPEN			2
 #define NR_CREAT		85

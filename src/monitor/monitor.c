@@ -37,13 +37,13 @@
 #include <unistd.h>
 
 #include "alert/alert.h"
-#include "core/cmd.h"
-#include "monitor/intent.h"
-#include "core/log.h"
-#include "monitor/monitor.h"
 #include "alert/spool.h"
+#include "core/cmd.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/intent.h"
+#include "monitor/monitor.h"
 #include "monitor/who.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
@@ -574,20 +574,6 @@ monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
 		return NULL;
 	}
 	return m;
-}
-
-/* Threads start after the privilege drop: they inherit the dropped
- * capabilities and the seccomp filter of the thread that makes them. */
-void
-monitor_threads(struct monitor *m)
-{
-	if (pthread_create(&m->worker_tid, NULL, worker_main, m) != 0 ||
-	    pthread_create(&m->perm_tid, NULL, perm_main, &m->perm) != 0)
-		fatalx("cannot start threads");
-	m->started_ms = util_now_ms();
-	perm_watch(&m->perm, 1);
-	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
-	    conf_mode_name(m->conf.mode), m->conf.nrules);
 }
 
 /* Stop the threads and release everything but the groups: a reload

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "core/hash.h"
-#include "monitor/restore.h"
 #include "core/util.h"
 #include "core/vault.h"
+#include "monitor/restore.h"
 
 /* Apply the canonical "name\tbase64\n" list with f/lsetxattr. */
 static int

@@ -6,8 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "monitor/ring.h"
 #include "core/util.h"
+#include "monitor/ring.h"
 
 int
 ring_init(struct ring *r)

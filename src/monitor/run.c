@@ -32,10 +32,13 @@
 
 #include "alert/alert.h"
 #include "core/cmd.h"
-#include "monitor/ctl.h"
 #include "core/log.h"
-#include "monitor/monitor.h"
 #include "core/priv.h"
+#include "monitor/ctl.h"
+#include "monitor/monitor.h"
+#include "monitor/perm.h"
+#include "monitor/run.h"
+#include "monitor/worker.h"
 
 
 /* systemd's notify protocol, without libsystemd: one datagram. */
@@ -61,6 +64,20 @@ run_sd_notify(const char *msg)
 	close(fd);
 }
 
+/* Threads start after the privilege drop: they inherit the dropped
+ * capabilities and the seccomp filter of the thread that makes them. */
+static void
+run_threads(struct monitor *m)
+{
+	if (pthread_create(&m->worker_tid, NULL, worker_main, m) != 0 ||
+	    pthread_create(&m->perm_tid, NULL, perm_main, &m->perm) != 0)
+		fatalx("cannot start threads");
+	m->started_ms = util_now_ms();
+	perm_watch(&m->perm, 1);
+	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
+	    conf_mode_name(m->conf.mode), m->conf.nrules);
+}
+
 /* What a run holds across reloads. */
 struct run {
 	struct monitor_groups groups;
@@ -84,7 +101,7 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 		log_warnx("restore = yes needs a restart: the capabilities "
 		    "restoring needs were dropped at start");
 	if (next != NULL)
-		monitor_threads(next);
+		run_threads(next);
 	if (next == NULL) {
 		log_warnx("reload failed; the running monitor keeps its "
 		    "previous policy");
@@ -177,7 +194,7 @@ cmd_run(const struct cmd_opts *o)
 	priv_drop_monitor(rn.restore_caps);
 	if (perm_watchdog_start() < 0)
 		fatalx("cannot start the stall watchdog");
-	monitor_threads(m);
+	run_threads(m);
 	run_sd_notify("READY=1");
 	r = run_loop(o, &m, sfd, lfd, &rn);
 	run_sd_notify("STOPPING=1");

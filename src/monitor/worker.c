@@ -17,14 +17,15 @@
 #include <unistd.h>
 
 #include "core/compare.h"
-#include "monitor/intent.h"
 #include "core/log.h"
-#include "monitor/monitor.h"
 #include "core/report.h"
-#include "monitor/restore.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/intent.h"
+#include "monitor/monitor.h"
+#include "monitor/restore.h"
 #include "monitor/who.h"
+#include "monitor/worker.h"
 
 #define WORKER_DATASET	"fimguard.monitor"
 /* How long a MODIFY waits for the close-write that usually follows

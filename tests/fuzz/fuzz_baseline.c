@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "core/baseline.h"
-#include "fuzz.h"
 #include "core/hash.h"
 #include "core/state.h"
 #include "core/util.h"
+#include "fuzz.h"
 
 #define FUZZ_KEY	"fimguard-fuzz-fixed-hmac-key-32b"
 

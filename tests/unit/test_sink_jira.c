@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alert/sink.h"
+#include "alert/sink_send.h"
 #include "core/util.h"
 
 #define MAXREQ	4
