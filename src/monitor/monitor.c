@@ -8,10 +8,10 @@
  *      descriptors so that the inode marked is the inode recorded;
  *   4. allowed writers' executables by (device, inode);
  *   5. fimguard's own files (state, config, policy) as self-protected;
- *   6. threads: worker, then the permission thread;
- *   7. the main thread handles signals and watches the permission
- *      thread: a batch that takes longer than MONITOR_STALL_MS ends the
- *      process, because the kernel then allows every pending open
+ *   6. run.c drops privileges and only then starts the threads
+ *      (worker, then the permission thread); the watchdog thread of
+ *      perm.c ends the process when a batch takes longer than
+ *      PERM_STALL_MS, because the kernel then allows every pending open
  *      instead of leaving the openers frozen.
  * Inode marks never cross mount namespaces wrongly and need no
  * CAP_SYS_ADMIN after setup (unlike mount or filesystem marks). */

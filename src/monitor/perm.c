@@ -4,7 +4,7 @@
  * never wait for anything that can itself wait on a permission event:
  * it opens nothing but /proc files, never logs, never allocates, and
  * answers the monitor's own threads at once. A stalled answer freezes
- * every opener of a protected file, so the main thread watches
+ * every opener of a protected file, so a watchdog thread (below) watches
  * busy_since_ms and exits the process (the kernel then allows all
  * pending opens) if a batch takes too long. */
 #define _GNU_SOURCE

@@ -1,8 +1,10 @@
 /* The monitor's worker thread: turns the permission thread's records
  * into write-allowed / write-denied events, and confirms changes on
- * close-after-write: keyed XXH3 through the event's fd (which carries
- * FMODE_NONOTIFY, so reading it raises no event), SHA-256 only when the
- * content differs from the baseline. It may block (disk, stdout): the
+ * close-after-write: the event's fd (which carries FMODE_NONOTIFY, so
+ * reading it raises no event) is read once for both keyed XXH3, which
+ * decides whether the content differs from the baseline, and SHA-256,
+ * which the event cites (one read costs less than a second one by path,
+ * which could also see newer bytes). It may block (disk, stdout): the
  * permission thread never waits for it. */
 #define _GNU_SOURCE
 #include <errno.h>
