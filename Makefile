@@ -46,6 +46,7 @@ DIST_FILES = Makefile README.md src include policy packaging
 
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
+MANDIR	?= $(PREFIX)/share/man
 
 .PHONY: all deps deps-test test unit integration asan lint bench run \
 	install fuzz clean deb rpm test-packages test-systemd
@@ -154,6 +155,9 @@ run: deps
 # administrator's (the packages mark them as conffiles).
 install: all
 	install -D -m 0755 fimguard $(DESTDIR)$(PREFIX)/sbin/fimguard
+	@for m in packaging/man/*.[0-9]; do s=$${m##*.}; \
+	    install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); \
+	    done
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/fimguard/policy.d
 	install -d -m 0700 $(DESTDIR)/var/lib/fimguard
 	@for f in policy/*.rules; do \
@@ -184,8 +188,7 @@ deb: deps
 	cp packaging/systemd/fimguard.tmpfiles $(DEB_SRC)/debian/
 	cp packaging/cron/fimguard $(DEB_SRC)/debian/fimguard.cron.d
 	cp packaging/logrotate/fimguard $(DEB_SRC)/debian/fimguard.logrotate
-	printf 'packaging/man/fimguard.8\npackaging/man/fimguard.conf.5\n' \
-	    > $(DEB_SRC)/debian/fimguard.manpages
+	ls packaging/man/*.[0-9] > $(DEB_SRC)/debian/fimguard.manpages
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
 	lintian --fail-on error build/deb/fimguard_$(VERSION)-1_*.deb
 

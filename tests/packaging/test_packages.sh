@@ -28,7 +28,8 @@ dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' > "$SCRATCH/deb.list"
 for f in /usr/sbin/fimguard /etc/fimguard/fimguard.conf \
     /etc/fimguard/policy.d/10-ssh.rules /etc/cron.d/fimguard \
     /etc/logrotate.d/fimguard /usr/share/man/man8/fimguard.8.gz \
-    /usr/share/man/man5/fimguard.conf.5.gz /var/lib/fimguard/; do
+    /usr/share/man/man5/fimguard.conf.5.gz \
+    /usr/share/man/man5/fimguard-events.5.gz /var/lib/fimguard/; do
 	check "deb ships $f" grep -qx "$f" "$SCRATCH/deb.list"
 done
 for u in fimguard.service fimguard-check.service fimguard-check.timer; do
@@ -53,7 +54,9 @@ if [ -n "$RPM" ]; then
 	for f in /usr/sbin/fimguard /etc/fimguard/fimguard.conf \
 	    /etc/fimguard/policy.d/10-ssh.rules /usr/lib/systemd/system/fimguard.service \
 	    /usr/lib/systemd/system/fimguard-check.timer /usr/lib/sysusers.d/fimguard.conf \
-	    /usr/lib/tmpfiles.d/fimguard.conf /var/lib/fimguard; do
+	    /usr/lib/tmpfiles.d/fimguard.conf /usr/share/man/man8/fimguard.8.gz \
+	    /usr/share/man/man5/fimguard.conf.5.gz \
+	    /usr/share/man/man5/fimguard-events.5.gz /var/lib/fimguard; do
 		check "rpm ships $f" grep -qx "$f" "$SCRATCH/rpm.list"
 	done
 	check "rpm config is %config(noreplace)" sh -c "rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' '$RPM' 2>/dev/null | grep -q '^/etc/fimguard/fimguard.conf cn'"
