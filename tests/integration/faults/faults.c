@@ -4,11 +4,13 @@
  *                         (it vanished between the walk and the read)
  *   FAULT_GROW=PATH       append a byte to PATH after each read(2) of it,
  *   FAULT_GROW_TIMES=N    N times in all (the file changes mid-hash)
- * Only the content-reading opens (O_RDONLY|O_NOFOLLOW) are touched. */
+ * Only the content-reading opens (O_RDONLY|O_NOFOLLOW) are touched, by
+ * path or relative to a directory fd (openat). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -25,14 +27,35 @@ faults_target(const char *env, const char *path)
 	return t != NULL && strcmp(t, path) == 0;
 }
 
-static int
-faults_open(const char *path, int flags, mode_t mode)
+/* The path meant by (dirfd, name): fimguard opens files relative to
+ * their directory's fd. */
+static const char *
+faults_path(int dirfd, const char *name, char *buf, size_t n)
 {
+	char link[64];
+	ssize_t len;
+
+	if (dirfd == AT_FDCWD || name[0] == '/')
+		return name;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	if ((len = readlink(link, buf, n - 1)) < 0)
+		return name;
+	buf[len] = '\0';
+	snprintf(buf + len, n - (size_t)len, "%s%s",
+	    strcmp(buf, "/") != 0 ? "/" : "", name);
+	return buf;
+}
+
+static int
+faults_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	char buf[8192];
+	const char *path = faults_path(dirfd, name, buf, sizeof(buf));
 	int fd;
 
 	if ((flags & O_NOFOLLOW) && faults_target("FAULT_VANISH", path))
-		unlink(path);
-	fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+		unlinkat(dirfd, name, 0);
+	fd = (int)syscall(SYS_openat, dirfd, name, flags, mode);
 	if (fd >= 0 && (flags & O_NOFOLLOW) && faults_target("FAULT_GROW", path))
 		grow_fd = fd;
 	return fd;
@@ -49,10 +72,26 @@ open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	return faults_open(path, flags, mode);
+	return faults_open(AT_FDCWD, path, flags, mode);
 }
 
 int open64(const char *, int, ...) __attribute__((alias("open")));
+
+int
+openat(int dirfd, const char *name, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return faults_open(dirfd, name, flags, mode);
+}
+
+int openat64(int, const char *, int, ...) __attribute__((alias("openat")));
 
 ssize_t
 read(int fd, void *buf, size_t n)

@@ -1,0 +1,99 @@
+"""Files deeper than PATH_MAX (issue 13, case 1): 250 nested directories of
+32 characters with a file at the bottom (a path of about 8,300 bytes) are
+baselined and checked like any other, because fimguard reaches every file
+through its directory's descriptor.
+
+No path-based call can reach that file: the tree is made, changed and read
+with *at calls relative to directory fds (Python's dir_fd), in a child
+whenever a monitor runs."""
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import one_event_for, sha256_bytes
+
+DEPTH = 250
+NAMES = [f"d{i:03d}" + "x" * 28 for i in range(DEPTH)]
+TRUSTED = b"deep trusted\n"
+
+# A child that walks down with openat() and does one thing to deep.conf.
+DEEP_OP = """
+import os, sys
+base, what, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+for n in names:
+    nfd = os.open(n, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+try:
+    if what == "append":
+        f = os.open("deep.conf", os.O_WRONLY | os.O_APPEND, dir_fd=fd)
+        os.write(f, b"EVIL\\n")
+        os.close(f)
+    elif what == "chmod":
+        os.chmod("deep.conf", 0o4777, dir_fd=fd)
+    elif what == "unlink":
+        os.unlink("deep.conf", dir_fd=fd)
+    elif what == "read":
+        f = os.open("deep.conf", os.O_RDONLY, dir_fd=fd)
+        st = os.fstat(f)
+        sys.stdout.write("%o %s" % (st.st_mode & 0o7777, os.read(f, 4096).hex()))
+        os.close(f)
+except PermissionError:
+    sys.exit(13)
+"""
+
+
+def deep_op(fim, what):
+    p = subprocess.run(["/usr/bin/python3", "-c", DEEP_OP, fim.tree, what, *NAMES],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode in (0, 13), p.stderr
+    return p.returncode, p.stdout
+
+
+def deep_state(fim):
+    """(mode, content) of the deep file, read by a child."""
+    rc, out = deep_op(fim, "read")
+    assert rc == 0
+    mode, data = out.split(" ")
+    return int(mode, 8), bytes.fromhex(data)
+
+
+@pytest.fixture
+def deep(fim):
+    """The tree, made with mkdirat/openat (no path is ever longer than a
+    name); returns the deep file's path as a string (for reports only)."""
+    fd = os.open(fim.tree, os.O_RDONLY | os.O_DIRECTORY)
+    for name in NAMES:
+        os.mkdir(name, 0o755, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    f = os.open("deep.conf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(f, TRUSTED)
+    os.close(f)
+    os.close(fd)
+    path = "/".join([fim.tree, *NAMES, "deep.conf"])
+    assert len(path) > os.pathconf("/", "PC_PATH_MAX")
+    return path
+
+
+def test_deep_file_is_baselined_and_checked(fim, deep):
+    fim.rule(name="deep")
+    p = fim.init()
+    assert "recorded without content" not in p.stderr, p.stderr
+    e = fim.entry(deep)
+    assert e.get("sha256") == sha256_bytes(TRUSTED), e
+    assert "error" not in e, e
+    assert e["size"] == len(TRUSTED) and e["mode"] == 0o644, e
+    fim.check(expect=0)
+
+    deep_op(fim, "append")
+    deep_op(fim, "chmod")
+    p, evs = fim.check_json(expect=1)
+    ev = one_event_for(evs, deep, "modified")
+    assert set(ev["fimguard"]["changes"]) >= {"content", "mode"}, ev
+    assert ev["file"]["hash"]["sha256"] == sha256_bytes(TRUSTED + b"EVIL\n")
+    assert len(evs) == 1, evs
