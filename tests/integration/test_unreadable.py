@@ -82,3 +82,18 @@ def test_readable_again_after_chmod(unpriv):
     ev = one_event_for(evs, fim.t("secret"))
     assert ev["event"]["action"] != "scan-failed"
     assert "mode" in ev["fimguard"]["changes"]
+
+
+def test_scan_failed_keeps_the_mode_change(unpriv):
+    """The chmod that made a file unreadable is said with the scan-failed
+    event it causes, not dropped (issue 13, case 9)."""
+    fim = unpriv
+    os.chmod(fim.t("secret"), 0o644)
+    fim.init(user=NOBODY, expect=0)
+    os.chmod(fim.t("secret"), 0o000)
+    p, evs = fim.check_json(user=NOBODY, expect=1)
+    ev = one_event_for(evs, fim.t("secret"), "scan-failed")
+    assert ev["fimguard"]["changes"] == ["mode"], ev
+    assert ev["fimguard"].get("error"), ev
+    p = fim.check(user=NOBODY, expect=1)
+    assert "    mode 0644 -> 0000\n" in p.stdout, p.stdout
