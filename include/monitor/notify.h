@@ -29,11 +29,17 @@ struct notify {
 	struct strlist	 keys;
 	struct strlist	 paths;		/* directory paths */
 	int		*rule;		/* children covered by rule, or -1 */
+	struct notify_id {
+		uint64_t dev, ino;	/* the directory when marked */
+	}		*id;
+	struct htab	 bypath;	/* path -> newest index */
 };
 
 int	 notify_init(struct notify *, int);
 void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
+int	 notify_mark_fd(struct notify *, int, const char *, int);
+int	 notify_dir_id(void *, const char *, uint64_t *, uint64_t *);
 typedef void (*notify_fn)(void *, const struct notify_event *);
 void	 notify_read(struct notify *, notify_fn, void *);
 

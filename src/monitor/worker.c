@@ -376,14 +376,20 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 }
 
 /* Content changed without a close (truncate(2), a writer still holding
- * the file open): read it by path. The worker's own open of a watched
- * file is answered at once by the permission thread. */
+ * the file open): read it by path, through the watched directories.
+ * The worker's own open of a watched file is answered at once by the
+ * permission thread. */
 static void
 worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
-	int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC);
+	const char *name;
+	int dfd = monitor_open_parent(m, f->path, &name, NULL), fd;
 
+	if (dfd < 0)
+		return;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	close(dfd);
 	if (fd < 0)
 		return;
 	worker_confirm(m, fd, pid, 0);

@@ -1,7 +1,8 @@
 """Files deeper than PATH_MAX (issue 13, case 1): 250 nested directories of
 32 characters with a file at the bottom (a path of about 8,300 bytes) are
-baselined and checked like any other, because fimguard reaches every file
-through its directory's descriptor.
+baselined and checked like any other, because fimguard
+reaches every file through its directory's descriptor. And what cannot be
+watched is named, with the reason (issue 13, case 9).
 
 No path-based call can reach that file: the tree is made, changed and read
 with *at calls relative to directory fds (Python's dir_fd), in a child
@@ -13,6 +14,8 @@ import subprocess
 import pytest
 
 from conftest import one_event_for, sha256_bytes
+from test_monitor import Monitor
+from test_races import _env, shim  # noqa: F401 (fixture)
 
 DEPTH = 250
 NAMES = [f"d{i:03d}" + "x" * 28 for i in range(DEPTH)]
@@ -97,3 +100,22 @@ def test_deep_file_is_baselined_and_checked(fim, deep):
     assert set(ev["fimguard"]["changes"]) >= {"content", "mode"}, ev
     assert ev["file"]["hash"]["sha256"] == sha256_bytes(TRUSTED + b"EVIL\n")
     assert len(evs) == 1, evs
+
+
+def test_unwatchable_file_is_named_with_its_reason(fim, shim):  # noqa: F811
+    """A file the monitor cannot mark is named (escaped) with the reason,
+    not folded into an anonymous "some files could not be watched"."""
+    bad = fim.write(b"bad\nname.conf", b"x\n")
+    fim.write("good.conf", b"y\n")
+    fim.rule()
+    fim.init()
+    m = Monitor(fim, "audit", env=_env(shim, FAULT_MARK=os.fsdecode(bad)))
+    try:
+        err = m.stderr()
+    finally:
+        m.stop()
+    shown = os.fsdecode(bad).replace("\n", "\\n")
+    assert f"{shown}: cannot be watched: fanotify_mark: Operation not supported" in err, err
+    assert "1 file or directory could not be watched" in err, err
+    assert "good.conf" not in err, err
+    assert "bad\nname" not in err, err  # no raw newline from the name

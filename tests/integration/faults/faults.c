@@ -4,14 +4,18 @@
  *                         (it vanished between the walk and the read)
  *   FAULT_GROW=PATH       append a byte to PATH after each read(2) of it,
  *   FAULT_GROW_TIMES=N    N times in all (the file changes mid-hash)
+ *   FAULT_MARK=PATH       fanotify_mark() of PATH fails with EOPNOTSUPP
+ *                         (as on a filesystem without permission events)
  * Only the content-reading opens (O_RDONLY|O_NOFOLLOW) are touched, by
  * path or relative to a directory fd (openat). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -110,4 +114,25 @@ read(int fd, void *buf, size_t n)
 		}
 	}
 	return r;
+}
+
+/* The monitor marks through /proc/self/fd links: resolved here. */
+int
+fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd,
+    const char *path)
+{
+	char buf[8192];
+	const char *p = path;
+	ssize_t n;
+
+	if (path != NULL && strncmp(path, "/proc/self/fd/", 14) == 0 &&
+	    (n = readlink(path, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		p = buf;
+	}
+	if (p != NULL && faults_target("FAULT_MARK", p)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return (int)syscall(SYS_fanotify_mark, fd, flags, mask, dirfd, path);
 }
