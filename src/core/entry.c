@@ -228,15 +228,6 @@ entry_read_xattrs_at(struct entry *e, int dirfd, const char *name)
 	close(fd);
 }
 
-/* Security xattrs by path, without following a link (the monitor's
- * attribute-change handler: no open of a protected file). */
-void
-entry_read_xattrs_path(struct entry *e)
-{
-	free(e->xattrs);
-	e->xattrs = entry_xattrs_read(-1, e->path, 0);
-}
-
 /* Security xattrs of an open regular file (scan.c, while hashing). */
 void
 entry_read_xattrs_fd(struct entry *e, int fd)

@@ -370,6 +370,26 @@ monitor_open_parent(const struct monitor *m, const char *path,
 	    (void *)&m->notify, why);
 }
 
+/* What a restore may write through (an fdpath_expect_fn over the
+ * monitor): each directory the baseline records must still be that
+ * (device, inode); above those (the directory of a file a rule names,
+ * and its parents), the one the monitor marked at start. */
+int
+monitor_restore_dir(void *arg, const char *path, uint64_t *dev,
+    uint64_t *ino)
+{
+	struct monitor *m = arg;
+	struct entry *e;
+
+	if (baseline_find(&m->base, path, &e)) {
+		/* recorded as something else: no directory will do */
+		*dev = e->type == ENTRY_DIR ? e->dev : 0;
+		*ino = e->type == ENTRY_DIR ? e->ino : 0;
+		return 1;
+	}
+	return notify_dir_id(&m->notify, path, dev, ino);
+}
+
 /* rule.name, severity and mode of an event; rule -1: fimguard's own
  * files, protected in every mode. */
 void

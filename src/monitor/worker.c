@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/compare.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/util.h"
@@ -125,8 +126,29 @@ worker_writer(const struct monitor *m, int rule, pid_t pid)
 	    watch_writer_ok(t, (size_t)rule, dev, ino);
 }
 
+/* A restore that did not happen (the directory is not the recorded
+ * one any more, the vault copy is gone...): restore-failed, with the
+ * reason, in the events and the log. */
+static void
+worker_restore_failed(struct monitor *m, const char *path, int rule,
+    pid_t pid, const char *cause, const char *why)
+{
+	json_object *ev = event_new(WORKER_DATASET, "restore-failed",
+	    "failure");
+	char *shown = fdpath_show(path);
+
+	log_warnx("%s: restore failed: %s", shown, why);
+	free(shown);
+	event_put_path(event_obj(ev, "file"), "path", path);
+	monitor_event_rule(m, ev, rule);
+	event_set_str(event_obj(ev, "fimguard"), "error", why);
+	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
+	who_pid_to_event(ev, pid);
+	event_emit(&m->sink, ev);
+}
+
 /* Put f back from the vault (enforce, restore = yes), watch the new
- * inode, and report. Returns 1 if restored. */
+ * inode, and report. Returns 1 if a restore was due (done or failed). */
 static int
 worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
     const char *cause)
@@ -139,21 +161,20 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	    monitor_rule_mode(m, rule) != CONF_MODE_ENFORCE)
 		return 0;
 	path = xstrdup(f->path);
-	if (restore_file(&m->state, f->base, &why) < 0) {
-		ev = event_new(WORKER_DATASET, "restored", "failure");
-		event_set_str(event_obj(ev, "fimguard"), "error", why);
-		log_warnx("%s: restore failed: %s", path, why);
+	if (restore_file(&m->state, f->base, monitor_restore_dir, m,
+	    &why) < 0) {
+		worker_restore_failed(m, path, rule, pid, cause, why);
 	} else {
 		m->restores++;
 		monitor_watch_live(m, path, rule);
 		ev = event_new(WORKER_DATASET, "restored", "success");
 		event_file(ev, f->base);
+		event_put_path(event_obj(ev, "file"), "path", path);
+		monitor_event_rule(m, ev, rule);	/* enforce: checked above */
+		event_set_str(event_obj(ev, "fimguard"), "cause", cause);
+		who_pid_to_event(ev, pid);
+		event_emit(&m->sink, ev);
 	}
-	event_put_path(event_obj(ev, "file"), "path", path);
-	monitor_event_rule(m, ev, rule);	/* enforce: checked above */
-	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
-	who_pid_to_event(ev, pid);
-	event_emit(&m->sink, ev);
 	free(why);
 	free(path);
 	return 1;
@@ -308,6 +329,16 @@ worker_path_event(struct monitor *m, const char *action, const char *path,
 	event_emit(&m->sink, ev);
 }
 
+/* Would a change to f by pid be undone (enforce, restore = yes, not
+ * an allowed writer)? */
+static int
+worker_undoes(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	return f->rule >= 0 && m->conf.rules[f->rule].restore &&
+	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE &&
+	    !worker_writer(m, f->rule, pid);
+}
+
 static void
 worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
@@ -315,10 +346,25 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 	struct change ch;
 	struct stat st;
 	json_object *ev;
+	const char *name;
 	char *why = NULL;
+	int dfd;
 
-	if (f->base == NULL || lstat(f->path, &st) < 0)
+	if (f->base == NULL)
 		return;
+	/* Read through the watched directories: with one swapped for a
+	 * link, another directory's file must not pass for this one. */
+	if ((dfd = monitor_open_parent(m, f->path, &name, &why)) < 0) {
+		if (worker_undoes(m, f, pid))
+			worker_restore_failed(m, f->path, f->rule, pid,
+			    "attributes-changed", why);
+		free(why);
+		return;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(dfd);
+		return;
+	}
 	entry_from_stat(&now, &st);
 	now.path = f->path;
 	now.rule = f->base->rule;
@@ -326,7 +372,8 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 	memcpy(now.xxh, f->base->xxh, sizeof(now.xxh));
 	now.has_sha = f->base->has_sha;
 	memcpy(now.sha, f->base->sha, sizeof(now.sha));
-	entry_read_xattrs_path(&now);
+	entry_read_xattrs_at(&now, dfd, name);
+	close(dfd);
 	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base), &now,
 	    f->base };
 	if (ch.what == 0) {
@@ -336,16 +383,15 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	who_pid_to_event(ev, pid);
 	event_emit(&m->sink, ev);
-	if (f->rule >= 0 && m->conf.rules[f->rule].restore &&
-	    (ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
-	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE &&
-	    !worker_writer(m, f->rule, pid)) {
-		if (restore_attrs(f->base, &why) == 0) {
+	if ((ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
+	    worker_undoes(m, f, pid)) {
+		if (restore_attrs(f->base, monitor_restore_dir, m, &why) == 0) {
 			m->restores++;
 			worker_path_event(m, "restored", f->path, f->rule, pid,
 			    NULL);
 		} else
-			log_warnx("%s: %s", f->path, why);
+			worker_restore_failed(m, f->path, f->rule, pid,
+			    "attributes-changed", why);
 		free(why);
 	}
 	free(now.xattrs);

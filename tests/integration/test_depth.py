@@ -1,6 +1,6 @@
 """Files deeper than PATH_MAX (issue 13, case 1): 250 nested directories of
 32 characters with a file at the bottom (a path of about 8,300 bytes) are
-baselined and checked like any other, because fimguard
+baselined, checked, watched and restored like any other, because fimguard
 reaches every file through its directory's descriptor. And what cannot be
 watched is named, with the reason (issue 13, case 9).
 
@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import one_event_for, sha256_bytes
-from test_monitor import Monitor
+from test_monitor import Monitor, by, op
 from test_races import _env, shim  # noqa: F401 (fixture)
 
 DEPTH = 250
@@ -100,6 +100,32 @@ def test_deep_file_is_baselined_and_checked(fim, deep):
     assert set(ev["fimguard"]["changes"]) >= {"content", "mode"}, ev
     assert ev["file"]["hash"]["sha256"] == sha256_bytes(TRUSTED + b"EVIL\n")
     assert len(evs) == 1, evs
+
+
+def test_deep_file_is_protected_by_the_monitor(fim, deep):
+    fim.rule(name="deep", restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        assert "cannot be watched" not in m.stderr(), m.stderr()
+        # a write is denied before it happens
+        assert deep_op(fim, "append")[0] == 13
+        m.wait_for(by("write-denied", deep), "write-denied")
+        assert deep_state(fim) == (0o644, TRUSTED)
+        # what no permission event stops is put back
+        assert deep_op(fim, "chmod")[0] == 0
+        m.wait_for(lambda e: by("restored", deep)(e) and
+                   e["event"]["outcome"] == "success", "attributes restored")
+        assert deep_op(fim, "unlink")[0] == 0
+        m.wait_for(lambda e: by("restored", deep)(e) and
+                   e["fimguard"].get("cause") == "deleted", "content restored")
+        assert deep_state(fim) == (0o644, TRUSTED)
+        # and the restored file is protected again
+        assert deep_op(fim, "append")[0] == 13
+    finally:
+        m.stop()
+    assert not [e for e in m.events() if e["event"]["action"] == "restore-failed"]
+    fim.check(expect=0)
 
 
 def test_unwatchable_file_is_named_with_its_reason(fim, shim):  # noqa: F811
