@@ -189,9 +189,6 @@ notify_join(const struct notify *n, int dir, const char *name)
 	    xasprintf("%s/%s", d, name);
 }
 
-/* fanotify merges queued events on the same name into one mask (a
- * delete and a create of the same name become FAN_DELETE|FAN_CREATE):
- * hand each kind over, in the order that ends in what is there now. */
 /* Does path exist now? Looked up through the watched directories. */
 static int
 notify_exists(struct notify *n, const char *path)
@@ -208,6 +205,9 @@ notify_exists(struct notify *n, const char *path)
 	return r;
 }
 
+/* fanotify merges queued events on the same name into one mask (a
+ * delete and a create of the same name become FAN_DELETE|FAN_CREATE):
+ * hand each kind over, in the order that ends in what is there now. */
 static void
 notify_dispatch(struct notify *n, uint64_t mask, struct notify_event *ev,
     notify_fn fn, void *arg)

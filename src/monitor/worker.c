@@ -126,19 +126,26 @@ worker_writer(const struct monitor *m, int rule, pid_t pid)
 	    watch_writer_ok(t, (size_t)rule, dev, ino);
 }
 
-/* A restore that did not happen (the directory is not the recorded
- * one any more, the vault copy is gone...): restore-failed, with the
- * reason, in the events and the log. */
+static void
+worker_log_failed(const char *path, const char *why)
+{
+	char *shown = fdpath_show(path);
+
+	log_warnx("%s: restore failed: %s", shown, why);
+	free(shown);
+}
+
+/* An attribute restore that did not happen (the directory is not the
+ * recorded one any more...): restore-failed, with the reason, in the
+ * events and the log. */
 static void
 worker_restore_failed(struct monitor *m, const char *path, int rule,
     pid_t pid, const char *cause, const char *why)
 {
 	json_object *ev = event_new(WORKER_DATASET, "restore-failed",
 	    "failure");
-	char *shown = fdpath_show(path);
 
-	log_warnx("%s: restore failed: %s", shown, why);
-	free(shown);
+	worker_log_failed(path, why);
 	event_put_path(event_obj(ev, "file"), "path", path);
 	monitor_event_rule(m, ev, rule);
 	event_set_str(event_obj(ev, "fimguard"), "error", why);
@@ -148,7 +155,8 @@ worker_restore_failed(struct monitor *m, const char *path, int rule,
 }
 
 /* Put f back from the vault (enforce, restore = yes), watch the new
- * inode, and report. Returns 1 if a restore was due (done or failed). */
+ * inode, and report (restored, or restore-failed with the reason).
+ * Returns 1 if a restore was due (done or failed). */
 static int
 worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
     const char *cause)
@@ -163,18 +171,20 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	path = xstrdup(f->path);
 	if (restore_file(&m->state, f->base, monitor_restore_dir, m,
 	    &why) < 0) {
-		worker_restore_failed(m, path, rule, pid, cause, why);
+		ev = event_new(WORKER_DATASET, "restore-failed", "failure");
+		event_set_str(event_obj(ev, "fimguard"), "error", why);
+		worker_log_failed(path, why);
 	} else {
 		m->restores++;
 		monitor_watch_live(m, path, rule);
 		ev = event_new(WORKER_DATASET, "restored", "success");
 		event_file(ev, f->base);
-		event_put_path(event_obj(ev, "file"), "path", path);
-		monitor_event_rule(m, ev, rule);	/* enforce: checked above */
-		event_set_str(event_obj(ev, "fimguard"), "cause", cause);
-		who_pid_to_event(ev, pid);
-		event_emit(&m->sink, ev);
 	}
+	event_put_path(event_obj(ev, "file"), "path", path);
+	monitor_event_rule(m, ev, rule);	/* enforce: checked above */
+	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
+	who_pid_to_event(ev, pid);
+	event_emit(&m->sink, ev);
 	free(why);
 	free(path);
 	return 1;
