@@ -421,7 +421,7 @@ monitor_mark_dir(struct monitor *m, int dfd, const char *dir, int rule)
 
 	if (notify_mark_fd(&m->notify, dfd, dir, rule) == 0)
 		return 0;
-	why = xasprintf("fanotify_mark: %s", strerror(errno));
+	why = xasprintf("directory mark: %s", strerror(errno));
 	monitor_unwatched(dir, why);
 	free(why);
 	return -1;
