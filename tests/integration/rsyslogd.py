@@ -35,7 +35,8 @@ class Rsyslogd:
     """kind: relp | tcp | tls | unix | relay (RELP in, RELP out to
     forward_port, nothing written here)."""
 
-    def __init__(self, base, kind, pki=None, port=None, forward_port=None):
+    def __init__(self, base, kind, pki=None, port=None, forward_port=None,
+                 central=False):
         self.dir = base
         os.makedirs(os.path.join(base, "work"), exist_ok=True)
         self.kind = kind
@@ -47,6 +48,8 @@ class Rsyslogd:
         self.err = os.path.join(base, "rsyslogd.err")
         self.pki = pki
         self.forward_port = forward_port
+        self.central = central
+        self.ecs = os.path.join(base, "ecs.json")
         self.p = None
         with open(self.conf, "w") as f:
             f.write(self._config())
@@ -70,21 +73,33 @@ class Rsyslogd:
             c += ('module(load="imuxsock" SysSock.Use="off")\n'
                   f'input(type="imuxsock" Socket="{self.sock}" '
                   'UseSpecialParser="off" ParseHostname="on")\n')
-        else:
-            c += ('module(load="imrelp")\n'
-                  f'input(type="imrelp" address="127.0.0.1" port="{self.port}")\n')
-        if self.kind == "relay":
-            # a host's rsyslog: what arrives goes on to the central one,
-            # queued on disk while it is away, retried for ever
-            c += ('module(load="omrelp")\n'
+        elif self.kind == "relay":
+            # a host's rsyslog as docs/fleet.md sets it up (without TLS):
+            # what arrives goes on to the central one, queued on disk
+            # while it is away, retried for ever
+            c += ('module(load="imrelp")\nmodule(load="omrelp")\n'
+                  f'input(type="imrelp" address="127.0.0.1" port="{self.port}" '
+                  'ruleset="fimguard")\n'
+                  'ruleset(name="fimguard") {\n'
                   'action(type="omrelp" target="127.0.0.1" '
                   f'port="{self.forward_port}" template="RSYSLOG_SyslogProtocol23Format" '
                   'queue.type="LinkedList" queue.filename="fwd" '
                   'queue.saveOnShutdown="on" action.resumeRetryCount="-1" '
-                  'action.resumeInterval="1")\n')
+                  'action.resumeInterval="1")\n}\n')
         else:
+            c += ('module(load="imrelp")\n'
+                  f'input(type="imrelp" address="127.0.0.1" port="{self.port}")\n')
+        if self.kind != "relay":
             c += (f'action(type="omfile" file="{self.received}" '
                   'template="fields")\n')
+        if self.central:
+            # docs/fleet.md's central server: the message parsed back
+            # into the ECS event
+            c += ('module(load="mmjsonparse")\n'
+                  'template(name="ecs" type="list") { property(name="$!all-json") '
+                  'constant(value="\\n") }\n'
+                  'action(type="mmjsonparse" cookie="")\n'
+                  f'action(type="omfile" file="{self.ecs}" template="ecs")\n')
         return c
 
     def start(self):
@@ -141,6 +156,15 @@ class Rsyslogd:
         try:
             with open(self.received, "rb") as f:
                 return [l.decode("utf-8", "replace") for l in f.read().split(b"\n") if l]
+        except FileNotFoundError:
+            return []
+
+    def ecs_events(self):
+        """central: what mmjsonparse made of each message."""
+        import json
+        try:
+            with open(self.ecs, "rb") as f:
+                return [json.loads(l) for l in f.read().split(b"\n") if l]
         except FileNotFoundError:
             return []
 

@@ -191,7 +191,7 @@ def test_unix_socket_datagrams(tree, daemons, monitors):
 def test_fleet_relay_host_rsyslog_to_central_rsyslog(tree, daemons, monitors):
     """docs/fleet.md: fimguard -> the host's rsyslog (RELP) -> a central
     rsyslog (RELP), the central one down for a while."""
-    central = Rsyslogd(sdir(tree, "central"), "relp")
+    central = Rsyslogd(sdir(tree, "central"), "relp", central=True)
     daemons.append(central)
     relay = Rsyslogd(sdir(tree, "host"), "relay", forward_port=central.port)
     daemons.append(relay)
@@ -211,6 +211,8 @@ def test_fleet_relay_host_rsyslog_to_central_rsyslog(tree, daemons, monitors):
     assert modified(central) == local
     x = [x for x in central.messages() if x["msgid"] == "modified"]
     assert all(y["app"] == "fimguard" and SD.match(y["sd"]) for y in x)
+    # the central server's mmjsonparse gives back the ECS events
+    assert [e for e in central.ecs_events() if e["event"]["action"] == "modified"] == local
 
 
 def test_policy_check_refuses_a_bad_syslog_url(fim):
