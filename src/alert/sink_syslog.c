@@ -420,6 +420,23 @@ syslog_read(char *p, size_t n)
 	return r;
 }
 
+/* A TLS 1.3 server sends session tickets after the handshake: records
+ * with no data for us. Read them without waiting; 1 if the connection
+ * is still good (nothing but such records), 0 if it was closed. */
+static int
+syslog_tls_pending(void)
+{
+	int fl = fcntl(conn.fd, F_GETFL), alive, n;
+	char c;
+
+	fcntl(conn.fd, F_SETFL, fl | O_NONBLOCK);
+	n = SSL_read(conn.ssl, &c, 1);
+	alive = n <= 0 && SSL_get_error(conn.ssl, n) == SSL_ERROR_WANT_READ;
+	fcntl(conn.fd, F_SETFL, fl);
+	ERR_clear_error();
+	return alive;
+}
+
 /* Before reuse: a receiver that restarted left us a closed connection
  * (plain TCP and TLS receivers never send; RELP's may say
  * "serverclose"). Anything readable means: start over. */
@@ -428,7 +445,10 @@ syslog_alive(void)
 {
 	struct pollfd p = { conn.fd, POLLIN | POLLRDHUP, 0 };
 
-	return poll(&p, 1, 0) == 0;
+	if (poll(&p, 1, 0) == 0)
+		return 1;
+	return conn.ssl != NULL && !(p.revents & (POLLRDHUP | POLLHUP)) &&
+	    syslog_tls_pending();
 }
 
 /* One RELP answer, "TXNR rsp LEN CODE TEXT[\n...]\n". Returns its

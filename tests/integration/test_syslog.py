@@ -10,6 +10,7 @@ in the test's scratch directory, and is stopped at teardown."""
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -43,6 +44,13 @@ def sdir(fim, name):
     """Under the test's scratch directory (0755): the alerter, an
     unprivileged user, must reach a unix socket there."""
     return os.path.join(fim.base, "rsyslog-" + name)
+
+
+def connections_to(port):
+    """Local ends of the established connections to port."""
+    ss = subprocess.run(["ss", "-Htan", "state", "established", "(", "dport", "=", f":{port}",
+                         ")"], capture_output=True, text=True, timeout=10, check=True)
+    return sorted(l.split()[2] for l in ss.stdout.splitlines())
 
 
 def syslog_conf(url, extra=""):
@@ -157,10 +165,17 @@ def test_tls_with_a_throwaway_ca(tree, daemons, monitors):
     daemons.append(d)
     m = start(tree, monitors, syslog_conf(f"tls://127.0.0.1:{d.port}",
                                           f"ca_file = {pki['ca']}\nactions = modified\n"))
-    append(tree.t("a.conf"), "over tls\n")
-    ev = m.wait_for(lambda e: e["event"]["action"] == "modified", "modified")[0]
-    wait_until(lambda: modified(d), "the event over TLS")
-    assert modified(d) == [ev]
+    seen = []
+    for i in range(3):
+        append(tree.t("a.conf"), f"over tls {i}\n")
+        m.wait_for(lambda e, i=i: f"over tls {i}" in e["fimguard"].get("diff", ""), "modified")
+        wait_until(lambda i=i: len(modified(d)) == i + 1, f"event {i} over TLS")
+        seen.append(connections_to(d.port))
+    local = [e for e in m.events() if e["event"]["action"] == "modified"]
+    assert modified(d) == local
+    # one connection for all three (TLS 1.3 session tickets are read, not
+    # taken for a closed connection)
+    assert len(seen[0]) == 1 and seen == [seen[0]] * 3, seen
 
 
 def test_tls_refuses_a_server_the_ca_did_not_sign(tree, daemons, monitors):
