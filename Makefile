@@ -40,7 +40,7 @@ BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
 	     util-linux attr acl cppcheck patch liburing-dev \
 	     rsyslog rsyslog-relp rsyslog-openssl
-BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp
+BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
 # What a source package holds (tests and scratch output stay out).
@@ -136,7 +136,7 @@ bench: all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 	bash tests/bench/monitor.sh
-	$(PYTHON) tests/bench/syslog.py
+	$(PYTHON) tests/bench/alerts.py
 
 # `run`: a baseline of the default policy in a local state directory
 # (first time only), a check against it, then the real-time monitor in
