@@ -26,6 +26,13 @@ struct cmd_opts {
 	const char	*reason;
 	const char	*mode;
 	int		 foreground;
+	int		 format;	/* enum render_format (--format) */
+	int		 format_given;
+	int		 follow;	/* events --follow */
+	const char	*since;		/* events, suggest: --since */
+	const char	*action;	/* events: --action */
+	const char	*path_glob;	/* events: --path */
+	const char	*rule;		/* events, suggest: --rule */
 	int		 verbose;
 	char		**args;
 	int		 nargs;
