@@ -381,6 +381,7 @@ alert_read(struct alerter *a)
 	    (r = msg_recv(a->sock, &m)) > 0; n++) {
 		if (m.type == MSG_HELLO && m.u.hello.version == MSG_VERSION) {
 			a->worker = m.u.hello.pid;
+			a->hellos++;
 			log_info("alerter %d running as uid %u, %u alerts "
 			    "spooled", (int)a->worker, m.u.hello.uid,
 			    m.u.hello.pending);
@@ -415,6 +416,8 @@ alert_status(const struct alerter *a, json_object *o)
 	json_object_object_add(al, "sinks", sinks);
 	json_object_object_add(al, "pid", json_object_new_int(a->pid));
 	json_object_object_add(al, "worker", json_object_new_int(a->worker));
+	json_object_object_add(al, "restarts", json_object_new_int(
+	    a->hellos > 0 ? (int)a->hellos - 1 : 0));
 	json_object_object_add(al, "spooled", json_object_new_uint64(
 	    __atomic_load_n(&a->spooled, __ATOMIC_RELAXED)));
 	json_object_object_add(al, "delivered",

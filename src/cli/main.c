@@ -27,7 +27,8 @@ usage(FILE *fp)
 	    "  policy check                      validate config and policy\n"
 	    "  run [--mode audit|enforce] [--foreground] [--format text|json]\n"
 	    "                                    the real-time monitor\n"
-	    "  status [--json]                   what the monitor is doing\n"
+	    "  status [--json | --format text|json|prometheus]\n"
+	    "                                    what the monitor is doing\n"
 	    "  events [--follow] [--since TIME] [--action A] [--path GLOB]\n"
 	    "         [--rule R] [--format text|json]\n"
 	    "                                    show the events file\n"
@@ -88,9 +89,11 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 		case OPT_MODE: o->mode = optarg; break;
 		case OPT_FOREGROUND: o->foreground = 1; break;
 		case OPT_FORMAT:
-			if ((o->format = render_format(optarg)) < 0) {
-				log_warnx("--format: text or json, not '%s'",
-				    optarg);
+			if (strcmp(optarg, "prometheus") == 0)
+				o->format = CMD_FORMAT_PROMETHEUS;
+			else if ((o->format = render_format(optarg)) < 0) {
+				log_warnx("--format: text, json or prometheus, "
+				    "not '%s'", optarg);
 				return -1;
 			}
 			o->format_given = 1;
@@ -125,7 +128,9 @@ check_scope(const char *cmd, const struct cmd_opts *o)
 	if ((o->mode || o->foreground) && strcmp(cmd, "run") != 0)
 		return -1;
 	if (o->format_given && strcmp(cmd, "run") != 0 &&
-	    strcmp(cmd, "events") != 0)
+	    strcmp(cmd, "events") != 0 && strcmp(cmd, "status") != 0)
+		return -1;
+	if (o->format == CMD_FORMAT_PROMETHEUS && strcmp(cmd, "status") != 0)
 		return -1;
 	if ((o->follow || o->action || o->path_glob) &&
 	    strcmp(cmd, "events") != 0)
