@@ -290,3 +290,56 @@ def test_writer_that_runs_another_program_in_place(fim, attacker):
                     if by("restored", fim.t("b.conf"))(e)]
     finally:
         m.stop()
+
+
+@pytest.fixture(scope="session")
+def exec_race(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exec_race") / "exec_race"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "writer", "exec_race.c")
+    p = subprocess.run(["cc", "-O1", "-pthread", "-o", str(out), src],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return str(out)
+
+
+def test_change_by_a_thread_while_another_execs_the_writer(fim, attacker,
+                                                          exec_race):
+    """One thread execs an allowed writer; another renames over the file
+    after the kernel opened the writer (its exec event is already queued)
+    and before the process image changes. The exec event sits before the
+    change, and the process is the writer when the event is handled: it
+    was not when it made the change. Restored."""
+    writer = os.path.join(fim.outside, "pkgtool")   # a python of its own
+    shutil.copy(os.path.realpath(PY), writer)
+    fim.write("a.conf", b"trusted\n", mode=0o640)
+    fim.rule(restore="yes", writers=writer)
+    fim.init()
+    m = PipedMonitor(fim, "enforce")
+    try:
+        flood = ATTACK[:ATTACK.index("if fail_first")]
+        p = subprocess.run([PY, "-c", flood, fim.tree, "", "", "", "", ""],
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        evil = os.path.join(fim.outside, "evil")
+        # the renaming thread may be scheduled too late (after the exec
+        # ended it): try again, with the worker still held back
+        for _ in range(10):
+            with open(evil, "w") as f:
+                f.write("evil\n")
+            p = subprocess.Popen([exec_race, fim.t("a.conf"), writer, evil],
+                                 stderr=subprocess.PIPE)
+            attacker.append(p)
+            deadline = time.time() + 20
+            while time.time() < deadline and not runs(p.pid, writer):
+                assert p.poll() is None, p.stderr.read()
+                time.sleep(0.01)
+            assert runs(p.pid, writer)
+            if not os.path.exists(evil):
+                break
+        assert not os.path.exists(evil), "the rename never fell in the exec"
+        m.release()
+        wait_restored(m, fim.t("a.conf"), "renamed over")
+        assert content(fim.t("a.conf")) == "trusted\n"
+    finally:
+        m.stop()
