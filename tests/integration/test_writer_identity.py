@@ -17,6 +17,7 @@ killed at teardown; the test process opens no protected file itself."""
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -342,4 +343,73 @@ def test_change_by_a_thread_while_another_execs_the_writer(fim, attacker,
         wait_restored(m, fim.t("a.conf"), "renamed over")
         assert content(fim.t("a.conf")) == "trusted\n"
     finally:
+        m.stop()
+
+
+# Run by the writer: a child (no exec: it runs the writer) with the pid
+# given, through clone3's set_tid (root may pick a free pid).
+CHILD_WITH_PID = r"""
+import ctypes, os, signal, sys, time
+args = (ctypes.c_uint64 * 11)()
+want = (ctypes.c_int32 * 1)(int(sys.argv[1]))
+args[4] = signal.SIGCHLD                    # exit_signal
+args[8] = ctypes.addressof(want)            # set_tid
+args[9] = 1                                 # set_tid_size
+libc = ctypes.CDLL(None, use_errno=True)
+pid = libc.syscall(435, ctypes.byref(args), 88)
+if pid == 0:
+    time.sleep(5)
+    os._exit(0)
+if pid < 0:
+    sys.exit(ctypes.get_errno())
+sys.stdout.write("%d\n" % pid)
+sys.stdout.flush()
+os.waitpid(pid, 0)
+"""
+
+
+def test_reused_pid_of_a_writers_child_is_not_the_writer(fim):
+    """The process that renamed is gone; its pid now belongs to a child
+    of a real allowed writer (a fork, no exec: it runs the writer) when
+    the event is handled. The event's pidfd says the process that made
+    the change is gone: restored."""
+    writer = os.path.join(fim.outside, "pkgtool")   # a python of its own
+    shutil.copy(os.path.realpath(PY), writer)
+    fim.write("a.conf", b"trusted\n", mode=0o640)
+    fim.rule(restore="yes", writers=writer)
+    fim.init()
+    m = PipedMonitor(fim, "enforce")
+    child = None
+    try:
+        flood = ATTACK[:ATTACK.index("if fail_first")]
+        p = subprocess.run([PY, "-c", flood, fim.tree, "", "", "", "", ""],
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        evil = os.path.join(fim.outside, "evil")
+        with open(evil, "w") as f:
+            f.write("evil\n")
+        p = subprocess.run([PY, "-c", "import os, sys; os.rename(*sys.argv[1:]); "
+                            "print(os.getpid())", evil, fim.t("a.conf")],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        pid = int(p.stdout)
+        child = subprocess.Popen([writer, "-c", CHILD_WITH_PID, str(pid)],
+                                 stdout=subprocess.PIPE, text=True)
+        line = child.stdout.readline()
+        if not line:
+            pytest.skip(f"pid {pid} was taken again before the writer's "
+                        f"child could have it (rc {child.wait()})")
+        assert int(line) == pid
+        assert os.readlink(f"/proc/{pid}/exe") == writer
+        m.release()
+        wait_restored(m, fim.t("a.conf"), "renamed over")
+        assert content(fim.t("a.conf")) == "trusted\n"
+    finally:
+        if child is not None:
+            child.kill()
+            child.wait()
+            try:
+                os.kill(pid, signal.SIGKILL)    # the writer's child
+            except ProcessLookupError:
+                pass
         m.stop()
