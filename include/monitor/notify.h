@@ -17,6 +17,7 @@ struct notify_event {
 	int		 kind;
 	int		 is_dir;
 	pid_t		 pid;
+	int		 pidfd;		/* of the process, -1: gone or none */
 	const char	*path;		/* full path (old path for rename) */
 	const char	*newpath;	/* rename only */
 	int		 dir;		/* index of path's directory */
@@ -33,6 +34,7 @@ struct notify {
 		uint64_t dev, ino;	/* the directory when marked */
 	}		*id;
 	struct htab	 bypath;	/* path -> newest index */
+	int		 fence;		/* index of writer.c's fence dir, or -1 */
 };
 
 int	 notify_init(struct notify *, int);
@@ -40,7 +42,10 @@ void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
 int	 notify_mark_fd(struct notify *, int, const char *, int);
 int	 notify_dir_id(void *, const char *, uint64_t *, uint64_t *);
+int	 notify_mark_fence(struct notify *, const char *);
 typedef void (*notify_fn)(void *, const struct notify_event *);
 void	 notify_read(struct notify *, notify_fn, void *);
+int	 notify_pending(void);
+int	 notify_exec_ahead(struct notify *, pid_t);
 
 #endif
