@@ -78,7 +78,10 @@ class Monitor:
         if not os.path.exists(self.fim.events):
             return []
         with open(self.fim.events, "rb") as f:
-            return [json.loads(l) for l in f.read().decode().splitlines() if l]
+            data = f.read()
+        # a line being written can be read half done: whole lines only
+        data = data[:data.rfind(b"\n") + 1]
+        return [json.loads(l) for l in data.decode().splitlines() if l]
 
     def wait_for(self, pred, what, timeout=10):
         deadline = time.time() + timeout
