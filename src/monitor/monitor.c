@@ -432,6 +432,7 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 	}
 	entryvec_free(&now);
 	monitor_writers(m);
+	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
 	return errors;
 }
