@@ -48,6 +48,10 @@
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
+/* Events lost to a full disk, counted since the process started: every
+ * instance (a reload makes a new one) writes through it. */
+static struct event_loss monitor_loss = EVENT_LOSS_INIT;
+
 static void
 monitor_raise_nofile(void)
 {
@@ -411,8 +415,13 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
-	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
-	    MONITOR_EVENTS, m->foreground);
+	/* a FIFO or device there is a configuration error (a reload keeps
+	 * the running instance); a file that cannot be opened now is
+	 * tried again, and what cannot be written is counted */
+	if (event_sink_open(&m->sink, m->conf.events ? m->conf.events :
+	    MONITOR_EVENTS, m->foreground) == EVENT_SINK_NOT_FILE)
+		return EXIT_USAGE;
+	m->sink.loss = &monitor_loss;
 	if (m->alerter != NULL) {
 		m->sink.hook = alert_event;
 		m->sink.hook_arg = m->alerter;

@@ -1,0 +1,175 @@
+"""Faults a server meets: a full disk (small tmpfs mounts and an LD_PRELOAD
+shim that fails writes with ENOSPC), a kill -9 at a named point (the same
+shim), temporary files left by killed runs, FIFOs swapped in for state,
+policy and events files. Each test reproduces a case of issue 13 (or issue
+8 case 7) that broke: nothing is lost or left unprotected silently."""
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import parse_json_lines, sha256_bytes
+from test_monitor import Monitor, by, status, try_open
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEY_SIZES = {"xxh.key": 192, "hmac.key": 32}
+
+
+@pytest.fixture(scope="session")
+def shim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faults") / "faults.so"
+    p = subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out),
+                        os.path.join(HERE, "faults", "faults.c"), "-ldl"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return str(out)
+
+
+def fault_env(shim, **faults):
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = shim
+    # Under the ASan build the shim comes before ASan's runtime.
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                           ":verify_asan_link_order=0").lstrip(":")
+    env.update(faults)
+    return env
+
+
+@contextlib.contextmanager
+def small_tmpfs(path, size="64k", mode="0755"):
+    """A tmpfs of `size` on path, unmounted on the way out whatever
+    happens (the fixture's cleanup unmounts it too)."""
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}",
+                    "tmpfs", path], check=True, timeout=20)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], timeout=20)
+
+
+def fill(directory, name="filler"):
+    """Fill the filesystem of directory to the last page. Returns the
+    filler's path (remove it to give the space back)."""
+    path = os.path.join(directory, name)
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+    return path
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def valid_json_lines(path):
+    """Every line of path is one JSON object (the last ends the file)."""
+    data = read_bytes(path)
+    assert data == b"" or data.endswith(b"\n"), data[-200:]
+    return parse_json_lines(data.decode("utf-8"), path)
+
+
+def leftovers(fim):
+    out = [n for n in os.listdir(fim.state) if n.startswith("baseline.json.")
+           or n.startswith(".") or n.endswith(".tmp")]
+    vault = os.path.join(fim.state, "vault")
+    if os.path.isdir(vault):
+        out += [os.path.join("vault", n) for n in os.listdir(vault)
+                if n.startswith(".")]
+    return sorted(out)
+
+
+# ---- case 3: a full vault, sparse files, the size cap ----
+
+@pytest.fixture
+def vaulted(fim):
+    for i in range(40):
+        fim.write(f"f{i:02}", os.urandom(8192))
+    fim.rule(diff="yes")
+    return fim
+
+
+# ---- case 4: a full events disk ----
+
+@pytest.fixture
+def full_events(fim):
+    """The events file on a 64 kB tmpfs that a filler then fills."""
+    d = os.path.join(fim.base, "log")
+    with small_tmpfs(d, "64k"):
+        fim.events = os.path.join(d, "events.json")
+        fim.write_config()
+        for i in range(6):
+            fim.write(f"f{i}.conf", f"trusted {i}\n")
+        fim.rule()
+        fim.init()
+        yield fim, d
+
+
+def test_full_events_disk_check_keeps_every_line_valid(full_events):
+    fim, d = full_events
+    # a few events first, so the file's last page has some room left
+    fim.write("f0.conf", "changed\n")
+    fim.check(expect=1)
+    filler = fill(d)
+    for i in range(6):
+        fim.write(f"f{i}.conf", f"changed again {i}\n" * 20)
+    p = fim.check(expect=1)
+    assert "No space left on device" in p.stderr, p.stderr
+    assert "could not be written" in p.stderr, p.stderr
+    evs = valid_json_lines(fim.events)
+    assert len(evs) >= 1
+    os.unlink(filler)
+
+
+# ---- case 6: approve records who approved what, or fails ----
+
+@pytest.fixture
+def approvable(fim):
+    fim.write("one.conf", b"one\n")
+    fim.write("two.conf", b"two\n")
+    fim.rule(diff="yes")
+    fim.init()
+    fim.write("one.conf", b"ONE\n")
+    return fim
+
+
+def effective_approvals(fim):
+    """History records of approvals that took effect: those with no
+    rolled_back record for their id."""
+    if not os.path.exists(fim.history_file):
+        return []
+    hist = fim.history()
+    rolled = {h.get("id") for h in hist if h.get("rolled_back")}
+    return [h for h in hist if not h.get("rolled_back") and h.get("id") not in rolled]
+
+
+def approved_events(fim):
+    return [e for e in fim.file_events()
+            if e["event"]["action"] == "baseline-approved"]
+
+
+# ---- issue 8 case 7: FIFOs in place of fimguard's files ----
+
+def swap_fifo(path):
+    tmp = path + ".fifo"
+    os.mkfifo(tmp, 0o600)
+    os.rename(tmp, path)
+
+
+@pytest.fixture
+def plain(fim):
+    fim.write("a.conf", b"a\n")
+    fim.rule()
+    fim.init()
+    return fim
