@@ -585,12 +585,26 @@ monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
 	return m;
 }
 
-/* Stop the threads and release everything but the groups: a reload
- * hands them to the next instance (last NULL); at exit (last: the
- * groups), the permission groups close as soon as their thread is
- * gone, and the kernel allows whatever is still pending. */
+/* Stop the threads (monitor_halt) and release everything but the
+ * groups (monitor_free): a reload hands them to the next instance (last
+ * NULL); at exit (last: the groups), the permission groups close as
+ * soon as their thread is gone, and the kernel allows whatever is still
+ * pending. Between the two the instance's counters are final. */
 void
 monitor_stop(struct monitor *m, struct monitor_groups *last)
+{
+	monitor_halt(m, last);
+	monitor_free(m);
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	monitor_close(m);
+}
+
+void
+monitor_halt(struct monitor *m, struct monitor_groups *last)
 {
 	uint64_t one = 1;
 
@@ -609,5 +623,4 @@ monitor_stop(struct monitor *m, struct monitor_groups *last)
 		last->pre = -1;
 	}
 	pthread_join(m->worker_tid, NULL);
-	monitor_close(m);
 }

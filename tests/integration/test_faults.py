@@ -132,6 +132,36 @@ def test_full_events_disk_check_keeps_every_line_valid(full_events):
     os.unlink(filler)
 
 
+def test_full_events_disk_monitor_counts_and_reports_lost(full_events):
+    fim, d = full_events
+    m = Monitor(fim, "audit")
+    try:
+        assert try_open(fim.t("f0.conf"), "append") == 0
+        m.wait_for(by("modified", fim.t("f0.conf")), "first change")
+        filler = fill(d)
+        for i in range(1, 6):
+            assert try_open(fim.t(f"f{i}.conf"), "append") == 0
+        deadline = time.time() + 15
+        while time.time() < deadline and status(fim).get("events_lost", 0) < 10:
+            time.sleep(0.1)
+        lost = status(fim)["events_lost"]
+        assert lost >= 10, (lost, m.stderr())
+        assert "No space left on device" in m.stderr()
+        os.unlink(filler)
+        assert try_open(fim.t("f0.conf"), "append") == 0
+        ev = m.wait_for(lambda e: e["event"]["action"] == "events-lost",
+                        "events-lost")
+        assert len(ev) == 1, ev
+        fg = ev[0]["fimguard"]
+        assert fg["events_lost"] == status(fim)["events_lost"] == lost
+        assert fg["lost_first"] <= fg["lost_last"] <= ev[0]["@timestamp"]
+        m.wait_for(lambda e: e["event"]["action"] == "write-allowed" and
+                   e["@timestamp"] > fg["lost_last"], "events after the loss")
+        valid_json_lines(fim.events)
+    finally:
+        m.stop()
+
+
 # ---- case 6: approve records who approved what, or fails ----
 
 @pytest.fixture
@@ -157,6 +187,49 @@ def effective_approvals(fim):
 def approved_events(fim):
     return [e for e in fim.file_events()
             if e["event"]["action"] == "baseline-approved"]
+
+
+# ---- case 9: status since the process started; the start-up line ----
+
+def test_status_counters_survive_reload(fim):
+    fim.write("a.conf", b"a\n")
+    fim.rule()
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        assert try_open(fim.t("a.conf"), "append") == 13
+        m.wait_for(by("write-denied", fim.t("a.conf")), "write-denied")
+        time.sleep(1.1)
+        st = status(fim)
+        assert st["denied"] == 1 and st["uptime_s"] >= 1
+        os.kill(st["pid"], signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and status(fim)["reloads"] < 1:
+            time.sleep(0.1)
+        after = status(fim)
+        assert after["reloads"] == 1
+        assert after["denied"] == 1 and after["writes"] >= st["writes"]
+        assert after["events"] >= st["events"]
+        assert after["uptime_s"] >= st["uptime_s"]
+    finally:
+        m.stop()
+
+
+def test_startup_line_names_global_mode_and_overrides(fim):
+    os.mkdir(fim.t("x"))
+    os.mkdir(fim.t("y"))
+    fim.write("x/a", b"a\n")
+    fim.write("y/b", b"b\n")
+    fim.write_policy(f"[rule strict]\npaths = {fim.t('x')}/\nmode = enforce\n"
+                     f"[rule lax]\npaths = {fim.t('y')}/\n")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        line = [l for l in m.stderr().splitlines() if "monitoring" in l][0]
+        assert "audit" in line and "strict" in line and "enforce" in line, line
+        assert "lax" not in line, line
+    finally:
+        m.stop()
 
 
 # ---- issue 8 case 7: FIFOs in place of fimguard's files ----
