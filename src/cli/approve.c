@@ -203,6 +203,7 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
     struct baseline *oldsel, struct entryvec *nowsel)
 {
 	struct entryvec now = { 0 };
+	size_t failed;
 	int r = 0;
 
 	walk_policy(c, &now);
@@ -212,7 +213,7 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	}
 	approve_split(o, &now, nowsel);
 	entryvec_free(&now);
-	cmd_scan(nowsel, s, 1);
+	failed = cmd_scan(nowsel, s, c, 1);
 	approve_split(o, &b->ev, &oldsel->ev);
 	baseline_index(oldsel);
 	compare_run(oldsel, nowsel, ch);
@@ -223,6 +224,11 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	}
 	nowsel->n = 0;	/* ownership moved to b */
 	entryvec_sort(&b->ev);
+	if (failed > 0) {
+		log_warnx("nothing approved: make room for the vault (or "
+		    "lower vault_max_size) and approve again");
+		return EXIT_USAGE;
+	}
 	if (baseline_save(&b->ev, s) < 0)
 		r = EXIT_USAGE;
 	return r;

@@ -68,7 +68,7 @@ check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
 		check_load(&l);
 	walk_policy(c, now);
 	t1 = util_now_ms();
-	cmd_scan(now, s, 0);
+	cmd_scan(now, s, c, 0);
 	log_info("walk %.3fs, scan %.3fs", (double)(t1 - t0) / 1000,
 	    (double)(util_now_ms() - t1) / 1000);
 	if (threaded)

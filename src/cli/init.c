@@ -63,7 +63,11 @@ cmd_init(const struct cmd_opts *o)
 		goto out;
 	}
 	walk_policy(&c, &ev);
-	cmd_scan(&ev, &s, 1);
+	if (cmd_scan(&ev, &s, &c, 1) > 0) {
+		log_warnx("baseline not written: make room for the vault (or "
+		    "lower vault_max_size) and run init again");
+		goto out;
+	}
 	init_count_errors(&ev);
 	entryvec_sort(&ev);
 	if (baseline_save(&ev, &s) < 0)

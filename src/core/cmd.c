@@ -76,18 +76,34 @@ cmd_load_baseline(const struct state *s, struct baseline *b)
 }
 
 /* Hash the walked entries: XXH3 only (check), or XXH3, SHA-256 and
- * the vault (init, approve). */
-void
-cmd_scan(struct entryvec *ev, struct state *s, int full)
+ * the vault (init, approve). Returns the number of files whose vault
+ * copy could not be written (each was named on stderr): a baseline
+ * that promises diffs and restores the vault cannot give is not
+ * written. */
+size_t
+cmd_scan(struct entryvec *ev, struct state *s, const struct conf *c,
+    int full)
 {
 	char *vault = state_path(s, "vault");
+	struct scan_stats st = { 0 };
 	struct scan_opts so = {
 		.secret = s->xxh_secret,
 		.sha = full,
 		.vault = full ? vault : NULL,
+		.vault_max = conf_vault_max(c),
+		.stats = &st,
 		.progress = isatty(STDERR_FILENO),
 	};
 
 	scan_entries(ev, &so);
 	free(vault);
+	if (st.hash_only > 0)
+		log_warnx("%zu file%s above vault_max_size kept as hashes "
+		    "only: no diff and no restore for %s", st.hash_only,
+		    st.hash_only == 1 ? "" : "s",
+		    st.hash_only == 1 ? "it" : "them");
+	if (st.vault_failed > 0)
+		log_warnx("%zu file%s could not be copied to the vault",
+		    st.vault_failed, st.vault_failed == 1 ? "" : "s");
+	return st.vault_failed;
 }

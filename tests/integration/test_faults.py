@@ -100,6 +100,116 @@ def vaulted(fim):
     return fim
 
 
+def test_full_vault_fails_init_and_writes_no_false_baseline(vaulted):
+    fim = vaulted
+    os.mkdir(fim.state, 0o700)
+    with small_tmpfs(os.path.join(fim.state, "vault"), "64k", "0700"):
+        p = fim.init(expect=2)
+        assert "vault" in p.stderr and "No space left on device" in p.stderr, p.stderr
+        assert not os.path.exists(fim.baseline_file), \
+            "a baseline was written although files have no vault copy"
+    # with room again, init works and every file has its hash and copy
+    fim.init()
+    ents = fim.entries()
+    assert all(e.get("sha256") and e.get("flags") == 1 and "error" not in e
+               for p_, e in ents.items() if e["type"] == "file"), ents
+    fim.check(expect=0)
+
+
+def test_full_vault_fails_approve_and_keeps_the_baseline(vaulted):
+    fim = vaulted
+    os.mkdir(fim.state, 0o700)
+    with small_tmpfs(os.path.join(fim.state, "vault"), "1m", "0700"):
+        fim.init()
+        before = read_bytes(fim.baseline_file)
+        for i in range(40):
+            fim.write(f"f{i:02}", os.urandom(8192))
+        fill(os.path.join(fim.state, "vault"), ".filler")
+        p = fim.run("approve", "--all", "--reason", "full", expect=2)
+        assert "No space left on device" in p.stderr, p.stderr
+        assert read_bytes(fim.baseline_file) == before
+        assert effective_approvals(fim) == [], fim.history()
+        os.unlink(os.path.join(fim.state, "vault", ".filler"))
+    fim.check(expect=1)
+
+
+def test_full_vault_holding_the_content_is_no_failure(vaulted):
+    """Content already in the vault needs no new copy: a full vault
+    fails only what it cannot hold."""
+    fim = vaulted
+    os.mkdir(fim.state, 0o700)
+    with small_tmpfs(os.path.join(fim.state, "vault"), "1m", "0700"):
+        fim.init()
+        fill(os.path.join(fim.state, "vault"), ".filler")
+        fim.init("--force")
+        fim.check(expect=0)
+        os.unlink(os.path.join(fim.state, "vault", ".filler"))
+
+
+def test_vault_write_error_is_not_a_read_error(vaulted, shim):
+    """The shim fails vault writes after 20 kB: init says the vault is
+    full (not that the files could not be read) and fails."""
+    fim = vaulted
+    p = fim.run("init", expect=2, env=fault_env(
+        shim, FAULT_ENOSPC="/vault/", FAULT_ENOSPC_AFTER="20000"))
+    assert "No space left on device" in p.stderr and "vault" in p.stderr
+    assert "recorded without content" not in p.stderr, p.stderr
+    assert not os.path.exists(fim.baseline_file)
+
+
+def test_vault_keeps_sparse_files_sparse(fim):
+    path = fim.t("sparse.img")
+    os.makedirs(fim.tree, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(32 << 20)
+        f.seek(16 << 20)
+        f.write(b"data in the middle")
+    fim.rule(diff="yes")
+    fim.init()
+    sha = fim.entry(path)["sha256"]
+    vp = os.path.join(fim.state, "vault", sha[:2], sha)
+    st = os.stat(vp)
+    assert st.st_size == 32 << 20
+    assert st.st_blocks * 512 < 1 << 20, \
+        f"vault copy of a sparse file takes {st.st_blocks * 512} bytes"
+    with open(vp, "rb") as f:
+        f.seek(16 << 20)
+        assert f.read(18) == b"data in the middle"
+
+
+def test_vault_size_cap_keeps_large_files_as_hashes(fim):
+    fim.write("small.conf", b"small\n")
+    big = fim.write("big.bin", os.urandom(12 * 1024))
+    fim.rule(diff="yes", restore="yes")
+    fim.write_config(extra="vault_max_size = 8K\n")
+    p = fim.init()
+    assert "big.bin" in p.stderr and "hash" in p.stderr, p.stderr
+    e = fim.entry(big)
+    assert e["sha256"] == sha256_bytes(read_bytes(big))
+    assert e["flags"] == 0, e
+    assert fim.entry(fim.t("small.conf"))["flags"] == 1
+    sha = e["sha256"]
+    assert not os.path.exists(os.path.join(fim.state, "vault", sha[:2], sha))
+    fim.check(expect=0)
+    m = Monitor(fim, "enforce")
+    try:
+        assert status(fim)["vault_hash_only"] == 1
+        os.unlink(big)
+        ev = m.wait_for(by("restored", big), "restore attempt")[0]
+        assert ev["event"]["outcome"] == "failure"
+        assert "vault" in ev["fimguard"]["error"], ev
+    finally:
+        m.stop()
+
+
+def test_vault_size_cap_is_validated(fim):
+    fim.write("a", b"a\n")
+    fim.rule()
+    fim.write_config(extra="vault_max_size = lots\n")
+    p = fim.run("policy", "check", expect=2)
+    assert "invalid value 'lots' for 'vault_max_size'" in p.stderr, p.stderr
+
+
 # ---- case 4: a full events disk ----
 
 @pytest.fixture
