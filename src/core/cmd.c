@@ -48,14 +48,26 @@ cmd_open_state(const struct cmd_opts *o, const struct conf *c,
 		    "'fimguard init')", dir);
 		return EXIT_BASELINE;
 	}
-	if (lock && state_lock(s) < 0)
-		fatal("%s: lock", dir);
+	if (lock && (r = cmd_lock(s)) != 0)
+		return r;
 	if ((r = state_keys(s, 0, &why)) != STATE_KEYS_OK) {
-		log_warnx("baseline cannot be verified: %s key %s", why,
-		    r == STATE_KEYS_MISSING ? "missing" : "damaged");
+		log_warnx("baseline cannot be verified: key %s: %s",
+		    r == STATE_KEYS_MISSING ? "missing" : "damaged", why);
 		free(why);
 		return EXIT_BASELINE;
 	}
+	return 0;
+}
+
+/* The writer lock (init, approve), and then, before anything else, the
+ * temporary files killed runs left are removed. Returns 0 or EXIT_USAGE
+ * (said why). */
+int
+cmd_lock(struct state *s)
+{
+	if (state_lock(s) < 0)
+		return EXIT_USAGE;
+	state_clean(s, BASELINE_FILE);
 	return 0;
 }
 

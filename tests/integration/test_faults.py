@@ -272,6 +272,45 @@ def test_full_events_disk_monitor_counts_and_reports_lost(full_events):
         m.stop()
 
 
+# ---- case 5: keys ----
+
+def test_killed_first_init_leaves_no_partial_key(fim, shim):
+    fim.write("a", b"a\n")
+    fim.rule()
+    p = fim.run("init", env=fault_env(shim, FAULT_KILL="before-write:xxh.key"))
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr)
+    for name, size in KEY_SIZES.items():
+        path = os.path.join(fim.state, name)
+        assert not os.path.exists(path) or os.path.getsize(path) == size, \
+            f"{name}: {os.path.getsize(path)} bytes after a kill"
+    fim.init()
+    fim.check(expect=0)
+
+
+@pytest.mark.parametrize("name,data", [("xxh.key", b""), ("hmac.key", b"x" * 10)])
+def test_partial_key_without_baseline_is_recreated(fim, name, data):
+    fim.write("a", b"a\n")
+    fim.rule()
+    os.mkdir(fim.state, 0o700)
+    with open(os.path.join(fim.state, name), "wb") as f:
+        f.write(data)
+    p = fim.init()
+    assert name in p.stderr, p.stderr
+    assert os.path.getsize(os.path.join(fim.state, name)) == KEY_SIZES[name]
+    fim.check(expect=0)
+
+
+def test_partial_key_beside_a_baseline_is_refused(fim):
+    fim.write("a", b"a\n")
+    fim.rule()
+    fim.init()
+    with open(os.path.join(fim.state, "hmac.key"), "wb") as f:
+        f.write(b"")
+    p = fim.init("--force", expect=2)
+    assert "hmac.key" in p.stderr, p.stderr
+    fim.check(expect=3)
+
+
 # ---- case 6: approve records who approved what, or fails ----
 
 @pytest.fixture
@@ -297,6 +336,21 @@ def effective_approvals(fim):
 def approved_events(fim):
     return [e for e in fim.file_events()
             if e["event"]["action"] == "baseline-approved"]
+
+
+# ---- case 7: temporary files of killed runs ----
+
+def test_next_locked_command_removes_temporaries(vaulted, shim):
+    fim = vaulted
+    fim.init()
+    for i in range(3):
+        fim.write(f"f{i:02}", os.urandom(8192))
+    for point in ("before-rename:/baseline.json", "before-write:/vault/.tmp"):
+        p = fim.run("init", "--force", env=fault_env(shim, FAULT_KILL=point))
+        assert p.returncode == -signal.SIGKILL, (point, p.returncode, p.stderr)
+    assert leftovers(fim), "the kills left nothing to clean up"
+    fim.run("approve", "--all", expect=0)
+    assert leftovers(fim) == []
 
 
 # ---- case 9: status since the process started; the start-up line ----
