@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/cmd.h"
+#include "core/journal.h"
 #include "core/log.h"
 #include "core/scan.h"
 
@@ -59,14 +60,21 @@ cmd_open_state(const struct cmd_opts *o, const struct conf *c,
 	return 0;
 }
 
-/* The writer lock (init, approve), and then, before anything else, the
- * temporary files killed runs left are removed. Returns 0 or EXIT_USAGE
- * (said why). */
+/* The writer lock (init, approve), and then, before anything else, what
+ * a killed run left: an approval is rolled forward or back, temporary
+ * files are removed. Returns 0 or EXIT_USAGE (said why). */
 int
 cmd_lock(struct state *s)
 {
+	char *why = NULL;
+
 	if (state_lock(s) < 0)
 		return EXIT_USAGE;
+	if (journal_recover(s, &why) < 0) {
+		log_warnx("cannot finish an interrupted approval: %s", why);
+		free(why);
+		return EXIT_USAGE;
+	}
 	state_clean(s, BASELINE_FILE);
 	return 0;
 }

@@ -338,6 +338,94 @@ def approved_events(fim):
             if e["event"]["action"] == "baseline-approved"]
 
 
+def test_approve_killed_after_the_rename_is_recorded(approvable, shim):
+    fim = approvable
+    p = fim.run("approve", "--reason", "r1", fim.t("one.conf"),
+                env=fault_env(shim, FAULT_KILL="after-rename:/baseline.json"))
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr)
+    # the baseline changed: the approval must be on record already
+    assert fim.entry(fim.t("one.conf"))["sha256"] == sha256_bytes(b"ONE\n")
+    hist = fim.history()
+    assert [h["reason"] for h in hist] == ["r1"], hist
+    assert [e["file"]["path"] for e in approved_events(fim)] == [fim.t("one.conf")]
+    # the next command that takes the lock finishes it, adding nothing
+    fim.write("two.conf", b"TWO\n")
+    fim.run("approve", "--reason", "r2", fim.t("two.conf"), expect=0)
+    assert [h["reason"] for h in fim.history()] == ["r1", "r2"]
+    assert len(approved_events(fim)) == 2
+    fim.check(expect=0)
+    assert leftovers(fim) == []
+
+
+@pytest.mark.parametrize("point", ["before-write:history.jsonl",
+                                   "after-write:history.jsonl",
+                                   "before-rename:/baseline.json"])
+def test_approve_killed_before_the_rename_is_consistent(approvable, shim, point):
+    """Killed anywhere before the baseline changes: the next command that
+    takes the lock rolls the approval forward (history, events and baseline
+    all say it happened) or back (none of them does)."""
+    fim = approvable
+    before = read_bytes(fim.baseline_file)
+    p = fim.run("approve", "--reason", "r1", fim.t("one.conf"),
+                env=fault_env(shim, FAULT_KILL=point))
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr)
+    assert read_bytes(fim.baseline_file) == before
+    fim.write("two.conf", b"TWO\n")
+    fim.run("approve", "--reason", "r2", fim.t("two.conf"), expect=0)
+    hist = effective_approvals(fim)
+    approved = [e["file"]["path"] for e in approved_events(fim)]
+    rolled_forward = fim.entry(fim.t("one.conf"))["sha256"] == sha256_bytes(b"ONE\n")
+    if rolled_forward:
+        assert [h["reason"] for h in hist] == ["r1", "r2"], fim.history()
+        assert sorted(approved) == [fim.t("one.conf"), fim.t("two.conf")]
+        fim.check(expect=0)
+    else:
+        assert [h["reason"] for h in hist] == ["r2"], fim.history()
+        assert approved == [fim.t("two.conf")], approved
+        fim.check(expect=1)
+    assert leftovers(fim) == []
+
+
+def test_approve_fails_when_events_cannot_be_written(approvable):
+    fim = approvable
+    d = os.path.join(fim.base, "log")
+    with small_tmpfs(d, "16k"):
+        fim.events = os.path.join(d, "events.json")
+        fim.write_config()
+        before = read_bytes(fim.baseline_file)
+        filler = fill(d)
+        p = fim.run("approve", "--reason", "r1", fim.t("one.conf"), expect=2)
+        assert "No space left on device" in p.stderr, p.stderr
+        assert read_bytes(fim.baseline_file) == before
+        assert effective_approvals(fim) == [], fim.history()
+        os.unlink(filler)
+    fim.check(expect=1)
+
+
+def test_approve_fails_when_history_cannot_be_written(approvable):
+    fim = approvable
+    d = os.path.join(fim.base, "full")
+    with small_tmpfs(d, "16k"):
+        hist = os.path.join(d, "history.jsonl")
+        open(hist, "wb").close()
+        fill(d)
+        open(fim.history_file, "wb").close()
+        os.chmod(fim.history_file, 0o600)
+        subprocess.run(["mount", "--bind", hist, fim.history_file], check=True,
+                       timeout=20)
+        try:
+            before = read_bytes(fim.baseline_file)
+            p = fim.run("approve", "--reason", "r1", fim.t("one.conf"),
+                        expect=2)
+            assert "No space left on device" in p.stderr, p.stderr
+            assert "history" in p.stderr, p.stderr
+            assert read_bytes(fim.baseline_file) == before
+            assert approved_events(fim) == []
+        finally:
+            subprocess.run(["umount", "-l", fim.history_file], timeout=20)
+    fim.check(expect=1)
+
+
 # ---- case 7: temporary files of killed runs ----
 
 def test_next_locked_command_removes_temporaries(vaulted, shim):
