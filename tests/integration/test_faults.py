@@ -441,6 +441,36 @@ def test_next_locked_command_removes_temporaries(vaulted, shim):
     assert leftovers(fim) == []
 
 
+# ---- case 8: no false alert for fimguard's own state files ----
+
+def test_approve_while_monitor_runs_raises_no_self_alert(fim):
+    """The lock, and history.jsonl once the monitor watches it (from the
+    reload after the first approve): no alert for either."""
+    fim.write("a.conf", b"a\n")
+    fim.write("b.conf", b"b\n")
+    fim.rule()
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        for n, path in enumerate((fim.t("a.conf"), fim.t("b.conf")), 1):
+            assert try_open(path, "append") == 0
+            m.wait_for(by("modified", path), "modified")
+            fim.run("approve", "--all", "--reason", "ok", expect=0)
+            deadline = time.time() + 15
+            while time.time() < deadline and status(fim)["reloads"] < n:
+                time.sleep(0.1)
+            assert status(fim)["reloads"] == n
+        assert try_open(fim.t("a.conf"), "append") == 0
+        m.wait_for(lambda e: by("modified", fim.t("a.conf"))(e) and
+                   e["file"]["hash"]["sha256"] ==
+                   sha256_bytes(b"a\nEVIL\nEVIL\n"), "marker")
+        own = [(e["event"]["action"], e["file"]["path"]) for e in m.events()
+               if e["file"]["path"].startswith(fim.state + "/")]
+        assert own == [], own
+    finally:
+        m.stop()
+
+
 # ---- case 9: status since the process started; the start-up line ----
 
 def test_status_counters_survive_reload(fim):
