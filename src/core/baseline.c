@@ -322,14 +322,15 @@ baseline_read(struct baseline *b, const struct state *s,
 	size_t cap = 0;
 	ssize_t len;
 	FILE *fp;
-	int st;
+	int st, fd;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		*why = xasprintf("%s: %s", path, strerror(errno));
+	if ((fd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, why)) < 0) {
 		st = errno == ENOENT ? BASELINE_MISSING : BASELINE_UNREADABLE;
 		free(path);
 		return st;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	r.h = hmac_stream_new(s->hmac_key, STATE_HMAC_KEY_LEN);
 	if ((r.tok = json_tokener_new()) == NULL)
 		fatalx("out of memory");

@@ -746,20 +746,34 @@ conf_validate(struct conf *c)
 	return (int)(c->errors.n - before);
 }
 
+/* A symlink is allowed (configuration management links files into
+ * /etc), a FIFO or device is not: reading one would hang or never end. */
 static int
 conf_parse_file(struct conf *c, const char *path, enum conf_kind kind,
     int required)
 {
-	FILE *fp = fopen(path, "re");
-	int n;
+	char *why = NULL;
+	int fd = file_open(path, O_RDONLY, 0, &why), n;
+	FILE *fp;
 
-	if (fp == NULL) {
-		if (!required && errno == ENOENT)
+	if (fd < 0) {
+		if (!required && errno == ENOENT) {
+			free(why);
 			return 0;
-		strlist_push_owned(&c->errors, xasprintf("%s: cannot open: "
-		    "%s", path, strerror(errno)));
+		}
+		/* EINVAL: file_open's "not a regular file" */
+		if (errno != EINVAL) {
+			char *msg = xasprintf("%s: cannot open: %s", path,
+			    strerror(errno));
+
+			free(why);
+			why = msg;
+		}
+		strlist_push_owned(&c->errors, why);
 		return 1;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	n = conf_parse(c, fp, path, kind);
 	fclose(fp);
 	return n;

@@ -528,3 +528,47 @@ def plain(fim):
     fim.rule()
     fim.init()
     return fim
+
+
+@pytest.mark.parametrize("what,cmd,rc", [
+    ("policy", ("policy", "check"), 2),
+    ("policy", ("check",), 2),
+    ("config", ("check",), 2),
+    ("events", ("check",), 2),
+    ("xxh.key", ("check",), 3),
+    ("hmac.key", ("approve", "--all"), 3),
+    ("baseline.json", ("check",), 3),
+    ("history.jsonl", ("approve", "--all"), 2),
+])
+def test_fifo_is_refused_never_waited_on(plain, what, cmd, rc):
+    fim = plain
+    fim.write("a.conf", b"changed\n")
+    path = {"policy": os.path.join(fim.policy, "10-test.rules"),
+            "config": fim.conf, "events": fim.events}.get(
+                what, os.path.join(fim.state, what))
+    if not os.path.exists(path):
+        open(path, "w").close()
+    swap_fifo(path)
+    p = fim.run(*cmd, expect=rc, timeout=10)
+    assert "not a regular file" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("what", ["policy", "events", "xxh.key"])
+def test_fifo_reload_keeps_the_old_policy(plain, what):
+    fim = plain
+    m = Monitor(fim, "enforce")
+    try:
+        path = {"policy": os.path.join(fim.policy, "10-test.rules"),
+                "events": fim.events}.get(what, os.path.join(fim.state, what))
+        swap_fifo(path)
+        os.kill(status(fim)["pid"], signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and "reload failed" not in m.stderr():
+            time.sleep(0.1)
+        assert "reload failed" in m.stderr()
+        assert "not a regular file" in m.stderr(), m.stderr()
+        st = status(fim)
+        assert st["reloads"] == 0
+        assert try_open(fim.t("a.conf"), "append") == 13   # old policy holds
+    finally:
+        assert m.stop() == 0
