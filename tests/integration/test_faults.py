@@ -263,7 +263,8 @@ def test_full_events_disk_monitor_counts_and_reports_lost(full_events):
                         "events-lost")
         assert len(ev) == 1, ev
         fg = ev[0]["fimguard"]
-        assert fg["events_lost"] == status(fim)["events_lost"] == lost
+        # one notice for all of them, the count status shows
+        assert fg["events_lost"] == status(fim)["events_lost"] >= lost
         assert fg["lost_first"] <= fg["lost_last"] <= ev[0]["@timestamp"]
         m.wait_for(lambda e: e["event"]["action"] == "write-allowed" and
                    e["@timestamp"] > fg["lost_last"], "events after the loss")
