@@ -35,6 +35,7 @@ struct alerter {
 	gid_t		 gid;
 	uint64_t	 seq;
 	uint64_t	 spooled, delivered, failed, spool_errors;
+	unsigned	 hellos;	/* workers started (restarts + 1) */
 	char		 host[256];
 	char		 skipped[64];	/* alerter: last unreadable entry */
 };

@@ -21,6 +21,7 @@
 #include "core/event.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/render.h"
 #include "core/state.h"
 #include "core/util.h"
 
@@ -327,8 +328,8 @@ event_tell_lost(struct event_sink *s)
 	log_warnx("%s: writing events again; %ju could not be written "
 	    "from %s to %s", s->path, (uintmax_t)l->pending, l->first,
 	    l->last);
-	if (s->to_stdout)
-		fwrite(line, 1, len, stdout);
+	if (s->to_stdout)	/* flushed per event: a pipe sees it now */
+		render_stdout(ev, line, len);
 	free(line);
 	l->pending = 0;
 	return ev;
@@ -372,8 +373,8 @@ event_emit(struct event_sink *s, json_object *ev)
 	char *line = event_line(ev, &len);
 	int r = event_write(s, line, len, &told);
 
-	if (s->to_stdout)
-		fwrite(line, 1, len, stdout);
+	if (s->to_stdout)	/* flushed per event: a pipe sees it now */
+		render_stdout(ev, line, len);
 	free(line);
 	if (told != NULL && s->hook != NULL)
 		s->hook(s->hook_arg, told);
