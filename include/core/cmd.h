@@ -48,6 +48,8 @@ const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);
-void	 cmd_scan(struct entryvec *, struct state *, int);
+int	 cmd_lock(struct state *);
+size_t	 cmd_scan(struct entryvec *, struct state *, const struct conf *,
+	    int);
 
 #endif

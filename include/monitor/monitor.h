@@ -80,6 +80,8 @@ struct cmd_opts;
 struct monitor *monitor_start(const struct cmd_opts *, int *,
 	    struct monitor_groups *, struct alerter *);
 void	 monitor_stop(struct monitor *, struct monitor_groups *);
+void	 monitor_halt(struct monitor *, struct monitor_groups *);
+void	 monitor_free(struct monitor *);
 int	 monitor_needs_restore(const struct monitor *);
 void	 monitor_groups_close(struct monitor_groups *);
 

@@ -42,7 +42,8 @@ status_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "queue", "dropped", "errors", "uptime_s", "reloads" };
+	    "restores", "queue", "dropped", "errors", "events_lost",
+	    "vault_hash_only", "uptime_s", "reloads" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_object *v;
@@ -79,6 +80,10 @@ static const struct status_metric status_metrics[] = {
 	    "Write records dropped on a full queue." },
 	{ "errors", "errors_total", "counter",
 	    "Errors while answering permission events." },
+	{ "events_lost", "events_lost_total", "counter",
+	    "Events that could not be written to the events file." },
+	{ "vault_hash_only", "vault_hash_only_files", "gauge",
+	    "Baseline files above vault_max_size: no diff, no restore." },
 	{ "files", "protected_files", "gauge", "Files marked." },
 	{ "uptime_s", "uptime_seconds", "gauge",
 	    "Seconds since the monitor started." },

@@ -8,13 +8,16 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/conf.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #define CONF_LINE_MAX	65536
@@ -32,6 +35,7 @@ enum conf_vtype {
 	V_UINT,		/* a whole number from 1 to 100000 */
 	V_HEADER,	/* one mail address (From:) */
 	V_ADDRS,	/* mail addresses (To:) */
+	V_SIZE,		/* bytes, with K, M, G or T (powers of 1024), or none */
 };
 
 enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK,
@@ -54,6 +58,7 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "unknown_intent", V_ENUM, "deny|allow", G(unknown_intent) },
 	{ SC_GLOBAL, "state_dir", V_PATH, NULL, G(state_dir) },
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
+	{ SC_GLOBAL, "vault_max_size", V_SIZE, NULL, G(vault_max) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -315,6 +320,34 @@ conf_check_envname(const char *w)
 	return 1;
 }
 
+/* "64M" -> 67108864; "none" -> UINT64_MAX. Returns -1 if malformed or
+ * 0 (a rule that wants no vault copy says diff = no, restore = no). */
+static int
+conf_size(const char *w, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	size_t digits = strspn(w, "0123456789");
+	const char *u = NULL;
+	uint64_t v = 0;
+	int shift = 0;
+
+	if (strcmp(w, "none") == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (digits == 0 || digits > 15 || (w[digits] != '\0' &&
+	    (w[digits + 1] != '\0' || (u = strchr(units, w[digits])) == NULL)))
+		return -1;
+	if (w[digits] != '\0')
+		shift = 10 * (int)(u - units + 1);
+	for (size_t i = 0; i < digits; i++)
+		v = v * 10 + (uint64_t)(w[i] - '0');
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 /* Validate every word of a value against its type; report the first
  * bad word. Returns 0 when the value is acceptable. */
 static int
@@ -374,6 +407,12 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 			conf_bad_value(ps, k->key, v,
 			    "a whole number from 1 to 100000");
 			return -1;
+		case V_SIZE:
+			if (conf_size(v, &(uint64_t){ 0 }) == 0)
+				break;
+			conf_bad_value(ps, k->key, v, "a size above 0 such "
+			    "as 64M (K, M, G, T: powers of 1024), or none");
+			return -1;
 		case V_HEADER:
 		case V_ADDRS:
 			/* a mail address goes into From: and MAIL FROM */
@@ -424,6 +463,9 @@ conf_store(struct conf_pstate *ps, const struct conf_key *k,
 	case V_PATH:
 		free(*(char **)(base + k->off));
 		*(char **)(base + k->off) = xstrdup(w->v[0]);
+		break;
+	case V_SIZE:
+		conf_size(w->v[0], (uint64_t *)(base + k->off));
 		break;
 	default:	/* lists: take ownership of the words */
 		*(struct strlist *)(base + k->off) = *w;
@@ -734,20 +776,34 @@ conf_validate(struct conf *c)
 	return (int)(c->errors.n - before);
 }
 
+/* A symlink is allowed (configuration management links files into
+ * /etc), a FIFO or device is not: reading one would hang or never end. */
 static int
 conf_parse_file(struct conf *c, const char *path, enum conf_kind kind,
     int required)
 {
-	FILE *fp = fopen(path, "re");
-	int n;
+	char *why = NULL;
+	int fd = file_open(path, O_RDONLY, 0, &why), n;
+	FILE *fp;
 
-	if (fp == NULL) {
-		if (!required && errno == ENOENT)
+	if (fd < 0) {
+		if (!required && errno == ENOENT) {
+			free(why);
 			return 0;
-		strlist_push_owned(&c->errors, xasprintf("%s: cannot open: "
-		    "%s", path, strerror(errno)));
+		}
+		/* EINVAL: file_open's "not a regular file" */
+		if (errno != EINVAL) {
+			char *msg = xasprintf("%s: cannot open: %s", path,
+			    strerror(errno));
+
+			free(why);
+			why = msg;
+		}
+		strlist_push_owned(&c->errors, why);
 		return 1;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	n = conf_parse(c, fp, path, kind);
 	fclose(fp);
 	return n;
@@ -838,6 +894,13 @@ int
 conf_unknown_deny(const struct conf *c)
 {
 	return c->unknown_intent != CONF_INTENT_ALLOW;
+}
+
+/* Files larger than this get no vault copy (hash only). */
+uint64_t
+conf_vault_max(const struct conf *c)
+{
+	return c->vault_max != 0 ? c->vault_max : CONF_VAULT_MAX_DEFAULT;
 }
 
 int

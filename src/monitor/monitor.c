@@ -49,6 +49,10 @@
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
+/* Events lost to a full disk, counted since the process started: every
+ * instance (a reload makes a new one) writes through it. */
+static struct event_loss monitor_loss = EVENT_LOSS_INIT;
+
 static void
 monitor_raise_nofile(void)
 {
@@ -453,8 +457,13 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
-	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
-	    MONITOR_EVENTS, m->foreground);
+	/* a FIFO or device there is a configuration error (a reload keeps
+	 * the running instance); a file that cannot be opened now is
+	 * tried again, and what cannot be written is counted */
+	if (event_sink_open(&m->sink, m->conf.events ? m->conf.events :
+	    MONITOR_EVENTS, m->foreground) == EVENT_SINK_NOT_FILE)
+		return EXIT_USAGE;
+	m->sink.loss = &monitor_loss;
 	if (m->alerter != NULL) {
 		m->sink.hook = alert_event;
 		m->sink.hook_arg = m->alerter;
@@ -618,12 +627,26 @@ monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
 	return m;
 }
 
-/* Stop the threads and release everything but the groups: a reload
- * hands them to the next instance (last NULL); at exit (last: the
- * groups), the permission groups close as soon as their thread is
- * gone, and the kernel allows whatever is still pending. */
+/* Stop the threads (monitor_halt) and release everything but the
+ * groups (monitor_free): a reload hands them to the next instance (last
+ * NULL); at exit (last: the groups), the permission groups close as
+ * soon as their thread is gone, and the kernel allows whatever is still
+ * pending. Between the two the instance's counters are final. */
 void
 monitor_stop(struct monitor *m, struct monitor_groups *last)
+{
+	monitor_halt(m, last);
+	monitor_free(m);
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	monitor_close(m);
+}
+
+void
+monitor_halt(struct monitor *m, struct monitor_groups *last)
 {
 	uint64_t one = 1;
 
@@ -642,5 +665,4 @@ monitor_stop(struct monitor *m, struct monitor_groups *last)
 		last->pre = -1;
 	}
 	pthread_join(m->worker_tid, NULL);
-	monitor_close(m);
 }

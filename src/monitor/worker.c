@@ -72,6 +72,17 @@ worker_syscall_name(long nr)
 	}
 }
 
+/* fimguard's own command (approve, init) writing its state files:
+ * allowed because the writer is fimguard's executable, and on record as
+ * the approval itself (history.jsonl, baseline-approved events), so no
+ * alert about fimguard's own file. */
+static int
+worker_own_write(const struct mon_file *f, const struct perm_record *r)
+{
+	return f != NULL && f->rule < 0 && r != NULL &&
+	    r->decision == PERM_ALLOW_WRITER;
+}
+
 static void
 worker_perm_event(struct monitor *m, const struct perm_record *r)
 {
@@ -92,6 +103,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 			mf->writer = xmalloc(sizeof(*mf->writer));
 		*mf->writer = *r;
 	}
+	if (worker_own_write(f, r))
+		return;
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -252,6 +265,11 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 	/* MODIFY and CLOSE_WRITE both come for one write: report each
 	 * new content once. */
 	if (f->has_last && memcmp(f->last_sha, now.sha, 32) == 0)
+		goto out;
+	if (f->rule < 0 && (f->writer == NULL || f->writer->pid != pid))
+		worker_drain_ring(m);	/* who opened it, if not read yet */
+	if (f->writer != NULL && f->writer->pid == pid &&
+	    worker_own_write(f, f->writer))
 		goto out;
 	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
 	((struct mon_file *)f)->has_last = 1;

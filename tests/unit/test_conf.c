@@ -238,6 +238,18 @@ static const struct bad_case bad_cases[] = {
 	{ "bad unknown_intent", C, "unknown_intent = maybe\n", 0,
 	    { "f.conf:1: invalid value 'maybe' for 'unknown_intent' "
 	      "(expected deny | allow)" } },
+	{ "vault cap of 0", C, "vault_max_size = 0\n", 0,
+	    { "f.conf:1: invalid value '0' for 'vault_max_size' (expected a "
+	      "size above 0 such as 64M (K, M, G, T: powers of 1024), or "
+	      "none)" } },
+	{ "vault cap with a bad unit", C, "vault_max_size = 5MB\n", 0,
+	    { "f.conf:1: invalid value '5MB' for 'vault_max_size' (expected "
+	      "a size above 0 such as 64M (K, M, G, T: powers of 1024), or "
+	      "none)" } },
+	{ "vault cap too large", C, "vault_max_size = 99999999999T\n", 0,
+	    { "f.conf:1: invalid value '99999999999T' for 'vault_max_size' "
+	      "(expected a size above 0 such as 64M (K, M, G, T: powers of "
+	      "1024), or none)" } },
 	{ "relative events", C, "events = var/log/x.json\n", 0,
 	    { "f.conf:1: path 'var/log/x.json' is not absolute" } },
 	{ "two state dirs", C, "state_dir = /a /b\n", 0,
@@ -524,6 +536,32 @@ static const char good_config[] =
     "password_env = _PW\n"
     "[webhook]\n"
     "url = http://127.0.0.1:8080/hook\n";
+
+/* vault_max_size: units are powers of 1024; unset is the default. */
+static void
+test_vault_max_size(void **state)
+{
+	static const struct { const char *text; uint64_t want; } cases[] = {
+		{ "", CONF_VAULT_MAX_DEFAULT },
+		{ "vault_max_size = 4096\n", 4096 },
+		{ "vault_max_size = 8K\n", 8192 },
+		{ "vault_max_size = 64M\n", (uint64_t)64 << 20 },
+		{ "vault_max_size = 2G\n", (uint64_t)2 << 30 },
+		{ "vault_max_size = 1T\n", (uint64_t)1 << 40 },
+		{ "vault_max_size = none\n", UINT64_MAX },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf c;
+
+		conf_init(&c);
+		assert_int_equal(parse_mem(&c, cases[i].text, 0, "f.conf",
+		    CONF_KIND_CONFIG), 0);
+		assert_true(conf_vault_max(&c) == cases[i].want);
+		conf_free(&c);
+	}
+}
 
 static void
 test_good_config(void **state)
@@ -873,6 +911,7 @@ main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_policy),
 		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_vault_max_size),
 		cmocka_unit_test(test_two_config_streams),
 		cmocka_unit_test(test_duplicate_rule_two_streams),
 		cmocka_unit_test(test_streams_reset_scope),
