@@ -347,6 +347,14 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_URL:
 			if (conf_check_url(k, v))
 				break;
+			/* user:password@ (or anything that may be one) is
+			 * a secret: the message must not repeat it */
+			if (strchr(v, '@') != NULL) {
+				conf_error(ps, "invalid value for '%s' (not "
+				    "shown: a URL must not hold "
+				    "user:password@)", k->key);
+				return -1;
+			}
 			exp = conf_expected(k->choices);
 			msg = xasprintf("a %s URL", exp);
 			conf_bad_value(ps, k->key, v, msg);

@@ -260,10 +260,15 @@ static const struct bad_case bad_cases[] = {
 	    { "f.conf:1: [smtp] user needs password_env, password_file or "
 	      "password_credential" } },
 	{ "url with credentials", C, "[webhook]\nurl = https://u:p@h/x\n", 0,
-	    { "f.conf:2: invalid value 'https://u:p@h/x' for 'url' (expected "
-	      "a https | http URL)",
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
 	      "f.conf:1: section '[webhook]' has no url, url_env, url_file "
 	      "or url_credential" } },
+	{ "credentials in a url with a bad scheme", C, "[smtp]\n"
+	    "url = ftp://user:hunter2@m\n" SMTP_REST, 0,
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
+	      "f.conf:1: section '[smtp]' has no url" } },
 	{ "mail address with a bracket", C, "[smtp]\nurl = smtp://m\n"
 	    "from = <a@b>\nto = t@b.c x\n", 0,
 	    { "f.conf:3: invalid value '<a@b>' for 'from' (expected a mail "
