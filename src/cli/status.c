@@ -56,8 +56,7 @@ cmd_status(const struct cmd_opts *o)
 
 	conf_init(&c);
 	if (conf_load_config(&c, o->config, o->config_given) != 0) {
-		for (size_t i = 0; i < c.errors.n; i++)
-			fprintf(stderr, "%s\n", c.errors.v[i]);
+		cmd_conf_errors(&c);
 		conf_free(&c);
 		return EXIT_USAGE;
 	}

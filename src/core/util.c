@@ -347,42 +347,67 @@ util_unsafe_cp(const unsigned char *p, size_t k)
 	    (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* For terminals: a hostile file name must not move the cursor, flip
- * the text direction or fake a report line, so control characters,
- * backslash and invalid UTF-8 are shown as C escapes. */
+/* The escape of the UTF-8 sequence (or the byte) at p into e (at most
+ * 13 bytes with the NUL); returns how many bytes of p it stands for. */
+static size_t
+util_escape_one(const unsigned char *p, size_t n, char *e)
+{
+	size_t k = util_utf8_seq(p, n), len = 0;
+
+	if (k > 1 && util_unsafe_cp(p, k)) {
+		for (size_t i = 0; i < k; i++)
+			len += (size_t)sprintf(e + len, "\\x%02x", p[i]);
+	} else if (k > 1) {
+		memcpy(e, p, k);
+		e[k] = '\0';
+	} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+		e[0] = (char)*p;
+		e[1] = '\0';
+	} else if (*p == '\n' || *p == '\t' || *p == '\\') {
+		k = 1;
+		e[0] = '\\';
+		e[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : '\\';
+		e[2] = '\0';
+	} else {
+		k = 1;
+		sprintf(e, "\\x%02x", *p);
+	}
+	return k;
+}
+
+/* For terminals and logs: a hostile file name must not move the
+ * cursor, flip the text direction or fake a report or log line, so
+ * control characters, backslash and invalid UTF-8 are shown as C
+ * escapes. Into out (size n > 0), cut before an escape that does not
+ * fit; returns the length written. No allocation: the log uses it. */
+size_t
+util_escape_to(const char *s, char *out, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), len = 0;
+	char e[16];
+
+	while (left > 0) {
+		size_t k = util_escape_one(p, left, e), el = strlen(e);
+
+		if (len + el >= n)
+			break;
+		memcpy(out + len, e, el);
+		len += el;
+		p += k;
+		left -= k;
+	}
+	out[len] = '\0';
+	return len;
+}
+
 char *
 util_escape(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	char *out = xmalloc(4 * n + 1), *o = out;
+	size_t n = 4 * strlen(s) + 1;
+	char *out = xmalloc(n);
 
-	while (n > 0) {
-		size_t k = util_utf8_seq(p, n);
-
-		if (k > 1 && util_unsafe_cp(p, k)) {
-			for (size_t i = 0; i < k; i++)
-				o += sprintf(o, "\\x%02x", p[i]);
-		} else if (k > 1) {
-			memcpy(o, p, k);
-			o += k;
-		} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
-			*o++ = (char)*p;
-		} else {
-			k = 1;
-			if (*p == '\n')
-				o += sprintf(o, "\\n");
-			else if (*p == '\t')
-				o += sprintf(o, "\\t");
-			else if (*p == '\\')
-				o += sprintf(o, "\\\\");
-			else
-				o += sprintf(o, "\\x%02x", *p);
-		}
-		p += k;
-		n -= k;
-	}
-	*o = '\0';
+	util_escape_to(s, out, n);
 	return out;
 }
 

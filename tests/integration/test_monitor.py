@@ -340,6 +340,41 @@ def test_unlink_is_restored(restoring):
     assert try_open(path, "append") == 13
 
 
+# a name that would end a log line and colour the reader's terminal
+NASTY = "evil\n\x1b[31mname"
+NASTY_ESCAPED = "evil\\n\\x1b[31mname"
+
+
+def raw_control_lines(text):
+    """Lines (split on the newlines that end them) holding another
+    control byte: a raw name in a log line."""
+    return [l for l in text.split("\n")
+            if any(ord(c) < 0x20 or c == "\x7f" for c in l)]
+
+
+def test_names_in_monitor_log_lines_are_escaped(fim):
+    path = fim.write(NASTY, b"trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    # without its vault copy the restore fails, and the log says which
+    # file: a line that names it
+    shutil.rmtree(os.path.join(fim.state, "vault"))
+    m = Monitor(fim, "enforce")
+    try:
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", path)
+        assert rc == 0, err
+        m.wait_for(lambda e: by("restored", path)(e) and
+                   e["event"]["outcome"] == "failure", "restore failed")
+        deadline = time.time() + 10
+        while time.time() < deadline and "restore failed" not in m.stderr():
+            time.sleep(0.05)
+    finally:
+        m.stop()
+    err = m.stderr()
+    assert NASTY_ESCAPED + ": restore failed" in err, err
+    assert raw_control_lines(err) == [], err
+
+
 def test_rename_over_is_restored(restoring):
     fim, m = restoring.fim, restoring
     path = fim.t("b.conf")
