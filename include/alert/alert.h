@@ -16,6 +16,7 @@ struct alert_sink {
 	struct sink_conf c;
 	struct strlist	 actions;	/* empty: the default set */
 	int		 min_sev;	/* 0 low .. 3 critical */
+	int		 args;		/* args = yes: process.args as is */
 	/* alerter only */
 	uint64_t	 next_ms;	/* backing off until */
 	unsigned	 failures;	/* in a row */

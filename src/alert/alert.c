@@ -161,6 +161,8 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	sc->rate = v ? atoi(v) : 30;
 	alert_split(conf_section_get(c, sec, "actions"), &s->actions);
 	s->min_sev = alert_severity(conf_section_get(c, sec, "min_severity"));
+	v = conf_section_get(c, sec, "args");
+	s->args = v != NULL && strcmp(v, "yes") == 0;
 	v = conf_section_get(c, sec, "api");
 	sc->api = v ? atoi(v) : 3;
 	if ((v = conf_section_get(c, sec, "project")) != NULL)
@@ -286,6 +288,30 @@ alert_wanted(const struct alert_sink *s, json_object *ev)
 	return 0;
 }
 
+/* A writer's command line can hold a secret (usermod -p HASH, curl -u
+ * user:password): what leaves the host gets the executable and the
+ * argument count, process.args_count, unless the sink says args = yes.
+ * The one place for every sink; the events file keeps the arguments.
+ * Returns a new reference: ev itself when it has no arguments. */
+static json_object *
+alert_without_args(json_object *ev)
+{
+	json_object *copy = NULL, *proc, *args;
+	size_t n;
+
+	if (!json_object_object_get_ex(ev, "process", &proc) ||
+	    !json_object_object_get_ex(proc, "args", &args))
+		return json_object_get(ev);
+	n = json_object_array_length(args);
+	if (json_object_deep_copy(ev, &copy, NULL) != 0)
+		fatalx("out of memory");
+	json_object_object_get_ex(copy, "process", &proc);
+	json_object_object_del(proc, "args");
+	json_object_object_add(proc, "args_count",
+	    json_object_new_int64((int64_t)n));
+	return copy;
+}
+
 /* The event sink's hook (worker thread, or the main thread): spool the
  * event for each sink that wants it, durably, then wake the alerter.
  * If the alerter is busy or restarting, the spool keeps the alert. */
@@ -293,14 +319,20 @@ void
 alert_event(void *arg, json_object *ev)
 {
 	struct alerter *a = arg;
+	json_object *bare = NULL;
 	struct msg_kick k;
 	char name[96];
 
 	for (int i = 0; i < SINK_NKINDS; i++) {
+		json_object *out = ev;
+
 		if (!a->sinks[i].on || !alert_wanted(&a->sinks[i], ev))
 			continue;
+		if (!a->sinks[i].args)
+			out = bare != NULL ? bare :
+			    (bare = alert_without_args(ev));
 		k.seq = __atomic_fetch_add(&a->seq, 1, __ATOMIC_RELAXED);
-		if (spool_push(a->spool_fd, sink_name(i), k.seq, ev, name,
+		if (spool_push(a->spool_fd, sink_name(i), k.seq, out, name,
 		    sizeof(name)) < 0) {
 			__atomic_fetch_add(&a->spool_errors, 1,
 			    __ATOMIC_RELAXED);
@@ -313,6 +345,7 @@ alert_event(void *arg, json_object *ev)
 		    msg_send(a->sock, MSG_KICK, &k, sizeof(k)) < 0)
 			log_debug("alerter gone: %s stays spooled", name);
 	}
+	json_object_put(bare);
 }
 
 static const char *alert_outcomes[] = { "delivered", "will retry",

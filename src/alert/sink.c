@@ -402,6 +402,7 @@ sink_event_text(FILE *f, json_object *ev, int with_diff)
 		{ "Process id:", "process.pid" },
 		{ "Executable:", "process.executable" },
 		{ "Process name:", "process.title" },
+		{ "Argument count:", "process.args_count" },
 		{ "Parent id:", "process.parent.pid" },
 		{ "Parent exe:", "process.parent.executable" },
 		{ "User id:", "user.id" }, { "Effective uid:",

@@ -100,6 +100,8 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
 	{ SC_SINKS, "rate", V_UINT, NULL, 0 },
 	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
+	/* command lines can hold secrets: sent only when asked for */
+	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {

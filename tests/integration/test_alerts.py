@@ -387,8 +387,8 @@ def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
         for needle in (path, sha, "tree", "high", "modified",
                        sha256_bytes(b"alpha\n"), "+evil", "-alpha",
                        # who-data of the open for write, not just a pid
-                       "User id:", "Command line:",
-                       "open(sys.argv[1], 'wb')", "Parent id:"):
+                       # (the arguments only with args = yes)
+                       "User id:", "Argument count:", "Parent id:"):
             assert needle in text, needle
         # exactly one search (by the dedup label) before the create
         posts = [r for r in j.requests if r["method"] == "POST"]
@@ -582,6 +582,62 @@ def test_plaintext_server_is_refused_when_starttls_is_required(tree, monitors,
 
 
 # ---- secrets ---------------------------------------------------------------
+
+ARG_SECRET = "hunter2-ARG-SECRET"
+
+
+@pytest.mark.parametrize("args", ["default", "yes"])
+def test_command_lines_reach_sinks_only_with_args_yes(tree, monitors, pki,
+                                                      args):
+    # a writer whose arguments hold a secret, as `usermod -p HASH` does:
+    # every sink gets the executable and the count, the arguments only
+    # where it sets args = yes; the local events file keeps them
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    srv = SmtpDouble(pki, mode="starttls",
+                     users={"fimguard": SMTP_PASSWORD}).start()
+    hook = WebhookDouble().start()
+    extra = "args = yes\n" if args == "yes" else ""
+    try:
+        env = dict(jira_env(), FIMGUARD_SMTP_PASSWORD=SMTP_PASSWORD)
+        m = start(tree, jira_conf(j) + extra + smtp_conf(srv, pki) + extra +
+                  f"[webhook]\nurl = {hook.url}\n" + extra, env=env)
+        monitors.append(m)
+        path = tree.t("a.conf")
+        code = "import sys; open(sys.argv[1], 'wb').write(b'x\\n')"
+        rc, err = op(code, path, "-p", ARG_SECRET)
+        assert rc == 0, err
+        mod = m.wait_for(by("modified", path), "modified")[0]
+        argv = ["/usr/bin/python3", "-c", code, path, "-p", ARG_SECRET]
+        assert mod["process"]["args"] == argv      # kept locally
+        msg = srv.wait_for_messages(1, timeout=15)[0]
+        wait_until(lambda: j.issues, "an issue")
+        req = wait_until(lambda: hook.requests, "a webhook request")[0]
+        (issue,) = j.issues.values()
+        mail = email.message_from_bytes(msg["data"],
+                                        policy=email.policy.default)
+        bodies = {"webhook": req["body"].decode(), "mail": mail.get_content(),
+                  "jira": "\n".join(adf_texts(issue["fields"]["description"]))}
+        proc = req["json"]["event"]["process"]
+        assert proc["executable"] == os.path.realpath("/usr/bin/python3")
+        if args == "yes":
+            assert proc["args"] == argv and "args_count" not in proc
+            for name, body in bodies.items():
+                assert ARG_SECRET in body, name
+            assert "Command line:" in bodies["mail"]
+        else:
+            assert "args" not in proc and proc["args_count"] == len(argv)
+            for name, body in bodies.items():
+                assert ARG_SECRET not in body, name
+            for name in ("mail", "jira"):
+                assert "Command line:" not in bodies[name], name
+                assert re.search(r"(?m)^Argument count: +6\r?$",
+                                 bodies[name]), name
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+    finally:
+        hook.stop()
+        srv.stop()
+        j.stop()
+
 
 def test_secrets_never_leak(tree, monitors, pki):
     j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
