@@ -11,6 +11,7 @@
 #include "core/state.h"
 #include "monitor/notify.h"
 #include "monitor/perm.h"
+#include "monitor/repeat.h"
 #include "monitor/ring.h"
 #include "monitor/watch.h"
 
@@ -60,6 +61,7 @@ struct monitor {
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
+	struct repeat	 repeat;	/* the worker's: denials folded */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
 	int		 pre_fd;	/* pre-content group, or -1 */

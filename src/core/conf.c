@@ -54,6 +54,7 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "unknown_intent", V_ENUM, "deny|allow", G(unknown_intent) },
 	{ SC_GLOBAL, "state_dir", V_PATH, NULL, G(state_dir) },
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
+	{ SC_GLOBAL, "repeat_interval", V_UINT, NULL, G(repeat_interval) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -427,6 +428,9 @@ conf_store(struct conf_pstate *ps, const struct conf_key *k,
 		free(*(char **)(base + k->off));
 		*(char **)(base + k->off) = xstrdup(w->v[0]);
 		break;
+	case V_UINT:	/* checked: 1 to 100000 */
+		*(int *)(base + k->off) = atoi(w->v[0]);
+		break;
 	default:	/* lists: take ownership of the words */
 		*(struct strlist *)(base + k->off) = *w;
 		memset(w, 0, sizeof(*w));
@@ -789,6 +793,8 @@ conf_load(struct conf *c, const char *config, int config_required,
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)
 		c->mode = CONF_MODE_AUDIT;
+	if (c->repeat_interval == 0)
+		c->repeat_interval = CONF_REPEAT_INTERVAL;
 	/* unknown_intent stays unset when not given: it only matters for
 	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)

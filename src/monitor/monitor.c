@@ -411,6 +411,7 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
+	repeat_init(&m->repeat, (unsigned)m->conf.repeat_interval);
 	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
 	    MONITOR_EVENTS, m->foreground);
 	if (m->alerter != NULL) {
@@ -449,6 +450,7 @@ monitor_close(struct monitor *m)
 	htab_free(&m->byname);
 	notify_free(&m->notify);
 	ring_free(&m->ring);
+	repeat_free(&m->repeat);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);
 	state_close(&m->state);

@@ -70,26 +70,17 @@ worker_syscall_name(long nr)
 	}
 }
 
-static void
-worker_perm_event(struct monitor *m, const struct perm_record *r)
+/* The write-allowed or write-denied event of one record (f: its file,
+ * if known). */
+static json_object *
+worker_attempt(struct monitor *m, const struct perm_record *r,
+    const struct mon_file *f)
 {
-	const struct watch *w;
-	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
 	json_object *ev, *fg, *op;
 	const char *sc = worker_syscall_name(r->syscall_nr);
 	char flags[32];
 
-	if (w == NULL)
-		return;		/* unwatched since (reload) */
-	if (f != NULL && !denied) {	/* its close-write confirms */
-		struct mon_file *mf = (struct mon_file *)f;
-
-		mf->open_writes++;
-		if (mf->writer == NULL)
-			mf->writer = xmalloc(sizeof(*mf->writer));
-		*mf->writer = *r;
-	}
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -111,7 +102,56 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	if (r->io_uring)
 		json_object_object_add(op, "io_uring",
 		    json_object_new_boolean(1));
-	event_emit(&m->sink, ev);
+	return ev;
+}
+
+static void
+worker_perm_event(struct monitor *m, const struct perm_record *r)
+{
+	const struct watch *w;
+	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
+	int denied = perm_decision_denies(r->decision);
+
+	if (w == NULL)
+		return;		/* unwatched since (reload) */
+	if (denied && repeat_fold(&m->repeat, r, util_now_ms()))
+		return;		/* counted in its interval's summary */
+	if (f != NULL && !denied) {	/* its close-write confirms */
+		struct mon_file *mf = (struct mon_file *)f;
+
+		mf->open_writes++;
+		if (mf->writer == NULL)
+			mf->writer = xmalloc(sizeof(*mf->writer));
+		*mf->writer = *r;
+	}
+	event_emit(&m->sink, worker_attempt(m, r, f));
+}
+
+/* One event for the identical denials an interval folded (all: every
+ * open interval, when the worker stops); returns the poll timeout
+ * until the next interval ends. */
+static int
+worker_repeats(struct monitor *m, int all)
+{
+	struct repeat_slot s;
+	const struct watch *w;
+	char t[40];
+
+	while (repeat_take(&m->repeat, util_now_ms(), all, &s)) {
+		const struct mon_file *f = worker_file(m, s.rec.dev,
+		    s.rec.ino, &w);
+		json_object *ev = worker_attempt(m, &s.rec, f), *rp;
+
+		rp = event_obj(event_obj(ev, "fimguard"), "repeat");
+		json_object_object_add(rp, "count",
+		    json_object_new_uint64(s.count));
+		repeat_time(s.first_ms, t, sizeof(t));
+		event_set_str(rp, "first", t);
+		repeat_time(s.last_ms, t, sizeof(t));
+		event_set_str(rp, "last", t);
+		event_emit(&m->sink, ev);
+	}
+	return repeat_wait_ms(&m->repeat, util_now_ms());
 }
 
 /* Process pid's executable is an allowed writer of rule? */
@@ -499,6 +539,15 @@ worker_drain_ring(struct monitor *m)
 		worker_perm_event(m, &r);
 }
 
+/* Until the next delayed confirmation or summary, -1: none. */
+static int
+worker_timeout(struct monitor *m)
+{
+	int a = worker_settle(m), b = worker_repeats(m, 0);
+
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 void *
 worker_main(void *arg)
 {
@@ -513,7 +562,7 @@ worker_main(void *arg)
 	/* Here, not on the main thread: it reads the tables this thread
 	 * changes (new files, restores). */
 	monitor_scan_writers(m);
-	for (int timeout = -1;; timeout = worker_settle(m)) {
+	for (int timeout = -1;; timeout = worker_timeout(m)) {
 		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[3].revents & POLLIN)
@@ -526,5 +575,6 @@ worker_main(void *arg)
 			break;
 	}
 	worker_drain_ring(m);	/* report what was answered before stop */
+	worker_repeats(m, 1);
 	return NULL;
 }

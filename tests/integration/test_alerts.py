@@ -27,7 +27,7 @@ import pytest
 from conftest import FIMGUARD, sha256_bytes
 from jira_double import JiraDouble
 from mail_double import SmtpDouble, WebhookDouble, make_pki
-from test_monitor import Monitor, by, op
+from test_monitor import PY, Monitor, by, op
 
 HOST = socket.gethostname()
 JIRA_USER = "secops@example.com"
@@ -361,6 +361,72 @@ def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
         assert posts[1]["fimguard"]["digest"] == 5
         assert len(posts[1]["event"]["items"]) == 5
         assert "digest: 5 alerts" in posts[1]["text"]
+    finally:
+        hook.stop()
+
+
+# ---- floods ----------------------------------------------------------------
+
+# one process opens a protected file for writing n times, as fast as it can
+FLOOD = """
+import os, sys
+denied = 0
+for i in range(int(sys.argv[2])):
+    try:
+        os.close(os.open(sys.argv[1], os.O_WRONLY))
+    except PermissionError:
+        denied += 1
+print(os.getpid(), denied)
+"""
+
+
+def weight(ev):
+    """How many occurrences an event or a digest item stands for."""
+    return ev.get("fimguard", {}).get("repeat", {}).get("count", 1)
+
+
+def flood(path, n):
+    p = subprocess.run([PY, "-c", FLOOD, path, str(n)], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    pid, denied = map(int, p.stdout.split())
+    assert denied == n          # every one of them denied
+    return pid
+
+
+def test_a_write_flood_is_folded_counted_and_alerted(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"repeat_interval = 1\n[webhook]\nurl = {hook.url}\n",
+                  mode="enforce")
+        monitors.append(m)
+        path, n = tree.t("a.conf"), 5000
+        pid = flood(path, n)
+
+        def mine(e):
+            return by("write-denied", path)(e) and e["process"]["pid"] == pid
+        # the first denial at once, the others in one summary a second
+        wait_until(lambda: sum(weight(e) for e in m.events() if mine(e)) == n,
+                   "every denial counted in the events file")
+        evs = [e for e in m.events() if mine(e)]
+        assert "repeat" not in evs[0]["fimguard"]
+        assert 2 <= len(evs) <= 10, [weight(e) for e in evs]
+        assert len(m.events()) == len(evs)      # nothing else was written
+        for e in evs[1:]:
+            rp = e["fimguard"]["repeat"]
+            assert rp["count"] >= 1 and rp["first"] <= rp["last"]
+            assert e["fimguard"]["decision"] == "deny"
+            assert e["process"]["executable"] == os.path.realpath(PY)
+        # the alerts add up too, one per event: the spool never held more
+
+        def alerted():
+            return [r["json"]["event"] for r in hook.requests
+                    if r["json"] and r["json"]["event"].get("event", {})
+                    .get("action") == "write-denied"]
+        wait_until(lambda: sum(weight(e) for e in alerted()) == n,
+                   "every denial counted in the alerts")
+        assert len(alerted()) == len(evs)
+        wait_until(lambda: spool(tree) == [], "an empty spool")
     finally:
         hook.stop()
 

@@ -235,6 +235,14 @@ static const struct bad_case bad_cases[] = {
 	{ "bad mode", C, "mode = strict\n", 0,
 	    { "f.conf:1: invalid value 'strict' for 'mode' (expected audit | "
 	      "enforce)" } },
+	{ "bad repeat_interval", C, "repeat_interval = 0\n", 0,
+	    { "f.conf:1: invalid value '0' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "repeat_interval with a unit", C, "repeat_interval = 1m\n", 0,
+	    { "f.conf:1: invalid value '1m' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "bad args", C, "[webhook]\nurl = https://w\nargs = all\n", 0,
+	    { "f.conf:3: invalid value 'all' for 'args' (expected yes | no)" } },
 	{ "bad unknown_intent", C, "unknown_intent = maybe\n", 0,
 	    { "f.conf:1: invalid value 'maybe' for 'unknown_intent' "
 	      "(expected deny | allow)" } },
@@ -509,6 +517,7 @@ static const char good_config[] =
     "unknown_intent = allow\n"
     "state_dir = \"/var/lib/fim guard\"\n"
     "policy_dir = /etc/fimguard/policy.d\n"
+    "repeat_interval = 5\n"
     "[jira]\n"
     "url = https://jira.example.com/x#frag\n"
     "api = 3\n"
@@ -528,7 +537,8 @@ static const char good_config[] =
     "starttls = required\n"
     "password_env = _PW\n"
     "[webhook]\n"
-    "url = http://127.0.0.1:8080/hook\n";
+    "url = http://127.0.0.1:8080/hook\n"
+    "args = yes\n";
 
 static void
 test_good_config(void **state)
@@ -549,11 +559,13 @@ test_good_config(void **state)
 	assert_int_equal(c.nsections, 3);
 	assert_string_equal(c.sections[0].name, "jira");
 	assert_string_equal(c.sections[0].file, "f.conf");
-	assert_int_equal(c.sections[0].line, 6);
+	assert_int_equal(c.sections[0].line, 7);
 	assert_string_equal(c.sections[1].name, "smtp");
-	assert_int_equal(c.sections[1].line, 15);
+	assert_int_equal(c.sections[1].line, 16);
 	assert_string_equal(c.sections[2].name, "webhook");
-	assert_int_equal(c.sections[2].line, 24);
+	assert_int_equal(c.sections[2].line, 25);
+	assert_int_equal(c.repeat_interval, 5);
+	assert_string_equal(conf_section_get(&c, "webhook", "args"), "yes");
 
 	/* '#' not after white space is part of the value. */
 	assert_string_equal(conf_section_get(&c, "jira", "url"),
@@ -739,6 +751,7 @@ test_load_defaults(void **state)
 	assert_int_equal(c.unknown_intent, CONF_INTENT_UNSET);
 	assert_true(conf_unknown_deny(&c));
 	assert_null(c.events);
+	assert_int_equal(c.repeat_interval, CONF_REPEAT_INTERVAL);
 	f1 = xasprintf("%s/10-a.rules", pol);
 	f2 = xasprintf("%s/20-b.rules", pol);
 	assert_int_equal(c.files.n, 2);
