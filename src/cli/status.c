@@ -16,7 +16,7 @@ static void
 status_print_alerts(json_object *o)
 {
 	static const char *keys[] = { "sinks", "pid", "worker", "spooled",
-	    "delivered", "failed", "spool_errors" };
+	    "delivered", "failed", "spool_errors", "folded" };
 	json_object *al, *v;
 
 	if (!json_object_object_get_ex(o, "alerts", &al))

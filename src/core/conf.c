@@ -103,6 +103,8 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
 	/* command lines can hold secrets: sent only when asked for */
 	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
+	/* ready entries a sink may have in the spool; past it, a digest */
+	{ SC_SINKS, "spool_max", V_UINT, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {

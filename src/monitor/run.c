@@ -139,6 +139,8 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 			ctl_serve(lfd, *mp, util_now_ms(), rn->reloads);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
 			alert_read(&rn->alerter);
+		if (rn->alerting)
+			alert_tick(&rn->alerter);
 		run_sd_notify("WATCHDOG=1");
 	}
 }

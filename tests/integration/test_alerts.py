@@ -431,6 +431,103 @@ def test_a_write_flood_is_folded_counted_and_alerted(tree, monitors):
         hook.stop()
 
 
+# n processes, each denied once: no two denials are alike, none folded
+FORK_FLOOD = """
+import os, sys
+pids = []
+for i in range(int(sys.argv[2])):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.open(sys.argv[1], os.O_WRONLY)
+        except PermissionError:
+            os._exit(13)
+        os._exit(0)
+    pids.append(pid)
+print(sum(os.waitpid(p, 0)[1] >> 8 == 13 for p in pids))
+"""
+
+
+def held_count(fim, sink="webhook"):
+    """How many alerts the digest held aside for sink says it holds."""
+    try:
+        with open(os.path.join(fim.state, "spool",
+                               f".overflow-{sink}.json")) as f:
+            return json.load(f)["digest"]["count"]
+    except (OSError, ValueError):
+        return 0
+
+
+def test_the_spool_is_bounded_and_the_rest_is_one_digest(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\nspool_max = 5\n",
+                  mode="enforce")
+        monitors.append(m)
+        hook.fail_next(503, count=100000, retry_after=1)   # the sink is down
+        path, n = tree.t("a.conf"), 60
+        p = subprocess.run([PY, "-c", FORK_FLOOD, path, str(n)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.stdout.split() == [str(n)], p.stderr
+        # the events file has every denial; the spool five of them, and
+        # the rest waits aside as one digest (on disk, out of the
+        # alerter's sight) that says how many
+        wait_until(lambda: len([e for e in m.events()
+                                if by("write-denied", path)(e)]) == n,
+                   "every denial in the events file")
+        held = os.path.join(tree.state, "spool", ".overflow-webhook.json")
+        wait_until(lambda: held_count(tree) == n - 5, "the held digest")
+        assert sorted(spool(tree))[0] == ".overflow-webhook.json"
+        assert len(spool(tree)) == 1 + 5
+        # the sink is back: the five, then one digest of the other 55
+        with hook._lock:
+            hook._failures.clear()
+        wait_until(lambda: spool(tree) == [] and not os.path.exists(held),
+                   "an empty spool", timeout=30)
+        posts = [r["json"] for r in hook.requests if r["status"] == 200]
+        singles = [q for q in posts if q["fimguard"]["digest"] == 0]
+        digests = [q["event"] for q in posts if q["fimguard"]["digest"] > 0]
+        assert len(singles) == 5 and len(digests) == 1, posts
+        d = digests[0]
+        assert d["reason"] == "spool_max" and d["unlisted"] == 0
+        assert d["count"] == n - 5
+        # which: one item, the file and the action, with its count
+        (item,) = d["items"]
+        assert item["file"]["path"] == path
+        assert item["event"]["action"] == "write-denied"
+        assert weight(item) == n - 5
+        assert "did not fit the alert spool" in \
+            [q["text"] for q in posts if q["fimguard"]["digest"]][0]
+        assert status(tree)["alerts"]["folded"] == n - 5
+    finally:
+        hook.stop()
+
+
+def test_a_digest_held_at_a_crash_goes_out_after_the_restart(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\nspool_max = 2\n",
+                  mode="enforce")
+        monitors.append(m)
+        hook.fail_next(503, count=100000, retry_after=1)
+        path, n = tree.t("a.conf"), 10
+        p = subprocess.run([PY, "-c", FORK_FLOOD, path, str(n)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.stdout.split() == [str(n)], p.stderr
+        wait_until(lambda: held_count(tree) == n - 2, "the held digest")
+        m.kill()                # no clean stop that would release it
+        with hook._lock:
+            hook._failures.clear()
+        m2 = Monitor(tree, "enforce")
+        monitors.append(m2)
+        wait_until(lambda: spool(tree) == [], "an empty spool", timeout=30)
+        assert "a digest left by the last run" in m2.stderr()
+        posts = [r["json"] for r in hook.requests if r["status"] == 200]
+        assert sorted(q["fimguard"]["digest"] for q in posts) == [0, 0, n - 2]
+    finally:
+        hook.stop()
+
+
 # ---- Jira ------------------------------------------------------------------
 
 def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):

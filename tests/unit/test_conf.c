@@ -243,6 +243,13 @@ static const struct bad_case bad_cases[] = {
 	      "whole number from 1 to 100000)" } },
 	{ "bad args", C, "[webhook]\nurl = https://w\nargs = all\n", 0,
 	    { "f.conf:3: invalid value 'all' for 'args' (expected yes | no)" } },
+	{ "bad spool_max", C, "[webhook]\nurl = https://w\nspool_max = 0\n"
+	    "[jira]\nspool_max = 1e6\n" JIRA_REST, 0,
+	    { "f.conf:3: invalid value '0' for 'spool_max' (expected a whole "
+	      "number from 1 to 100000)",
+	      "f.conf:5: invalid value '1e6' for 'spool_max' (expected a "
+	      "whole number from 1 to 100000)",
+	      "f.conf:4: section '[jira]' has no url" } },
 	{ "bad unknown_intent", C, "unknown_intent = maybe\n", 0,
 	    { "f.conf:1: invalid value 'maybe' for 'unknown_intent' "
 	      "(expected deny | allow)" } },
@@ -538,7 +545,8 @@ static const char good_config[] =
     "password_env = _PW\n"
     "[webhook]\n"
     "url = http://127.0.0.1:8080/hook\n"
-    "args = yes\n";
+    "args = yes\n"
+    "spool_max = 200\n";
 
 static void
 test_good_config(void **state)
@@ -566,6 +574,8 @@ test_good_config(void **state)
 	assert_int_equal(c.sections[2].line, 25);
 	assert_int_equal(c.repeat_interval, 5);
 	assert_string_equal(conf_section_get(&c, "webhook", "args"), "yes");
+	assert_string_equal(conf_section_get(&c, "webhook", "spool_max"),
+	    "200");
 
 	/* '#' not after white space is part of the value. */
 	assert_string_equal(conf_section_get(&c, "jira", "url"),
