@@ -27,6 +27,7 @@ struct monitor_groups {
 };
 
 struct alerter;
+struct monitor_gone;	/* what a previous instance marked (reload) */
 
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
@@ -75,12 +76,17 @@ struct monitor {
 	uint64_t	 modified, confirmed_same, restores;
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */
+	/* handed over by the instance this one replaced, for the worker
+	 * to unmark what this one does not cover (atomic exchange) */
+	struct monitor_gone *gone;
 };
 
 struct cmd_opts;
 struct monitor *monitor_start(const struct cmd_opts *, int *,
 	    struct monitor_groups *, struct alerter *);
-void	 monitor_stop(struct monitor *, struct monitor_groups *);
+void	 monitor_stop(struct monitor *, struct monitor_groups *,
+	    struct monitor *);
+void	 monitor_unmark_gone(struct monitor *);
 int	 monitor_needs_restore(const struct monitor *);
 void	 monitor_groups_close(struct monitor_groups *);
 

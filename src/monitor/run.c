@@ -108,7 +108,7 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 		run_sd_notify("READY=1");
 		return m;
 	}
-	monitor_stop(m, NULL);	/* only after the new one answers */
+	monitor_stop(m, NULL, next);	/* only after the new one answers */
 	rn->reloads++;
 	run_sd_notify("READY=1");
 	return next;
@@ -208,7 +208,7 @@ cmd_run(const struct cmd_opts *o)
 		free(sock);
 	}
 	close(sfd);
-	monitor_stop(m, &rn.groups);
+	monitor_stop(m, &rn.groups, NULL);
 	monitor_groups_close(&rn.groups);
 	alert_stop(&rn.alerter);
 	return r;

@@ -565,6 +565,7 @@ worker_main(void *arg)
 	for (int timeout = -1;; timeout = worker_timeout(m)) {
 		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
+		monitor_unmark_gone(m);	/* after a reload, once */
 		if (pfd[3].revents & POLLIN)
 			notify_read(&m->notify, worker_notify, m);
 		if (pfd[0].revents & POLLIN)
