@@ -330,17 +330,18 @@ alert_fold(struct alerter *a, struct alert_sink *s, json_object *ev)
 }
 
 /* The overflow on disk, under a name the alerter skips (at most once a
- * second while it grows, unless now): a crash loses a second of it at
- * most, and the events file has every event anyway. */
+ * second while it grows, unless force): a crash loses a second of it at
+ * most, and the events file has every event anyway. 0: what is on disk
+ * is all of it. */
 static int
-alert_hold(struct alerter *a, int k, int now)
+alert_hold(struct alerter *a, int k, int force)
 {
 	struct alert_overflow *o = &a->sinks[k].over;
 	json_object *d;
 	uint64_t t = util_now_ms();
 	int r;
 
-	if (!o->dirty || (!now && t - o->held_ms < 1000))
+	if (!o->dirty || (!force && t - o->held_ms < 1000))
 		return o->dirty ? -1 : 0;
 	o->held_ms = t;
 	d = json_object_new_object();
@@ -393,6 +394,8 @@ alert_recover(struct alerter *a, int k)
 	char name[96];
 
 	s->pending = spool_count(a->spool_fd, sink_name(k));
+	if (s->pending < 0)
+		s->pending = 0;		/* counted again when it says full */
 	s->counted_ms = util_now_ms();
 	if (spool_release(a->spool_fd, sink_name(k), name, sizeof(name)) == 0) {
 		log_warnx("%s: a digest left by the last run, queued", name);

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,14 +112,13 @@ alerter_prepare_alert(struct alerter *a, struct alert *al, const char *id,
 	sink_dedup_label(a->host, ev, al->dedup, sizeof(al->dedup));
 }
 
-/* Deliver one spooled entry. 0 done (sent or kept), -1 the sink must
- * wait (temporary failure). */
 /* A digest the monitor made of what did not fit the spool: sent as
- * one, like the rate's digests. */
+ * one, through the fields the rate's digests fill. */
 static void
 alerter_overflow(struct alerter *a, struct alert *al, json_object *d)
 {
 	json_object *v = NULL;
+	int64_t n;
 
 	if (!json_object_object_get_ex(d, "items", &al->items) ||
 	    !json_object_is_type(al->items, json_type_array)) {
@@ -126,14 +126,17 @@ alerter_overflow(struct alerter *a, struct alert *al, json_object *d)
 		return;
 	}
 	json_object_object_get_ex(d, "count", &v);
-	al->ndigest = (int)(json_object_get_int64(v) > 0 ?
-	    json_object_get_int64(v) : 1);
+	n = json_object_get_int64(v);
+	al->ndigest = n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
 	json_object_object_get_ex(d, "unlisted", &v);
 	al->unlisted = (long)json_object_get_int64(v);
 	al->overflow = 1;
+	/* every digest of this host shares a label: later ones comment */
 	sink_dedup_label(a->host, al->items, al->dedup, sizeof(al->dedup));
 }
 
+/* Deliver one spooled entry. 0 done (sent or kept), -1 the sink must
+ * wait (temporary failure). */
 static int
 alerter_one(struct alerter *a, int k, const char *name)
 {
