@@ -70,17 +70,46 @@ worker_syscall_name(long nr)
 	}
 }
 
-/* The write-allowed or write-denied event of one record (f: its file,
- * if known). */
-static json_object *
-worker_attempt(struct monitor *m, const struct perm_record *r,
-    const struct mon_file *f)
+/* fimguard.repeat of a summary: how many identical denials it stands
+ * for, and when the first and the last of them were. */
+static void
+worker_repeat_fields(json_object *ev, const struct repeat_slot *rs)
 {
+	json_object *rp = event_obj(event_obj(ev, "fimguard"), "repeat");
+	char t[40];
+
+	json_object_object_add(rp, "count", json_object_new_uint64(rs->count));
+	repeat_time(rs->first_ms, t, sizeof(t));
+	event_set_str(rp, "first", t);
+	repeat_time(rs->last_ms, t, sizeof(t));
+	event_set_str(rp, "last", t);
+}
+
+/* rs: NULL for a record from the ring, else the summary of the
+ * identical denials an interval folded (r is their latest). */
+static void
+worker_perm_event(struct monitor *m, const struct perm_record *r,
+    const struct repeat_slot *rs)
+{
+	const struct watch *w;
+	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
 	json_object *ev, *fg, *op;
 	const char *sc = worker_syscall_name(r->syscall_nr);
 	char flags[32];
 
+	if (w == NULL)
+		return;		/* unwatched since (reload) */
+	if (rs == NULL && denied && repeat_fold(&m->repeat, r, util_now_ms()))
+		return;		/* counted in its interval's summary */
+	if (f != NULL && !denied) {	/* its close-write confirms */
+		struct mon_file *mf = (struct mon_file *)f;
+
+		mf->open_writes++;
+		if (mf->writer == NULL)
+			mf->writer = xmalloc(sizeof(*mf->writer));
+		*mf->writer = *r;
+	}
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -102,55 +131,20 @@ worker_attempt(struct monitor *m, const struct perm_record *r,
 	if (r->io_uring)
 		json_object_object_add(op, "io_uring",
 		    json_object_new_boolean(1));
-	return ev;
+	if (rs != NULL)
+		worker_repeat_fields(ev, rs);
+	event_emit(&m->sink, ev);
 }
 
-static void
-worker_perm_event(struct monitor *m, const struct perm_record *r)
-{
-	const struct watch *w;
-	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
-	int denied = perm_decision_denies(r->decision);
-
-	if (w == NULL)
-		return;		/* unwatched since (reload) */
-	if (denied && repeat_fold(&m->repeat, r, util_now_ms()))
-		return;		/* counted in its interval's summary */
-	if (f != NULL && !denied) {	/* its close-write confirms */
-		struct mon_file *mf = (struct mon_file *)f;
-
-		mf->open_writes++;
-		if (mf->writer == NULL)
-			mf->writer = xmalloc(sizeof(*mf->writer));
-		*mf->writer = *r;
-	}
-	event_emit(&m->sink, worker_attempt(m, r, f));
-}
-
-/* One event for the identical denials an interval folded (all: every
- * open interval, when the worker stops); returns the poll timeout
- * until the next interval ends. */
+/* The summaries of intervals that ended (all: every open one, when the
+ * worker stops); returns the poll timeout until the next one ends. */
 static int
 worker_repeats(struct monitor *m, int all)
 {
 	struct repeat_slot s;
-	const struct watch *w;
-	char t[40];
 
-	while (repeat_take(&m->repeat, util_now_ms(), all, &s)) {
-		const struct mon_file *f = worker_file(m, s.rec.dev,
-		    s.rec.ino, &w);
-		json_object *ev = worker_attempt(m, &s.rec, f), *rp;
-
-		rp = event_obj(event_obj(ev, "fimguard"), "repeat");
-		json_object_object_add(rp, "count",
-		    json_object_new_uint64(s.count));
-		repeat_time(s.first_ms, t, sizeof(t));
-		event_set_str(rp, "first", t);
-		repeat_time(s.last_ms, t, sizeof(t));
-		event_set_str(rp, "last", t);
-		event_emit(&m->sink, ev);
-	}
+	while (repeat_take(&m->repeat, util_now_ms(), all, &s))
+		worker_perm_event(m, &s.rec, &s);
 	return repeat_wait_ms(&m->repeat, util_now_ms());
 }
 
@@ -536,7 +530,7 @@ worker_drain_ring(struct monitor *m)
 	if (read(m->ring.efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("ring eventfd");
 	while (ring_pop(&m->ring, &r))
-		worker_perm_event(m, &r);
+		worker_perm_event(m, &r, NULL);
 }
 
 /* Until the next delayed confirmation or summary, -1: none. */
