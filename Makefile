@@ -3,7 +3,7 @@
 # machine lacks; test and run call it first.
 
 CC	?= cc
-PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp
+PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib
 CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -35,10 +35,12 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
-	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev
+	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
+	     zlib1g-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev
-BENCH_DEPS = aide xxhash time
+	     util-linux attr acl cppcheck patch liburing-dev \
+	     rsyslog rsyslog-relp rsyslog-openssl
+BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
 # What a source package holds (tests and scratch output stay out).
@@ -134,6 +136,7 @@ bench: all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 	bash tests/bench/monitor.sh
+	$(PYTHON) tests/bench/alerts.py
 
 # `run`: a baseline of the default policy in a local state directory
 # (first time only), a check against it, then the real-time monitor in

@@ -58,6 +58,7 @@ struct alerter {
 	uint64_t	 spooled, delivered, failed, spool_errors;
 	uint64_t	 folded;	/* alerts that went into a digest */
 	pthread_mutex_t	 lock;		/* monitor: spool counts, overflow */
+	unsigned	 hellos;	/* workers started (restarts + 1) */
 	char		 host[256];
 	char		 skipped[64];	/* alerter: last unreadable entry */
 };

@@ -14,6 +14,10 @@
 #define EXIT_USAGE	2
 #define EXIT_BASELINE	3
 
+/* --format prometheus (status only); the other formats are
+ * enum render_format's. */
+#define CMD_FORMAT_PROMETHEUS	100
+
 struct cmd_opts {
 	const char	*config;
 	int		 config_given;
@@ -26,6 +30,14 @@ struct cmd_opts {
 	const char	*reason;
 	const char	*mode;
 	int		 foreground;
+	int		 format;	/* enum render_format, or
+					   CMD_FORMAT_PROMETHEUS */
+	int		 format_given;
+	int		 follow;	/* events --follow */
+	const char	*since;		/* events, suggest: --since */
+	const char	*action;	/* events: --action */
+	const char	*path_glob;	/* events: --path */
+	const char	*rule;		/* events, suggest: --rule */
 	int		 verbose;
 	char		**args;
 	int		 nargs;

@@ -129,6 +129,26 @@ alert_severity(const char *v)
 	return 0;
 }
 
+/* [syslog]: facility (default authpriv: the events name secret files)
+ * and the largest message the receiver takes (rsyslog's default
+ * maxMessageSize, 8096). */
+static void
+alert_load_syslog(struct sink_conf *sc, const struct conf *c)
+{
+	static const char *fac[] = { "kern", "user", "mail", "daemon", "auth",
+	    "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
+	    "local0", "local1", "local2", "local3", "local4", "local5",
+	    "local6", "local7" };
+	const char *v = conf_section_get(c, "syslog", "facility");
+
+	sc->facility = 10;
+	for (int i = 0; v != NULL && i < 20; i++)
+		if (strcmp(v, fac[i]) == 0)
+			sc->facility = i < 12 ? i : 16 + (i - 12);
+	v = conf_section_get(c, "syslog", "max_size");
+	sc->max_size = v ? (size_t)atol(v) : 8096;
+}
+
 static int
 alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 {
@@ -160,7 +180,9 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	v = conf_section_get(c, sec, "timeout");
 	sc->timeout_s = v ? atol(v) : 30;
 	v = conf_section_get(c, sec, "rate");
-	sc->rate = v ? atoi(v) : 30;
+	/* a log stream wants every event: no digest unless asked */
+	sc->rate = v ? atoi(v) : kind == SINK_SYSLOG ? 100000 : 30;
+	alert_load_syslog(sc, c);
 	alert_split(conf_section_get(c, sec, "actions"), &s->actions);
 	s->min_sev = alert_severity(conf_section_get(c, sec, "min_severity"));
 	v = conf_section_get(c, sec, "args");
@@ -495,6 +517,8 @@ alert_wanted(const struct alert_sink *s, json_object *ev)
 				return 1;
 		return 0;
 	}
+	if (s->c.kind == SINK_SYSLOG)
+		return 1;	/* the whole stream, approvals included */
 	for (size_t i = 0; i < sizeof(alert_default_actions) /
 	    sizeof(alert_default_actions[0]); i++)
 		if (strcmp(alert_default_actions[i], action) == 0)
@@ -636,6 +660,7 @@ alert_read(struct alerter *a)
 	    (r = msg_recv(a->sock, &m)) > 0; n++) {
 		if (m.type == MSG_HELLO && m.u.hello.version == MSG_VERSION) {
 			a->worker = m.u.hello.pid;
+			a->hellos++;
 			log_info("alerter %d running as uid %u, %u alerts "
 			    "spooled", (int)a->worker, m.u.hello.uid,
 			    m.u.hello.pending);
@@ -670,6 +695,8 @@ alert_status(const struct alerter *a, json_object *o)
 	json_object_object_add(al, "sinks", sinks);
 	json_object_object_add(al, "pid", json_object_new_int(a->pid));
 	json_object_object_add(al, "worker", json_object_new_int(a->worker));
+	json_object_object_add(al, "restarts", json_object_new_int(
+	    a->hellos > 0 ? (int)a->hellos - 1 : 0));
 	json_object_object_add(al, "spooled", json_object_new_uint64(
 	    __atomic_load_n(&a->spooled, __ATOMIC_RELAXED)));
 	json_object_object_add(al, "delivered",

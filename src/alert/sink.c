@@ -292,7 +292,7 @@ sink_field(json_object *ev, const char *dotted)
 }
 
 static const char *sink_names[SINK_NKINDS] = { "jira", "smtp",
-	"webhook" };
+	"webhook", "syslog" };
 
 /* A sink's name: its config section and its spool entries' suffix. */
 const char *

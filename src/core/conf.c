@@ -34,8 +34,8 @@ enum conf_vtype {
 	V_ADDRS,	/* mail addresses (To:) */
 };
 
-enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK, SC_NONE,
-	SC_SINKS /* any of the three sink sections */ };
+enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK,
+	SC_SYSLOG, SC_NONE, SC_SINKS /* any of the sink sections */ };
 
 struct conf_key {
 	int		 scope;
@@ -96,6 +96,12 @@ static const struct conf_key conf_keys[] = {
 	{ SC_WEBHOOK, "token_file", V_PATH, NULL, 0 },
 	{ SC_WEBHOOK, "token_credential", V_WORD, NULL, 0 },
 	{ SC_WEBHOOK, "ca_file", V_PATH, NULL, 0 },
+	{ SC_SYSLOG, "url", V_URL, "relp|tcp|tls|unix", 0 },
+	{ SC_SYSLOG, "ca_file", V_PATH, NULL, 0 },
+	{ SC_SYSLOG, "facility", V_ENUM, "kern|user|mail|daemon|auth|syslog|"
+	    "lpr|news|uucp|cron|authpriv|ftp|local0|local1|local2|local3|"
+	    "local4|local5|local6|local7", 0 },
+	{ SC_SYSLOG, "max_size", V_UINT, NULL, 0 },
 	/* every sink: which events alert, how many a minute, how long */
 	{ SC_SINKS, "actions", V_WORDS, NULL, 0 },
 	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
@@ -108,7 +114,8 @@ static const struct conf_key conf_keys[] = {
 };
 
 static const char *conf_scope_names[] = {
-	"global settings", "rule", "[jira]", "[smtp]", "[webhook]", ""
+	"global settings", "rule", "[jira]", "[smtp]", "[webhook]", "[syslog]",
+	""
 };
 
 /* Parser state for one stream. */
@@ -401,7 +408,8 @@ conf_find_key(int scope, const char *key)
 	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
 		if ((conf_keys[i].scope == scope ||
 		    (conf_keys[i].scope == SC_SINKS && (scope == SC_JIRA ||
-		    scope == SC_SMTP || scope == SC_WEBHOOK))) &&
+		    scope == SC_SMTP || scope == SC_WEBHOOK ||
+		    scope == SC_SYSLOG))) &&
 		    strcmp(conf_keys[i].key, key) == 0)
 			return &conf_keys[i];
 	return NULL;
@@ -592,6 +600,8 @@ conf_header_line(struct conf_pstate *ps, char *line)
 		conf_sink_header(ps, inner, SC_SMTP);
 	else if (strcmp(inner, "webhook") == 0)
 		conf_sink_header(ps, inner, SC_WEBHOOK);
+	else if (strcmp(inner, "syslog") == 0)
+		conf_sink_header(ps, inner, SC_SYSLOG);
 	else {
 		ps->scope = SC_NONE;
 		conf_error(ps, "unknown section '[%s]'", inner);
@@ -651,6 +661,25 @@ conf_parse(struct conf *c, FILE *fp, const char *fname, enum conf_kind kind)
 	return (int)(c->errors.n - before);
 }
 
+/* relp, tcp and tls need host:port; unix an absolute socket path. */
+static void
+conf_validate_syslog(struct conf *c, const struct conf_section *s)
+{
+	const char *u = conf_section_get(c, s->name, "url"), *port, *host;
+
+	if (strcmp(s->name, "syslog") != 0 || u == NULL ||
+	    (host = strstr(u, "://")) == NULL)
+		return;
+	port = strrchr(u, ':');
+	if (strncmp(u, "unix://", 7) == 0 ? u[7] == '/' : port > host + 3 &&
+	    port[1] != '\0' &&
+	    port[1 + strspn(port + 1, "0123456789")] == '\0')
+		return;
+	strlist_push_owned(&c->errors, xasprintf("%s:%d: [syslog] url '%s': "
+	    "expected relp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or "
+	    "unix:///PATH", s->file, s->line, u));
+}
+
 /* The keys a sink cannot work without. */
 static void
 conf_validate_sink(struct conf *c, const struct conf_section *s)
@@ -660,7 +689,7 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		{ "jira", "issue_type", NULL },
 		{ "jira", "token_env", "token_file|token_credential" },
 		{ "smtp", "url", NULL }, { "smtp", "from", NULL },
-		{ "smtp", "to", NULL },
+		{ "smtp", "to", NULL }, { "syslog", "url", NULL },
 	};
 	const char *api;
 
@@ -683,6 +712,7 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		strlist_push_owned(&c->errors, xasprintf("%s:%d: section "
 		    "'[webhook]' has no url, url_env, url_file or "
 		    "url_credential", s->file, s->line));
+	conf_validate_syslog(c, s);
 	api = conf_section_get(c, s->name, "api");
 	if (strcmp(s->name, "jira") == 0 && (api == NULL ||
 	    strcmp(api, "3") == 0) && conf_section_get(c, s->name, "user") ==

@@ -17,6 +17,7 @@
 #include "core/conf.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/render.h"
 #include "core/state.h"
 #include "core/util.h"
 
@@ -254,8 +255,8 @@ event_emit(struct event_sink *s, json_object *ev)
 		s->failed = 1;
 		r = -1;
 	}
-	if (s->to_stdout)
-		fwrite(line, 1, len + 1, stdout);
+	if (s->to_stdout)	/* flushed per event: a pipe sees it now */
+		render_stdout(ev, line, len + 1);
 	free(line);
 	if (s->hook != NULL)
 		s->hook(s->hook_arg, ev);

@@ -34,6 +34,7 @@
 #include "core/cmd.h"
 #include "core/log.h"
 #include "core/priv.h"
+#include "core/render.h"
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
 #include "monitor/perm.h"
@@ -181,6 +182,7 @@ cmd_run(const struct cmd_opts *o)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	render_stdout_setup(o->format);
 	if ((r = run_alerter(o, &rn)) != 0)
 		return r;
 	if ((m = monitor_start(o, &r, &rn.groups, rn.alerting ? &rn.alerter :

@@ -848,3 +848,56 @@ def test_secrets_never_leak(tree, monitors, pki):
     finally:
         srv.stop()
         j.stop()
+
+
+# ---- status --format prometheus -------------------------------------------
+
+PROM_SAMPLE = re.compile(r'^(fimguard_[a-z_]+)(\{sink="[a-z]+"\})? (\d+)$')
+
+
+def prometheus(fim, expect=0):
+    p = subprocess.run([FIMGUARD, "-c", fim.conf, "-p", fim.policy, "-s",
+                        fim.state, "status", "--format", "prometheus"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == expect, p.stderr
+    samples, declared = {}, set()
+    for line in p.stdout.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+            continue
+        m = PROM_SAMPLE.match(line)
+        assert m, f"not a textfile sample: {line!r}"
+        assert m.group(1) in declared, f"{m.group(1)} has no HELP/TYPE"
+        samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+    return samples
+
+
+def test_status_prometheus_shows_spool_depth_age_and_restarts(tree, monitors):
+    with socket.socket() as s:      # a port nobody listens on: sink down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = start(tree, f"[webhook]\nurl = http://127.0.0.1:{port}/hook\n",
+              mode="enforce")
+    monitors.append(m)
+    old = wait_until(lambda: status(tree).get("alerts", {}).get("worker"),
+                     "alerter")
+    rc, _ = op("import sys; open(sys.argv[1], 'ab')", tree.t("a.conf"))
+    assert rc != 0
+    wait_until(lambda: spool(tree), "a spooled alert")
+    time.sleep(1.1)                 # so that the oldest entry is >= 1 s old
+    got = prometheus(tree)
+    assert got["fimguard_up"] == 1
+    assert got["fimguard_denied_total"] >= 1
+    assert got["fimguard_permission_events_total"] >= 1
+    assert got['fimguard_spool_depth{sink="webhook"}'] >= 1
+    assert got["fimguard_spool_oldest_age_seconds"] >= 1
+    assert got["fimguard_alerter_restarts_total"] == 0
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: status(tree)["alerts"]["worker"] not in (old, 0),
+               "a new alerter worker")
+    assert prometheus(tree)["fimguard_alerter_restarts_total"] == 1
+
+
+def test_status_prometheus_without_monitor_says_down(tree):
+    tree.write_config()
+    assert prometheus(tree, expect=2) == {"fimguard_up": 0}
