@@ -91,6 +91,8 @@ static const struct status_metric status_metrics[] = {
 	    "Alerts that could not be spooled." },
 	{ "alerts.restarts", "alerter_restarts_total", "counter",
 	    "Alerter workers started again after the first." },
+	{ "alerts.folded", "alerts_folded_total", "counter",
+	    "Alerts folded into a digest past a sink's spool_max." },
 };
 
 static void
