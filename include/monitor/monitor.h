@@ -42,6 +42,7 @@ struct mon_file {
 	uint64_t	 settle_due_ms;	/* 0: no MODIFY pending */
 	uint64_t	 settle_first_ms;
 	pid_t		 settle_pid;
+	int		 settle_writer;	/* each MODIFY since: a writer's */
 	/* who opened it for writing last: the modified event (and the
 	 * alert) says who, not only which pid closed it */
 	struct perm_record *writer;

@@ -45,6 +45,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/who.h"
+#include "monitor/writer.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
@@ -85,9 +86,14 @@ monitor_make_groups(struct monitor_groups *g, const struct conf *c)
 			log_warn("fanotify_init (pre-content group for "
 			    "truncate = deny; needs Linux 6.14): truncation "
 			    "will be restored, not denied");
+	/* a pidfd with each close-write: writer.c binds the writer */
 	g->data = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
-	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
-	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS |
+	    FAN_REPORT_PIDFD, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (g->data < 0 && errno == EINVAL)
+		g->data = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
+		    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+		    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (g->data < 0) {
 		log_warn("fanotify_init (notification group)");
 		return -1;
@@ -110,6 +116,19 @@ monitor_groups_close(struct monitor_groups *g)
 	g->made = 0;
 }
 
+/* writer.c's fences: made once per run (a reload keeps the groups and
+ * the fence files), watched by each instance's directory table. */
+static void
+monitor_fences(struct monitor *m, int data_fd)
+{
+	char *dir = state_path(&m->state, WRITER_DIR);
+
+	if (writer_init(m->state.dir, data_fd) == 0 &&
+	    notify_mark_fence(&m->notify, dir) < 0)
+		log_warn("%s: cannot watch", dir);
+	free(dir);
+}
+
 static int
 monitor_groups(struct monitor *m, struct monitor_groups *g)
 {
@@ -125,6 +144,7 @@ monitor_groups(struct monitor *m, struct monitor_groups *g)
 		return -1;
 	}
 	g->notify = m->notify.fd;
+	monitor_fences(m, g->data);
 	m->perm_fd = g->perm;
 	m->pre_fd = g->pre;
 	m->data_fd = g->data;
@@ -230,6 +250,33 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 	return 0;
 }
 
+/* One allowed writer's executable: recorded by (device, inode), and
+ * its execs reported to the directory group (writer.c), on exactly the
+ * inode recorded (the mark follows the inode through any path: hard
+ * links, /proc/<pid>/fd, fexecve). */
+static void
+monitor_writer(struct monitor *m, size_t rule, const char *path)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	struct stat st;
+	char proc[64];
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_info("%s: writer not found (rule %s)", path,
+		    m->conf.rules[rule].name);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_OPEN_EXEC, AT_FDCWD,
+	    proc) < 0)
+		log_warn("%s: fanotify_mark (its renames and deletions will "
+		    "count as a non-writer's)", path);
+	close(fd);
+	watch_add_writer(m->tab, rule, st.st_dev, st.st_ino);
+}
+
 static void
 monitor_writers(struct monitor *m)
 {
@@ -243,17 +290,8 @@ monitor_writers(struct monitor *m)
 			if (glob(rule->writers.v[i], GLOB_NOCHECK, NULL,
 			    &g) != 0)
 				continue;
-			for (size_t k = 0; k < g.gl_pathc; k++) {
-				struct stat st;
-
-				if (stat(g.gl_pathv[k], &st) < 0) {
-					log_info("%s: writer not found (rule "
-					    "%s)", g.gl_pathv[k], rule->name);
-					continue;
-				}
-				watch_add_writer(m->tab, r, st.st_dev,
-				    st.st_ino);
-			}
+			for (size_t k = 0; k < g.gl_pathc; k++)
+				monitor_writer(m, r, g.gl_pathv[k]);
 			globfree(&g);
 		}
 	}
@@ -277,8 +315,11 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		/* spool entries come and go (the alerter removes them):
-		 * the directory's mode (root:alerter 02770) guards them */
-		if (depth == 0 && strcmp(de->d_name, SPOOL_DIR) == 0)
+		 * the directory's mode (root:alerter 02770) guards them;
+		 * writer.c's fences are renamed and opened for writing by
+		 * the worker, in a directory of mode 0700 */
+		if (depth == 0 && (strcmp(de->d_name, SPOOL_DIR) == 0 ||
+		    strcmp(de->d_name, WRITER_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
