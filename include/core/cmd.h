@@ -43,6 +43,7 @@ struct cmd_opts {
 	int		 nargs;
 };
 
+void	 cmd_conf_errors(const struct conf *);
 int	 cmd_load_conf(const struct cmd_opts *, struct conf *);
 const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,

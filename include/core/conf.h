@@ -20,6 +20,8 @@ enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
 enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
 enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
 
+#define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
+
 struct conf_rule {
 	char		*name;
 	char		*file;
@@ -49,6 +51,7 @@ struct conf_section {
 struct conf {
 	int		 mode;		/* enum conf_mode */
 	int		 unknown_intent; /* enum conf_intent */
+	int		 repeat_interval; /* seconds; identical denials folded */
 	char		*events;
 	char		*state_dir;
 	char		*policy_dir;

@@ -36,6 +36,7 @@ struct notify {
 int	 notify_init(struct notify *, int);
 void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
+void	 notify_unmark_dir(struct notify *, const char *, const char *);
 int	 notify_mark_fence(struct notify *, const char *);
 typedef void (*notify_fn)(void *, const struct notify_event *);
 void	 notify_read(struct notify *, notify_fn, void *);

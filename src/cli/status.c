@@ -24,7 +24,7 @@ static void
 status_print_alerts(json_object *o)
 {
 	static const char *keys[] = { "sinks", "pid", "worker", "restarts",
-	    "spooled", "delivered", "failed", "spool_errors" };
+	    "spooled", "delivered", "failed", "spool_errors", "folded" };
 	json_object *al, *v;
 
 	if (!json_object_object_get_ex(o, "alerts", &al))
@@ -96,6 +96,8 @@ static const struct status_metric status_metrics[] = {
 	    "Alerts that could not be spooled." },
 	{ "alerts.restarts", "alerter_restarts_total", "counter",
 	    "Alerter workers started again after the first." },
+	{ "alerts.folded", "alerts_folded_total", "counter",
+	    "Alerts folded into a digest past a sink's spool_max." },
 };
 
 static void
@@ -218,8 +220,7 @@ cmd_status(const struct cmd_opts *o)
 
 	conf_init(&c);
 	if (conf_load_config(&c, o->config, o->config_given) != 0) {
-		for (size_t i = 0; i < c.errors.n; i++)
-			fprintf(stderr, "%s\n", c.errors.v[i]);
+		cmd_conf_errors(&c);
 		conf_free(&c);
 		return EXIT_USAGE;
 	}

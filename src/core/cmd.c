@@ -8,8 +8,22 @@
 #include "core/journal.h"
 #include "core/log.h"
 #include "core/scan.h"
+#include "core/util.h"
 
 #define CMD_DEFAULT_STATE	"/var/lib/fimguard"
+
+/* Each "FILE:LINE: message" on a line of its own: a value or a file
+ * name in it may hold a newline or a terminal escape, shown escaped. */
+void
+cmd_conf_errors(const struct conf *c)
+{
+	for (size_t i = 0; i < c->errors.n; i++) {
+		char *e = util_escape(c->errors.v[i]);
+
+		fprintf(stderr, "%s\n", e);
+		free(e);
+	}
+}
 
 /* Returns 0, or prints every error, frees c and returns EXIT_USAGE. */
 int
@@ -18,8 +32,7 @@ cmd_load_conf(const struct cmd_opts *o, struct conf *c)
 	conf_init(c);
 	if (conf_load(c, o->config, o->config_given, o->policy_dir) == 0)
 		return 0;
-	for (size_t i = 0; i < c->errors.n; i++)
-		fprintf(stderr, "%s\n", c->errors.v[i]);
+	cmd_conf_errors(c);
 	fprintf(stderr, "fimguard: %zu error%s in configuration or policy\n",
 	    c->errors.n, c->errors.n == 1 ? "" : "s");
 	conf_free(c);

@@ -59,6 +59,7 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "state_dir", V_PATH, NULL, G(state_dir) },
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
 	{ SC_GLOBAL, "vault_max_size", V_SIZE, NULL, G(vault_max) },
+	{ SC_GLOBAL, "repeat_interval", V_UINT, NULL, G(repeat_interval) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -111,6 +112,10 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
 	{ SC_SINKS, "rate", V_UINT, NULL, 0 },
 	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
+	/* command lines can hold secrets: sent only when asked for */
+	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
+	/* ready entries a sink may have in the spool; past it, a digest */
+	{ SC_SINKS, "spool_max", V_UINT, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {
@@ -387,6 +392,14 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_URL:
 			if (conf_check_url(k, v))
 				break;
+			/* user:password@ (or anything that may be one) is
+			 * a secret: the message must not repeat it */
+			if (strchr(v, '@') != NULL) {
+				conf_error(ps, "invalid value for '%s' (not "
+				    "shown: a URL must not hold "
+				    "user:password@)", k->key);
+				return -1;
+			}
 			exp = conf_expected(k->choices);
 			msg = xasprintf("a %s URL", exp);
 			conf_bad_value(ps, k->key, v, msg);
@@ -466,6 +479,9 @@ conf_store(struct conf_pstate *ps, const struct conf_key *k,
 		break;
 	case V_SIZE:
 		conf_size(w->v[0], (uint64_t *)(base + k->off));
+		break;
+	case V_UINT:	/* checked: 1 to 100000 */
+		*(int *)(base + k->off) = atoi(w->v[0]);
 		break;
 	default:	/* lists: take ownership of the words */
 		*(struct strlist *)(base + k->off) = *w;
@@ -865,6 +881,8 @@ conf_load(struct conf *c, const char *config, int config_required,
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)
 		c->mode = CONF_MODE_AUDIT;
+	if (c->repeat_interval == 0)
+		c->repeat_interval = CONF_REPEAT_INTERVAL;
 	/* unknown_intent stays unset when not given: it only matters for
 	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)

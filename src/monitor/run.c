@@ -141,7 +141,7 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 		run_sd_notify("READY=1");
 		return m;
 	}
-	monitor_halt(m, NULL);	/* only after the new one answers */
+	monitor_halt(m, NULL, next);	/* only after the new one answers */
 	ctl_account(&rn->totals, m);
 	monitor_free(m);
 	rn->totals.reloads++;
@@ -174,6 +174,8 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 			ctl_serve(lfd, *mp, util_now_ms(), &rn->totals);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
 			alert_read(&rn->alerter);
+		if (rn->alerting)
+			alert_tick(&rn->alerter);
 		run_sd_notify("WATCHDOG=1");
 	}
 }

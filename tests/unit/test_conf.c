@@ -235,6 +235,21 @@ static const struct bad_case bad_cases[] = {
 	{ "bad mode", C, "mode = strict\n", 0,
 	    { "f.conf:1: invalid value 'strict' for 'mode' (expected audit | "
 	      "enforce)" } },
+	{ "bad repeat_interval", C, "repeat_interval = 0\n", 0,
+	    { "f.conf:1: invalid value '0' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "repeat_interval with a unit", C, "repeat_interval = 1m\n", 0,
+	    { "f.conf:1: invalid value '1m' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "bad args", C, "[webhook]\nurl = https://w\nargs = all\n", 0,
+	    { "f.conf:3: invalid value 'all' for 'args' (expected yes | no)" } },
+	{ "bad spool_max", C, "[webhook]\nurl = https://w\nspool_max = 0\n"
+	    "[jira]\nspool_max = 1e6\n" JIRA_REST, 0,
+	    { "f.conf:3: invalid value '0' for 'spool_max' (expected a whole "
+	      "number from 1 to 100000)",
+	      "f.conf:5: invalid value '1e6' for 'spool_max' (expected a "
+	      "whole number from 1 to 100000)",
+	      "f.conf:4: section '[jira]' has no url" } },
 	{ "bad unknown_intent", C, "unknown_intent = maybe\n", 0,
 	    { "f.conf:1: invalid value 'maybe' for 'unknown_intent' "
 	      "(expected deny | allow)" } },
@@ -272,10 +287,15 @@ static const struct bad_case bad_cases[] = {
 	    { "f.conf:1: [smtp] user needs password_env, password_file or "
 	      "password_credential" } },
 	{ "url with credentials", C, "[webhook]\nurl = https://u:p@h/x\n", 0,
-	    { "f.conf:2: invalid value 'https://u:p@h/x' for 'url' (expected "
-	      "a https | http URL)",
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
 	      "f.conf:1: section '[webhook]' has no url, url_env, url_file "
 	      "or url_credential" } },
+	{ "credentials in a url with a bad scheme", C, "[smtp]\n"
+	    "url = ftp://user:hunter2@m\n" SMTP_REST, 0,
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
+	      "f.conf:1: section '[smtp]' has no url" } },
 	{ "mail address with a bracket", C, "[smtp]\nurl = smtp://m\n"
 	    "from = <a@b>\nto = t@b.c x\n", 0,
 	    { "f.conf:3: invalid value '<a@b>' for 'from' (expected a mail "
@@ -516,6 +536,7 @@ static const char good_config[] =
     "unknown_intent = allow\n"
     "state_dir = \"/var/lib/fim guard\"\n"
     "policy_dir = /etc/fimguard/policy.d\n"
+    "repeat_interval = 5\n"
     "[jira]\n"
     "url = https://jira.example.com/x#frag\n"
     "api = 3\n"
@@ -535,7 +556,9 @@ static const char good_config[] =
     "starttls = required\n"
     "password_env = _PW\n"
     "[webhook]\n"
-    "url = http://127.0.0.1:8080/hook\n";
+    "url = http://127.0.0.1:8080/hook\n"
+    "args = yes\n"
+    "spool_max = 200\n";
 
 /* vault_max_size: units are powers of 1024; unset is the default. */
 static void
@@ -582,11 +605,15 @@ test_good_config(void **state)
 	assert_int_equal(c.nsections, 3);
 	assert_string_equal(c.sections[0].name, "jira");
 	assert_string_equal(c.sections[0].file, "f.conf");
-	assert_int_equal(c.sections[0].line, 6);
+	assert_int_equal(c.sections[0].line, 7);
 	assert_string_equal(c.sections[1].name, "smtp");
-	assert_int_equal(c.sections[1].line, 15);
+	assert_int_equal(c.sections[1].line, 16);
 	assert_string_equal(c.sections[2].name, "webhook");
-	assert_int_equal(c.sections[2].line, 24);
+	assert_int_equal(c.sections[2].line, 25);
+	assert_int_equal(c.repeat_interval, 5);
+	assert_string_equal(conf_section_get(&c, "webhook", "args"), "yes");
+	assert_string_equal(conf_section_get(&c, "webhook", "spool_max"),
+	    "200");
 
 	/* '#' not after white space is part of the value. */
 	assert_string_equal(conf_section_get(&c, "jira", "url"),
@@ -772,6 +799,7 @@ test_load_defaults(void **state)
 	assert_int_equal(c.unknown_intent, CONF_INTENT_UNSET);
 	assert_true(conf_unknown_deny(&c));
 	assert_null(c.events);
+	assert_int_equal(c.repeat_interval, CONF_REPEAT_INTERVAL);
 	f1 = xasprintf("%s/10-a.rules", pol);
 	f2 = xasprintf("%s/20-b.rules", pol);
 	assert_int_equal(c.files.n, 2);
