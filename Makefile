@@ -41,6 +41,7 @@ TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
 	     util-linux attr acl cppcheck patch liburing-dev \
 	     rsyslog rsyslog-relp rsyslog-openssl
 BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
+FUZZ_DEPS  = clang
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
 # What a source package holds (tests and scratch output stay out).
@@ -127,12 +128,16 @@ lint: deps-test
 	$(MAKE) all
 	$(PYTHON) tests/lint/layers.py $(B)
 
-# Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md).
-fuzz:
-	$(call apt_install,clang)
+# Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md):
+# each target for FUZZ_TIME seconds (CI gives it a short time so that
+# the targets keep building and running).
+fuzz: deps
+	$(call apt_install,$(FUZZ_DEPS))
 	$(MAKE) -f tests/fuzz/Makefile run
 
-bench: all
+# From a fresh clone: the build dependencies first, like test and run.
+bench: deps
+	$(MAKE) all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 	bash tests/bench/monitor.sh

@@ -50,6 +50,8 @@ struct alert {
 	char		 dedup[40];	/* "fimguard-" + 24 hex digits */
 	int		 ndigest;	/* > 0: a digest of that many alerts */
 	json_object	*items;		/* digest: array of their events */
+	int		 overflow;	/* digest: past spool_max, not rate */
+	long		 unlisted;	/* digest: alerts not in items */
 };
 
 struct sink_result {

@@ -43,11 +43,14 @@ struct cmd_opts {
 	int		 nargs;
 };
 
+void	 cmd_conf_errors(const struct conf *);
 int	 cmd_load_conf(const struct cmd_opts *, struct conf *);
 const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);
-void	 cmd_scan(struct entryvec *, struct state *, int);
+int	 cmd_lock(struct state *);
+size_t	 cmd_scan(struct entryvec *, struct state *, const struct conf *,
+	    int);
 
 #endif

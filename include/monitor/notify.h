@@ -42,6 +42,7 @@ void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
 int	 notify_mark_fd(struct notify *, int, const char *, int);
 int	 notify_dir_id(void *, const char *, uint64_t *, uint64_t *);
+void	 notify_unmark_dir(struct notify *, const char *, const char *);
 int	 notify_mark_fence(struct notify *, const char *);
 typedef void (*notify_fn)(void *, const struct notify_event *);
 void	 notify_read(struct notify *, notify_fn, void *);

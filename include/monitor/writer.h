@@ -17,6 +17,7 @@
 enum writer_queue { WRITER_Q_NOTIFY, WRITER_Q_DATA, WRITER_NQ };
 
 int	 writer_init(const char *, int);
+void	 writer_adopt(const struct watch_tab *);
 void	 writer_exec(int, pid_t);
 void	 writer_fence_seen(enum writer_queue, uint64_t);
 int	 writer_data_fence(int, pid_t);

@@ -128,6 +128,9 @@ syslog_put_sd(FILE *m, json_object *ev)
 		{ "baseline_sha256", "fimguard.baseline.sha256" },
 		{ "exe", "process.executable" }, { "pid", "process.pid" },
 		{ "uid", "user.id" }, { "auid", "user.audit.id" },
+		/* one message for many occurrences (a digest's item, or
+		 * repeated denials): how many */
+		{ "count", "fimguard.repeat.count" },
 	};
 
 	fputs("[" SYSLOG_SDID, m);

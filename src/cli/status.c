@@ -24,7 +24,7 @@ static void
 status_print_alerts(json_object *o)
 {
 	static const char *keys[] = { "sinks", "pid", "worker", "restarts",
-	    "spooled", "delivered", "failed", "spool_errors" };
+	    "spooled", "delivered", "failed", "spool_errors", "folded" };
 	json_object *al, *v;
 
 	if (!json_object_object_get_ex(o, "alerts", &al))
@@ -42,7 +42,8 @@ status_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "queue", "dropped", "errors", "uptime_s", "reloads" };
+	    "restores", "queue", "dropped", "errors", "events_lost",
+	    "vault_hash_only", "uptime_s", "reloads" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_object *v;
@@ -79,6 +80,10 @@ static const struct status_metric status_metrics[] = {
 	    "Write records dropped on a full queue." },
 	{ "errors", "errors_total", "counter",
 	    "Errors while answering permission events." },
+	{ "events_lost", "events_lost_total", "counter",
+	    "Events that could not be written to the events file." },
+	{ "vault_hash_only", "vault_hash_only_files", "gauge",
+	    "Baseline files above vault_max_size: no diff, no restore." },
 	{ "files", "protected_files", "gauge", "Files marked." },
 	{ "uptime_s", "uptime_seconds", "gauge",
 	    "Seconds since the monitor started." },
@@ -91,6 +96,8 @@ static const struct status_metric status_metrics[] = {
 	    "Alerts that could not be spooled." },
 	{ "alerts.restarts", "alerter_restarts_total", "counter",
 	    "Alerter workers started again after the first." },
+	{ "alerts.folded", "alerts_folded_total", "counter",
+	    "Alerts folded into a digest past a sink's spool_max." },
 };
 
 static void
@@ -213,8 +220,7 @@ cmd_status(const struct cmd_opts *o)
 
 	conf_init(&c);
 	if (conf_load_config(&c, o->config, o->config_given) != 0) {
-		for (size_t i = 0; i < c.errors.n; i++)
-			fprintf(stderr, "%s\n", c.errors.v[i]);
+		cmd_conf_errors(&c);
 		conf_free(&c);
 		return EXIT_USAGE;
 	}

@@ -8,13 +8,16 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/conf.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #define CONF_LINE_MAX	65536
@@ -32,6 +35,7 @@ enum conf_vtype {
 	V_UINT,		/* a whole number from 1 to 100000 */
 	V_HEADER,	/* one mail address (From:) */
 	V_ADDRS,	/* mail addresses (To:) */
+	V_SIZE,		/* bytes, with K, M, G or T (powers of 1024), or none */
 };
 
 enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK,
@@ -54,6 +58,8 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "unknown_intent", V_ENUM, "deny|allow", G(unknown_intent) },
 	{ SC_GLOBAL, "state_dir", V_PATH, NULL, G(state_dir) },
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
+	{ SC_GLOBAL, "vault_max_size", V_SIZE, NULL, G(vault_max) },
+	{ SC_GLOBAL, "repeat_interval", V_UINT, NULL, G(repeat_interval) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -106,6 +112,10 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
 	{ SC_SINKS, "rate", V_UINT, NULL, 0 },
 	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
+	/* command lines can hold secrets: sent only when asked for */
+	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
+	/* ready entries a sink may have in the spool; past it, a digest */
+	{ SC_SINKS, "spool_max", V_UINT, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {
@@ -315,6 +325,34 @@ conf_check_envname(const char *w)
 	return 1;
 }
 
+/* "64M" -> 67108864; "none" -> UINT64_MAX. Returns -1 if malformed or
+ * 0 (a rule that wants no vault copy says diff = no, restore = no). */
+static int
+conf_size(const char *w, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	size_t digits = strspn(w, "0123456789");
+	const char *u = NULL;
+	uint64_t v = 0;
+	int shift = 0;
+
+	if (strcmp(w, "none") == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (digits == 0 || digits > 15 || (w[digits] != '\0' &&
+	    (w[digits + 1] != '\0' || (u = strchr(units, w[digits])) == NULL)))
+		return -1;
+	if (w[digits] != '\0')
+		shift = 10 * (int)(u - units + 1);
+	for (size_t i = 0; i < digits; i++)
+		v = v * 10 + (uint64_t)(w[i] - '0');
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 /* Validate every word of a value against its type; report the first
  * bad word. Returns 0 when the value is acceptable. */
 static int
@@ -354,6 +392,14 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_URL:
 			if (conf_check_url(k, v))
 				break;
+			/* user:password@ (or anything that may be one) is
+			 * a secret: the message must not repeat it */
+			if (strchr(v, '@') != NULL) {
+				conf_error(ps, "invalid value for '%s' (not "
+				    "shown: a URL must not hold "
+				    "user:password@)", k->key);
+				return -1;
+			}
 			exp = conf_expected(k->choices);
 			msg = xasprintf("a %s URL", exp);
 			conf_bad_value(ps, k->key, v, msg);
@@ -373,6 +419,12 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 				break;
 			conf_bad_value(ps, k->key, v,
 			    "a whole number from 1 to 100000");
+			return -1;
+		case V_SIZE:
+			if (conf_size(v, &(uint64_t){ 0 }) == 0)
+				break;
+			conf_bad_value(ps, k->key, v, "a size above 0 such "
+			    "as 64M (K, M, G, T: powers of 1024), or none");
 			return -1;
 		case V_HEADER:
 		case V_ADDRS:
@@ -424,6 +476,12 @@ conf_store(struct conf_pstate *ps, const struct conf_key *k,
 	case V_PATH:
 		free(*(char **)(base + k->off));
 		*(char **)(base + k->off) = xstrdup(w->v[0]);
+		break;
+	case V_SIZE:
+		conf_size(w->v[0], (uint64_t *)(base + k->off));
+		break;
+	case V_UINT:	/* checked: 1 to 100000 */
+		*(int *)(base + k->off) = atoi(w->v[0]);
 		break;
 	default:	/* lists: take ownership of the words */
 		*(struct strlist *)(base + k->off) = *w;
@@ -734,20 +792,34 @@ conf_validate(struct conf *c)
 	return (int)(c->errors.n - before);
 }
 
+/* A symlink is allowed (configuration management links files into
+ * /etc), a FIFO or device is not: reading one would hang or never end. */
 static int
 conf_parse_file(struct conf *c, const char *path, enum conf_kind kind,
     int required)
 {
-	FILE *fp = fopen(path, "re");
-	int n;
+	char *why = NULL;
+	int fd = file_open(path, O_RDONLY, 0, &why), n;
+	FILE *fp;
 
-	if (fp == NULL) {
-		if (!required && errno == ENOENT)
+	if (fd < 0) {
+		if (!required && errno == ENOENT) {
+			free(why);
 			return 0;
-		strlist_push_owned(&c->errors, xasprintf("%s: cannot open: "
-		    "%s", path, strerror(errno)));
+		}
+		/* EINVAL: file_open's "not a regular file" */
+		if (errno != EINVAL) {
+			char *msg = xasprintf("%s: cannot open: %s", path,
+			    strerror(errno));
+
+			free(why);
+			why = msg;
+		}
+		strlist_push_owned(&c->errors, why);
 		return 1;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	n = conf_parse(c, fp, path, kind);
 	fclose(fp);
 	return n;
@@ -809,6 +881,8 @@ conf_load(struct conf *c, const char *config, int config_required,
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)
 		c->mode = CONF_MODE_AUDIT;
+	if (c->repeat_interval == 0)
+		c->repeat_interval = CONF_REPEAT_INTERVAL;
 	/* unknown_intent stays unset when not given: it only matters for
 	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)
@@ -838,6 +912,13 @@ int
 conf_unknown_deny(const struct conf *c)
 {
 	return c->unknown_intent != CONF_INTENT_ALLOW;
+}
+
+/* Files larger than this get no vault copy (hash only). */
+uint64_t
+conf_vault_max(const struct conf *c)
+{
+	return c->vault_max != 0 ? c->vault_max : CONF_VAULT_MAX_DEFAULT;
 }
 
 int

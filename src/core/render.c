@@ -224,7 +224,8 @@ render_text(const struct render *r, json_object *ev)
 	    *path = render_get(ev, "file", "path"),
 	    *prev = fg ? render_get(fg, "previous", "path") : NULL,
 	    *err = fg ? render_get(fg, "error", NULL) : NULL,
-	    *diff = fg ? render_get(fg, "diff", NULL) : NULL;
+	    *diff = fg ? render_get(fg, "diff", NULL) : NULL,
+	    *times = fg ? render_get(fg, "repeat", "count") : NULL;
 	char *out = NULL;
 	size_t sz = 0;
 	FILE *m = open_memstream(&out, &sz);
@@ -241,6 +242,11 @@ render_text(const struct render *r, json_object *ev)
 	}
 	render_put(m, path ? path : "-", 4096);
 	render_writer(m, ev);
+	if (times != NULL) {	/* one line for many denials */
+		fputs(", ", m);
+		render_put(m, times, 24);
+		fputs(" times", m);
+	}
 	if (rule != NULL || sev != NULL) {
 		fputs(" [rule ", m);
 		render_put(m, rule ? rule : "-", 128);

@@ -50,6 +50,10 @@
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
 
+/* Events lost to a full disk, counted since the process started: every
+ * instance (a reload makes a new one) writes through it. */
+static struct event_loss monitor_loss = EVENT_LOSS_INIT;
+
 static void
 monitor_raise_nofile(void)
 {
@@ -567,6 +571,7 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 	fdpath_known_free(&known);
 	entryvec_free(&now);
 	monitor_writers(m);
+	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
 	return errors;
 }
@@ -587,8 +592,14 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
-	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
-	    MONITOR_EVENTS, m->foreground);
+	repeat_init(&m->repeat, (unsigned)m->conf.repeat_interval);
+	/* a FIFO or device there is a configuration error (a reload keeps
+	 * the running instance); a file that cannot be opened now is
+	 * tried again, and what cannot be written is counted */
+	if (event_sink_open(&m->sink, m->conf.events ? m->conf.events :
+	    MONITOR_EVENTS, m->foreground) == EVENT_SINK_NOT_FILE)
+		return EXIT_USAGE;
+	m->sink.loss = &monitor_loss;
 	if (m->alerter != NULL) {
 		m->sink.hook = alert_event;
 		m->sink.hook_arg = m->alerter;
@@ -605,6 +616,124 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	    .unknown_deny = conf_unknown_deny(&m->conf),
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
 	return 0;
+}
+
+/* ---- reload: the marks outlive the instance that made them (they are
+ * on the groups, which the next instance gets); the next one's worker
+ * removes those of files and directories it does not cover, or a file
+ * dropped from the policy would still send every open through us. */
+
+struct monitor_gone {
+	struct monitor_gone_file {
+		uint64_t dev, ino;
+		char	*path;
+	}		*files;
+	size_t		 nfiles;
+	struct strlist	 dirs, keys;	/* directory marks: path, handle */
+};
+
+static void
+monitor_gone_free(struct monitor_gone *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nfiles; i++)
+		free(g->files[i].path);
+	free(g->files);
+	strlist_free(&g->dirs);
+	strlist_free(&g->keys);
+	free(g);
+}
+
+static void
+monitor_gone_add(struct monitor_gone *g, uint64_t dev, uint64_t ino,
+    const char *path)
+{
+	g->files = xreallocarray(g->files, g->nfiles + 1, sizeof(*g->files));
+	g->files[g->nfiles++] = (struct monitor_gone_file){ dev, ino,
+	    xstrdup(path) };
+}
+
+/* old's threads have stopped: what it marked (and what it was handed
+ * and had not got to, after two reloads in a row) goes to next. */
+static void
+monitor_hand_over(struct monitor *old, struct monitor *next)
+{
+	struct monitor_gone *g = xcalloc(1, sizeof(*g)), *left;
+	const struct watch_tab *t = old->tab;
+	uint64_t one = 1;
+
+	if ((left = __atomic_exchange_n(&old->gone, NULL,
+	    __ATOMIC_ACQ_REL)) != NULL) {
+		for (size_t i = 0; i < left->nfiles; i++)
+			monitor_gone_add(g, left->files[i].dev,
+			    left->files[i].ino, left->files[i].path);
+		for (size_t i = 0; i < left->dirs.n; i++) {
+			strlist_push(&g->dirs, left->dirs.v[i]);
+			strlist_push(&g->keys, left->keys.v[i]);
+		}
+		monitor_gone_free(left);
+	}
+	for (size_t i = 0; t != NULL && i < t->cap; i++)
+		if (t->v[i].used && t->v[i].entry < old->nfiles)
+			monitor_gone_add(g, t->v[i].dev, t->v[i].ino,
+			    old->files[t->v[i].entry].path);
+	for (size_t i = 0; i < old->notify.paths.n; i++) {
+		strlist_push(&g->dirs, old->notify.paths.v[i]);
+		strlist_push(&g->keys, old->notify.keys.v[i]);
+	}
+	monitor_gone_free(__atomic_exchange_n(&next->gone, g,
+	    __ATOMIC_ACQ_REL));
+	if (write(next->ring.efd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the worker");
+}
+
+/* One file the previous policy covered and this one does not: its
+ * marks go, if its path still leads to the inode marked (else that
+ * inode was replaced or moved, and is not what the path protects). */
+static void
+monitor_unmark(struct monitor *m, const struct monitor_gone_file *f)
+{
+	int fd = open(f->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char proc[64];
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
+	    (uint64_t)st.st_ino == f->ino) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		/* ENOENT: that group had no mark on it */
+		fanotify_mark(m->perm_fd, FAN_MARK_REMOVE, FAN_OPEN_PERM,
+		    AT_FDCWD, proc);
+		fanotify_mark(m->data_fd, FAN_MARK_REMOVE, FAN_CLOSE_WRITE,
+		    AT_FDCWD, proc);
+		fanotify_mark(m->notify.fd, FAN_MARK_REMOVE, FAN_MODIFY |
+		    FAN_ATTRIB, AT_FDCWD, proc);
+		if (m->pre_fd >= 0)
+			fanotify_mark(m->pre_fd, FAN_MARK_REMOVE,
+			    0x00100000 /* FAN_PRE_ACCESS */, AT_FDCWD, proc);
+	}
+	close(fd);
+}
+
+/* The worker, after a reload: unmark what the previous instance marked
+ * and this one does not cover. The worker is the one thread that
+ * changes this instance's tables, so they cannot change meanwhile. */
+void
+monitor_unmark_gone(struct monitor *m)
+{
+	struct monitor_gone *g = __atomic_exchange_n(&m->gone, NULL,
+	    __ATOMIC_ACQ_REL);
+
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nfiles; i++)
+		if (watch_get(m->tab, g->files[i].dev, g->files[i].ino) == NULL)
+			monitor_unmark(m, &g->files[i]);
+	for (size_t i = 0; i < g->dirs.n; i++)
+		notify_unmark_dir(&m->notify, g->dirs.v[i], g->keys.v[i]);
+	monitor_gone_free(g);
 }
 
 /* The groups' fds belong to struct monitor_groups, not to us. */
@@ -624,9 +753,11 @@ monitor_close(struct monitor *m)
 	for (size_t i = 0; i < m->nretired; i++)
 		watch_tab_free(m->retired[i]);
 	free(m->retired);
+	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
 	notify_free(&m->notify);
 	ring_free(&m->ring);
+	repeat_free(&m->repeat);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);
 	state_close(&m->state);
@@ -754,12 +885,28 @@ monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
 	return m;
 }
 
-/* Stop the threads and release everything but the groups: a reload
- * hands them to the next instance (last NULL); at exit (last: the
- * groups), the permission groups close as soon as their thread is
- * gone, and the kernel allows whatever is still pending. */
+/* Stop the threads (monitor_halt) and release everything but the
+ * groups (monitor_free): a reload hands them, and what was marked on
+ * them, to the next instance (last NULL, next the new instance); at exit
+ * (last: the groups), the permission groups close as soon as their
+ * thread is gone, and the kernel allows whatever is still pending.
+ * Between the two the instance's counters are final. */
 void
 monitor_stop(struct monitor *m, struct monitor_groups *last)
+{
+	monitor_halt(m, last, NULL);
+	monitor_free(m);
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	monitor_close(m);
+}
+
+void
+monitor_halt(struct monitor *m, struct monitor_groups *last,
+    struct monitor *next)
 {
 	uint64_t one = 1;
 
@@ -778,5 +925,6 @@ monitor_stop(struct monitor *m, struct monitor_groups *last)
 		last->pre = -1;
 	}
 	pthread_join(m->worker_tid, NULL);
-	monitor_close(m);
+	if (next != NULL)
+		monitor_hand_over(m, next);
 }

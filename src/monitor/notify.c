@@ -189,6 +189,38 @@ notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	return 1;
 }
 
+/* A reload: stop watching a directory the previous policy needed and
+ * this one does not (key: its handle when it was marked). Only if the
+ * path still leads to that directory: another one renamed there may be
+ * one we watch. */
+void
+notify_unmark_dir(struct notify *n, const char *path, const char *key)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char buf[128];
+	} h;
+	struct statfs sf;
+	int mnt, same;
+	size_t idx;
+	char *now;
+
+	if (htab_get(&n->dirs, key, &idx))
+		return;		/* still ours */
+	h.fh.handle_bytes = sizeof(h.buf);
+	if (statfs(path, &sf) < 0 ||
+	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+		return;		/* gone: so is its mark */
+	now = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
+	    h.fh.handle_bytes);
+	same = strcmp(now, key) == 0;
+	free(now);
+	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE |
+	    FAN_MARK_DONT_FOLLOW | FAN_MARK_ONLYDIR, NOTIFY_DIR_MASK,
+	    AT_FDCWD, path) < 0 && errno != ENOENT)
+		log_warn("%s: cannot stop watching", path);
+}
+
 /* The fence directory (writer.c): its events are the monitor's own. */
 int
 notify_mark_fence(struct notify *n, const char *path)

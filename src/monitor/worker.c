@@ -73,8 +73,37 @@ worker_syscall_name(long nr)
 	}
 }
 
+/* fimguard's own command (approve, init) writing its state files:
+ * allowed because the writer is fimguard's executable, and on record as
+ * the approval itself (history.jsonl, baseline-approved events), so no
+ * alert about fimguard's own file. */
+static int
+worker_own_write(const struct mon_file *f, const struct perm_record *r)
+{
+	return f != NULL && f->rule < 0 && r != NULL &&
+	    r->decision == PERM_ALLOW_WRITER;
+}
+
+/* fimguard.repeat of a summary: how many identical denials it stands
+ * for, and when the first and the last of them were. */
 static void
-worker_perm_event(struct monitor *m, const struct perm_record *r)
+worker_repeat_fields(json_object *ev, const struct repeat_slot *rs)
+{
+	json_object *rp = event_obj(event_obj(ev, "fimguard"), "repeat");
+	char t[40];
+
+	json_object_object_add(rp, "count", json_object_new_uint64(rs->count));
+	repeat_time(rs->first_ms, t, sizeof(t));
+	event_set_str(rp, "first", t);
+	repeat_time(rs->last_ms, t, sizeof(t));
+	event_set_str(rp, "last", t);
+}
+
+/* rs: NULL for a record from the ring, else the summary of the
+ * identical denials an interval folded (r is their latest). */
+static void
+worker_perm_event(struct monitor *m, const struct perm_record *r,
+    const struct repeat_slot *rs)
 {
 	const struct watch *w;
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
@@ -85,6 +114,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 
 	if (w == NULL)
 		return;		/* unwatched since (reload) */
+	if (rs == NULL && denied && repeat_fold(&m->repeat, r, util_now_ms()))
+		return;		/* counted in its interval's summary */
 	if (f != NULL && !denied) {	/* its close-write confirms */
 		struct mon_file *mf = (struct mon_file *)f;
 
@@ -93,6 +124,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 			mf->writer = xmalloc(sizeof(*mf->writer));
 		*mf->writer = *r;
 	}
+	if (worker_own_write(f, r))
+		return;
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -114,7 +147,21 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	if (r->io_uring)
 		json_object_object_add(op, "io_uring",
 		    json_object_new_boolean(1));
+	if (rs != NULL)
+		worker_repeat_fields(ev, rs);
 	event_emit(&m->sink, ev);
+}
+
+/* The summaries of intervals that ended (all: every open one, when the
+ * worker stops); returns the poll timeout until the next one ends. */
+static int
+worker_repeats(struct monitor *m, int all)
+{
+	struct repeat_slot s;
+
+	while (repeat_take(&m->repeat, util_now_ms(), all, &s))
+		worker_perm_event(m, &s.rec, &s);
+	return repeat_wait_ms(&m->repeat, util_now_ms());
 }
 
 /* Did an allowed writer of rule make the change that (pidfd, pid) read
@@ -283,6 +330,11 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 	/* MODIFY and CLOSE_WRITE both come for one write: report each
 	 * new content once. */
 	if (f->has_last && memcmp(f->last_sha, now.sha, 32) == 0)
+		goto out;
+	if (f->rule < 0 && (f->writer == NULL || f->writer->pid != pid))
+		worker_drain_ring(m);	/* who opened it, if not read yet */
+	if (f->writer != NULL && f->writer->pid == pid &&
+	    worker_own_write(f, f->writer))
 		goto out;
 	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
 	((struct mon_file *)f)->has_last = 1;
@@ -619,7 +671,7 @@ worker_drain_ring(struct monitor *m)
 	if (read(m->ring.efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("ring eventfd");
 	while (ring_pop(&m->ring, &r))
-		worker_perm_event(m, &r);
+		worker_perm_event(m, &r, NULL);
 }
 
 /* One worker at a time: during a reload the old and the new one read
@@ -627,16 +679,25 @@ worker_drain_ring(struct monitor *m)
  * order it was read. */
 static pthread_mutex_t worker_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The shorter of two poll timeouts, -1 meaning none. */
+static int
+worker_min(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 /* How long poll may wait: for a MODIFY to settle, for writer.c's next
- * look at a process, not at all for directory events read ahead. */
+ * look at a process, for the end of a repeat interval, not at all for
+ * directory events read ahead. */
 static int
 worker_timeout(struct monitor *m)
 {
-	int a = worker_settle(m), b = writer_tick(m->tab);
+	int a = worker_settle(m), b = writer_tick(m->tab),
+	    c = worker_repeats(m, 0);
 
 	if (notify_pending())
 		return 0;
-	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+	return worker_min(worker_min(a, b), c);
 }
 
 void *
@@ -657,6 +718,7 @@ worker_main(void *arg)
 		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&worker_lock);
+		monitor_unmark_gone(m);	/* after a reload, once */
 		if ((pfd[3].revents & POLLIN) || notify_pending())
 			notify_read(&m->notify, worker_notify, m);
 		if (pfd[0].revents & POLLIN)
@@ -669,5 +731,6 @@ worker_main(void *arg)
 			break;
 	}
 	worker_drain_ring(m);	/* report what was answered before stop */
+	worker_repeats(m, 1);
 	return NULL;
 }

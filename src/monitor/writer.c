@@ -39,9 +39,13 @@
  * before O and ends after it (another thread changing the file
  * meanwhile, or an exec that fails after the open) is no O: an exec in
  * progress or failed does not show the writer's executable. A process
- * whose writer exec was not seen (started before the monitor, or before
- * its executable was in the policy) is not trusted, nor is one whose
- * pid or exec event could not be kept (FAN_EPIDFD, a full table).
+ * whose writer exec was not seen (its executable was not in the policy
+ * yet) is not trusted, nor is one whose pid or exec event could not be
+ * kept (FAN_EPIDFD, a full table). A writer already running when the
+ * monitor starts (dpkg restarting fimguard from a postinst, then going
+ * on with other packages) is adopted once, at start (writer_adopt):
+ * the exec marks are in place before /proc is read, so the start stands
+ * in for the exec event, and everything after it is as above.
  * Not covered: a writer running code an attacker chose (LD_PRELOAD,
  * ptrace), and an executable link changed without exec (prctl
  * PR_SET_MM_EXE_FILE: CAP_SYS_RESOURCE, or checkpoint/restore rights in
@@ -89,6 +93,7 @@ struct writer_proc {
 
 static struct {
 	int		 tried;		/* writer_init ran */
+	int		 adopted;	/* writer_adopt ran */
 	int		 ok;		/* else nothing is trusted */
 	int		 dirfd;
 	uint64_t	 data_dev, data_ino;
@@ -98,6 +103,8 @@ static struct {
 	int		 warned;
 	struct writer_proc p[WRITER_MAX];
 } writer = { .dirfd = -1 };
+
+static void	writer_fences(void);
 
 /* The pidfs inode of a pidfd: the process, never reused. 0: none. */
 static uint64_t
@@ -239,6 +246,81 @@ writer_slot(void)
 	return NULL;
 }
 
+/* Follow one process from now on as if its exec event had just been
+ * read: observed, then fenced, by the worker. pidfd is taken. Returns
+ * its slot, or NULL if the table is full. */
+static struct writer_proc *
+writer_follow(int pidfd, pid_t pid)
+{
+	struct writer_proc *p = writer_slot();
+
+	if (p == NULL) {
+		close(pidfd);
+		if (!writer.warned++)
+			log_warnx("too many writer processes to follow: the "
+			    "changes of those left out count as a non-writer's");
+		return NULL;
+	}
+	p->pidfd = pidfd;
+	p->pid = pid;
+	p->key = writer_key(pidfd);
+	writer_reset(p);
+	return p;
+}
+
+/* Observation O made: the executable is a writer's, seen while the
+ * process lived. Its fences are still to be sent. */
+static void
+writer_seen(struct writer_proc *p, uint64_t dev, uint64_t ino)
+{
+	if (p == NULL)
+		return;
+	p->seen = 1;
+	p->dev = dev;
+	p->ino = ino;
+	memset(p->fence, 0, sizeof(p->fence));
+}
+
+/* Once, at the first start, before any thread runs (writer.p is the
+ * worker's) and before the seccomp filter (pidfd_open): processes that
+ * already run an allowed writer. Called after the writers' exec marks
+ * are placed, so an exec that races this scan is queued and read after
+ * it, and resets the process as any exec does. pidfd first, then the
+ * executable, then the pidfd alive: the executable read was this
+ * process's. */
+void
+writer_adopt(const struct watch_tab *t)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (!writer.ok || writer.adopted)
+		return;
+	writer.adopted = 1;
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		uint64_t dev, ino;
+		int pidfd;
+
+		if (*end != '\0' || pid <= 0 || pid == getpid())
+			continue;
+		if ((pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
+			continue;
+		if (who_exe_id((pid_t)pid, &dev, &ino) == 0 &&
+		    watch_writer_any(t, dev, ino) && writer_alive(pidfd))
+			writer_seen(writer_follow(pidfd, (pid_t)pid), dev, ino);
+		else
+			close(pidfd);
+	}
+	closedir(d);
+	/* the fences go into the queues now, before the monitor reports
+	 * ready: a writer going on at once is already vouched for */
+	writer_fences();
+}
+
 /* An exec of an allowed writer's executable, read from the directory
  * queue in order (pidfd < 0: the process is gone, or its pidfd could
  * not be made). The process starts over: observed again, fenced again. */
@@ -258,18 +340,8 @@ writer_exec(int pidfd, pid_t pid)
 	}
 	if (p != NULL || key == 0 || !writer.ok)
 		return;
-	if ((p = writer_slot()) == NULL ||
-	    (p->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) < 0) {
-		if (p != NULL)
-			p->pidfd = -1;
-		if (!writer.warned++)
-			log_warnx("too many writer processes to follow: the "
-			    "changes of those left out count as a non-writer's");
-		return;
-	}
-	p->pid = pid;
-	p->key = key;
-	writer_reset(p);
+	if ((pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) >= 0)
+		(void)writer_follow(pidfd, pid);
 }
 
 void
@@ -302,10 +374,7 @@ writer_observe(struct writer_proc *p, const struct watch_tab *t,
 
 	if (who_exe_id(p->pid, &dev, &ino) == 0 &&
 	    watch_writer_any(t, dev, ino) && writer_alive(p->pidfd)) {
-		p->seen = 1;
-		p->dev = dev;
-		p->ino = ino;
-		memset(p->fence, 0, sizeof(p->fence));
+		writer_seen(p, dev, ino);
 		return;
 	}
 	if (!writer_alive(p->pidfd)) {

@@ -97,3 +97,23 @@ def test_scan_failed_keeps_the_mode_change(unpriv):
     assert ev["fimguard"].get("error"), ev
     p = fim.check(user=NOBODY, expect=1)
     assert "    mode 0644 -> 0000\n" in p.stdout, p.stdout
+
+
+def test_names_in_log_lines_are_escaped(unpriv):
+    """An unreadable file and directory whose names hold a newline and a
+    terminal escape: init and check name them in their warnings, escaped,
+    so no line of stderr carries a raw control byte."""
+    fim = unpriv
+    nasty = "evil\n\x1b[31m"
+    fim.write(nasty + "file", b"x\n", mode=0o000)
+    d = fim.mkdir(nasty + "dir", mode=0o700)
+    fim.write(nasty + "dir/inner", b"x\n")
+    os.chmod(d, 0o700)
+    p = fim.init(user=NOBODY, expect=0)
+    q = fim.check(user=NOBODY, expect=1)
+    for out in (p.stderr, q.stderr):
+        assert "evil\\n\\x1b[31mdir: cannot open directory" in out, out
+        bad = [l for l in out.split("\n")
+               if any(ord(c) < 0x20 or c == "\x7f" for c in l)]
+        assert bad == [], out
+    assert "evil\\n\\x1b[31mfile: recorded without content" in p.stderr

@@ -413,3 +413,46 @@ def test_reused_pid_of_a_writers_child_is_not_the_writer(fim):
             except ProcessLookupError:
                 pass
         m.stop()
+
+
+def test_writer_running_before_the_monitor_starts_is_recognised(fim):
+    """A package manager that restarts fimguard from a postinst and goes
+    on with other packages: it was running before the monitor started,
+    so no exec event of it is ever read. It is adopted at start; its
+    rename and unlink are kept, not undone."""
+    writer = os.path.join(fim.outside, "pkgtool")   # a python of its own
+    shutil.copy(os.path.realpath(PY), writer)
+    for name in ("r.conf", "u.conf"):
+        fim.write(name, f"{name} old\n".encode(), mode=0o640)
+    fim.rule(restore="yes", writers=writer)
+    fim.init()
+    go = os.path.join(fim.outside, "go")
+    new = os.path.join(fim.outside, "r.conf.new")
+    with open(new, "w") as f:
+        f.write("packaged\n")
+    code = ("import os, sys, time\n"
+            "go, new, tree = sys.argv[1:4]\n"
+            "t = time.time() + 60\n"
+            "while not os.path.exists(go) and time.time() < t:\n"
+            "    time.sleep(0.02)\n"
+            "os.rename(new, os.path.join(tree, 'r.conf'))\n"
+            "os.unlink(os.path.join(tree, 'u.conf'))\n")
+    p = subprocess.Popen(["timeout", "-s", "KILL", "90", writer, "-c", code,
+                          go, new, fim.tree])
+    m = None
+    try:
+        time.sleep(0.2)             # the writer runs before the monitor
+        m = Monitor(fim, "enforce")
+        open(go, "w").close()
+        assert p.wait(timeout=60) == 0
+        m.wait_for(by("renamed", fim.t("r.conf")), "renamed r.conf")
+        m.wait_for(by("deleted", fim.t("u.conf")), "deleted u.conf")
+        time.sleep(0.5)
+        assert not [e for e in m.events() if e["event"]["action"] == "restored"]
+        assert content(fim.t("r.conf")) == "packaged\n"
+        assert not os.path.exists(fim.t("u.conf"))
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if m is not None:
+            m.stop()
