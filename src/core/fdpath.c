@@ -66,24 +66,35 @@ fdpath_close(struct fdpath *c)
 	errno = saved;
 }
 
-/* A path for a message: escaped, and cut in the middle (on a character
- * boundary) when long. */
+/* A path for a message: cut in the middle (on a character boundary)
+ * when long, so that what follows it still fits in a log line. Not
+ * escaped: log.c escapes every line, and json-c every string. */
 char *
 fdpath_show(const char *path)
 {
-	char *e = util_escape(path), *out;
-	size_t n = strlen(e), head = FDPATH_SHOW_HEAD, tail;
+	size_t n = strlen(path), head = FDPATH_SHOW_HEAD, tail;
 
 	if (n <= FDPATH_SHOW_MAX)
-		return e;
+		return xstrdup(path);
 	tail = n - (FDPATH_SHOW_MAX - FDPATH_SHOW_HEAD - 3);
-	while (head > 0 && ((unsigned char)e[head] & 0xc0) == 0x80)
+	while (head > 0 && ((unsigned char)path[head] & 0xc0) == 0x80)
 		head--;
-	while (tail < n && ((unsigned char)e[tail] & 0xc0) == 0x80)
+	while (tail < n && ((unsigned char)path[tail] & 0xc0) == 0x80)
 		tail++;
-	out = xasprintf("%.*s...%s", (int)head, e, e + tail);
-	free(e);
-	return out;
+	return xasprintf("%.*s...%s", (int)head, path, path + tail);
+}
+
+/* A reason naming path: valid UTF-8 (it goes into JSON events too; an
+ * invalid byte shows as U+FFFD), cut when long. */
+static char *
+fdpath_reason(const char *path, const char *what)
+{
+	char *shown = fdpath_show(path), *lossy = util_utf8_lossy(shown),
+	    *r = xasprintf("%s: %s", lossy, what);
+
+	free(lossy);
+	free(shown);
+	return r;
 }
 
 /* Fail with err; the reason names the directory path[0..end). */
@@ -92,14 +103,13 @@ fdpath_fail(struct fdpath *c, size_t end, int err, char **why,
     const char *what)
 {
 	if (why != NULL) {
-		char saved = c->path[end], *shown;
+		char saved = c->path[end];
 
 		c->path[end] = '\0';
-		shown = fdpath_show(end > 0 ? c->path : ".");
-		c->path[end] = saved;
 		free(*why);
-		*why = xasprintf("%s: %s", shown, what ? what : strerror(err));
-		free(shown);
+		*why = fdpath_reason(end > 0 ? c->path : ".", what ? what :
+		    strerror(err));
+		c->path[end] = saved;
 	}
 	errno = err;
 	return -1;
@@ -404,12 +414,9 @@ fdpath_openat(const char *path, int flags, fdpath_expect_fn fn, void *arg,
 	if (pfd < 0)
 		return -1;
 	if ((fd = openat(pfd, name, flags | O_CLOEXEC)) < 0 && why != NULL) {
-		char *shown = fdpath_show(path);
-
 		err = errno;
 		free(*why);
-		*why = xasprintf("%s: %s", shown, strerror(err));
-		free(shown);
+		*why = fdpath_reason(path, strerror(err));
 		errno = err;
 	}
 	err = errno;

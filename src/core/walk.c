@@ -163,14 +163,20 @@ walk_name(const char *path)
 	return *name != '\0' ? name : ".";
 }
 
+/* A directory that is not read: said (its path cut if long, so the
+ * reason fits in the line), and recorded as an error on its entry:
+ * "opendir: " and the reason when a system call said why. */
 static void
-walk_dir_error(struct walk *w, size_t ei, int dirfd, const char *what)
+walk_dir_error(struct walk *w, size_t ei, int dirfd, int sys,
+    const char *reason)
 {
 	struct entry *e = &w->out->v[ei];
+	char *shown = fdpath_show(e->path);
 
-	log_warnx("%s: %s", e->path, what);
+	log_warnx("%s: cannot open directory: %s", shown, reason);
+	free(shown);
 	free(e->error);
-	e->error = xstrdup(what);
+	e->error = sys ? xasprintf("opendir: %s", reason) : xstrdup(reason);
 	entry_read_meta(e, dirfd, walk_name(e->path));
 }
 
@@ -188,18 +194,15 @@ walk_subdir(struct walk *w, int dirfd, size_t ei, int rule, int depth,
 	if (depth >= WALK_MAX_DEPTH) {
 		what = xasprintf("deeper than %d levels: not read",
 		    WALK_MAX_DEPTH);
-		walk_dir_error(w, ei, dirfd, what);
+		walk_dir_error(w, ei, dirfd, 0, what);
 		free(what);
 		return;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (errno != ENOENT) {
-			what = xasprintf("opendir: %s", strerror(errno));
-			walk_dir_error(w, ei, dirfd, what);
-			free(what);
-		}
+		if (errno != ENOENT)
+			walk_dir_error(w, ei, dirfd, 1, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -207,7 +210,7 @@ walk_subdir(struct walk *w, int dirfd, size_t ei, int rule, int depth,
 	if ((uint64_t)st.st_ino != w->out->v[ei].ino ||
 	    (uint64_t)st.st_dev != w->out->v[ei].dev) {
 		close(fd);
-		walk_dir_error(w, ei, dirfd, "replaced while being read");
+		walk_dir_error(w, ei, dirfd, 0, "replaced while being read");
 		return;
 	}
 	entry_read_xattrs_fd(&w->out->v[ei], fd);
