@@ -694,7 +694,9 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 static void
 monitor_unmark(struct monitor *m, const struct monitor_gone_file *f)
 {
-	int fd = open(f->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* through its directory's fd (any depth); the inode is checked */
+	int fd = fdpath_openat(f->path, O_PATH | O_NOFOLLOW, NULL, NULL,
+	    NULL);
 	char proc[64];
 	struct stat st;
 

@@ -111,28 +111,38 @@ notify_add(struct notify *n, char *key, const char *path, int rule,
 	htab_set(&n->bypath, n->paths.v[idx], idx);
 }
 
-/* Watch the entries of the directory open as fd (O_PATH) at path.
- * rule >= 0: its children belong to that rule (new files are
- * protected); -1: only named files matter. */
-int
-notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
+/* The handle key of the directory open as fd (what its events carry),
+ * or NULL; its stat in *st. */
+static char *
+notify_fd_key(int fd, struct stat *st)
 {
 	struct {
 		struct file_handle fh;
 		unsigned char buf[128];
 	} h;
 	struct statfs sf;
-	struct stat st;
 	int mnt;
-	size_t idx;
-	char *key, proc[64];
 
 	h.fh.handle_bytes = sizeof(h.buf);
-	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0 ||
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, st) < 0 ||
 	    name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
-		return -1;
-	key = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
+		return NULL;
+	return notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
 	    h.fh.handle_bytes);
+}
+
+/* Watch the entries of the directory open as fd (O_PATH) at path.
+ * rule >= 0: its children belong to that rule (new files are
+ * protected); -1: only named files matter. */
+int
+notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
+{
+	struct stat st;
+	size_t idx;
+	char *key = notify_fd_key(fd, &st), proc[64];
+
+	if (key == NULL)
+		return -1;
 	if (htab_get(&n->dirs, key, &idx)) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
@@ -196,29 +206,27 @@ notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 void
 notify_unmark_dir(struct notify *n, const char *path, const char *key)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char buf[128];
-	} h;
-	struct statfs sf;
-	int mnt, same;
+	struct stat st;
 	size_t idx;
-	char *now;
+	char *now, proc[64];
+	int fd, same;
 
 	if (htab_get(&n->dirs, key, &idx))
 		return;		/* still ours */
-	h.fh.handle_bytes = sizeof(h.buf);
-	if (statfs(path, &sf) < 0 ||
-	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+	/* through its directory's fd: any depth */
+	fd = strcmp(path, "/") == 0 ? open("/", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC) : fdpath_openat(path, O_PATH | O_DIRECTORY |
+	    O_NOFOLLOW, NULL, NULL, NULL);
+	if (fd < 0)
 		return;		/* gone: so is its mark */
-	now = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
-	    h.fh.handle_bytes);
-	same = strcmp(now, key) == 0;
+	now = notify_fd_key(fd, &st);
+	same = now != NULL && strcmp(now, key) == 0;
 	free(now);
-	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE |
-	    FAN_MARK_DONT_FOLLOW | FAN_MARK_ONLYDIR, NOTIFY_DIR_MASK,
-	    AT_FDCWD, path) < 0 && errno != ENOENT)
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE | FAN_MARK_ONLYDIR,
+	    NOTIFY_DIR_MASK, AT_FDCWD, proc) < 0 && errno != ENOENT)
 		log_warn("%s: cannot stop watching", path);
+	close(fd);
 }
 
 /* The fence directory (writer.c): its events are the monitor's own. */

@@ -9,12 +9,14 @@ with *at calls relative to directory fds (Python's dir_fd), in a child
 whenever a monitor runs."""
 
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
 from conftest import one_event_for, sha256_bytes
-from test_monitor import Monitor, by, op
+from test_monitor import Monitor, by, fanotify_marks, replace_file, status
 from test_races import _env, shim  # noqa: F401 (fixture)
 
 DEPTH = 250
@@ -145,3 +147,48 @@ def test_unwatchable_file_is_named_with_its_reason(fim, shim):  # noqa: F811
     assert "1 file or directory could not be watched" in err, err
     assert "good.conf" not in err, err
     assert "bad\nname" not in err, err  # no raw newline from the name
+
+
+def deep_inodes(fim):
+    """Inode numbers of the deep file and its directory (dir_fd walk)."""
+    fd = os.open(fim.tree, os.O_RDONLY | os.O_DIRECTORY)
+    for name in NAMES:
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    try:
+        return (os.stat("deep.conf", dir_fd=fd, follow_symlinks=False).st_ino,
+                os.fstat(fd).st_ino)
+    finally:
+        os.close(fd)
+
+
+def test_reload_unmarks_a_deep_file_the_policy_dropped(fim, deep):
+    """A reload removes the marks of a file beyond PATH_MAX, and of its
+    directory, when the policy no longer covers them."""
+    keep = fim.write(os.path.join(fim.outside, "a.conf"), b"alpha\n")
+    pol = fim.write_policy(f"[rule keep]\npaths = {keep}\n\n"
+                           f"[rule deep]\npaths = {fim.tree}/\nrecursive = yes\n")
+    fim.init()
+    f_ino, d_ino = deep_inodes(fim)
+    m = Monitor(fim, "enforce")
+    try:
+        pid = status(fim)["pid"]
+        before = fanotify_marks(pid)
+        assert any(f_ino in g for g in before.values()), before
+        assert any(d_ino in g for g in before.values()), before
+        replace_file(pol, f"[rule keep]\npaths = {keep}\n")
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and status(fim)["reloads"] < 1:
+            time.sleep(0.05)
+        assert status(fim)["reloads"] == 1, m.stderr()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(
+                f_ino in g or d_ino in g for g in fanotify_marks(pid).values()):
+            time.sleep(0.05)
+        after = fanotify_marks(pid)
+        assert not any(f_ino in g or d_ino in g for g in after.values()), after
+        assert deep_op(fim, "append")[0] == 0     # no longer protected
+    finally:
+        m.stop()
