@@ -9,6 +9,7 @@ with *at calls relative to directory fds (Python's dir_fd), in a child
 whenever a monitor runs."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -102,6 +103,37 @@ def test_deep_file_is_baselined_and_checked(fim, deep):
     assert set(ev["fimguard"]["changes"]) >= {"content", "mode"}, ev
     assert ev["file"]["hash"]["sha256"] == sha256_bytes(TRUSTED + b"EVIL\n")
     assert len(evs) == 1, evs
+
+
+def test_deep_file_that_cannot_be_read_is_an_error_with_its_reason(fim, deep):
+    """Read as an unprivileged user, the deep file (mode 000) is recorded
+    with its error, said by init with the reason still on the line, and
+    check reports it as scan-failed (exit 1)."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv not installed")
+    fd = os.open(fim.tree, os.O_RDONLY | os.O_DIRECTORY)
+    for name in NAMES:
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    os.chmod("deep.conf", 0o000, dir_fd=fd)
+    os.close(fd)
+    evdir = os.path.join(fim.base, "ev")
+    os.mkdir(evdir)
+    os.chown(evdir, 65534, 65534)
+    fim.events = os.path.join(evdir, "events.json")
+    fim.write_config()
+    os.mkdir(fim.state, 0o700)
+    os.chown(fim.state, 65534, 65534)
+    fim.rule(name="deep")
+    p = fim.init(user=65534, expect=0)
+    line = [l for l in p.stderr.splitlines() if "recorded without content" in l]
+    assert len(line) == 1 and line[0].endswith(
+        "deep.conf: recorded without content: open: Permission denied"), p.stderr
+    assert "..." in line[0] and len(line[0]) < 1000, line
+    p, evs = fim.check_json(user=65534, expect=1)
+    ev = one_event_for(evs, deep, "scan-failed")
+    assert "Permission denied" in ev["fimguard"]["error"], ev
 
 
 def test_deep_file_is_protected_by_the_monitor(fim, deep):
