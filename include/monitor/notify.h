@@ -22,6 +22,10 @@ struct notify_event {
 	const char	*newpath;	/* rename only */
 	int		 dir;		/* index of path's directory */
 	int		 newdir;	/* rename only */
+	/* the object itself, from its own mark (FAN_REPORT_FID): what
+	 * changed, whichever path (a hard link elsewhere) was used */
+	int		 has_obj;
+	uint64_t	 obj_dev, obj_ino;
 };
 
 struct notify {
@@ -35,6 +39,12 @@ struct notify {
 	}		*id;
 	struct htab	 bypath;	/* path -> newest index */
 	int		 fence;		/* index of writer.c's fence dir, or -1 */
+	/* one fd on each filesystem marked: open_by_handle_at's mount */
+	struct notify_fs {
+		uint8_t	 fsid[8];
+		int	 fd;
+	}		*fs;
+	size_t		 nfs;
 };
 
 int	 notify_init(struct notify *, int);

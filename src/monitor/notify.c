@@ -48,8 +48,12 @@ static struct {
 int
 notify_init(struct notify *n, int fd)
 {
+	/* FAN_REPORT_FID: an event on a file's own mark also names the
+	 * file itself, so a chmod or truncate(2) through a hard link in a
+	 * directory nobody watches is still known for what it changed */
 	unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-	    FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+	    FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_UNLIMITED_QUEUE |
+	    FAN_UNLIMITED_MARKS;
 
 	memset(n, 0, sizeof(*n));
 	htab_init(&n->dirs, 64);
@@ -76,6 +80,9 @@ notify_free(struct notify *n)
 	strlist_free(&n->keys);
 	strlist_free(&n->paths);
 	free(n->rule);
+	for (size_t i = 0; i < n->nfs; i++)
+		close(n->fs[i].fd);
+	free(n->fs);
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
 }
@@ -112,9 +119,9 @@ notify_add(struct notify *n, char *key, const char *path, int rule,
 }
 
 /* The handle key of the directory open as fd (what its events carry),
- * or NULL; its stat in *st. */
+ * or NULL; its stat in *st, its filesystem's id in fsid (may be NULL). */
 static char *
-notify_fd_key(int fd, struct stat *st)
+notify_fd_key(int fd, struct stat *st, uint8_t *fsid)
 {
 	struct {
 		struct file_handle fh;
@@ -127,8 +134,58 @@ notify_fd_key(int fd, struct stat *st)
 	if (fstatfs(fd, &sf) < 0 || fstat(fd, st) < 0 ||
 	    name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
 		return NULL;
+	if (fsid != NULL)
+		memcpy(fsid, &sf.f_fsid, 8);
 	return notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
 	    h.fh.handle_bytes);
+}
+
+/* Keep one fd on the filesystem of fd (the first seen): the events'
+ * file handles are opened relative to it. */
+static void
+notify_keep_fs(struct notify *n, int fd, const uint8_t *fsid)
+{
+	char proc[64];
+	int keep;
+
+	for (size_t i = 0; i < n->nfs; i++)
+		if (memcmp(n->fs[i].fsid, fsid, 8) == 0)
+			return;
+	/* open_by_handle_at refuses an O_PATH fd as the mount: the same
+	 * directory again, for reading (nothing marks directory opens) */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((keep = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	n->fs = xreallocarray(n->fs, n->nfs + 1, sizeof(*n->fs));
+	memcpy(n->fs[n->nfs].fsid, fsid, 8);
+	n->fs[n->nfs++].fd = keep;
+}
+
+/* (device, inode) of the object an FID record names, opened by its
+ * handle (CAP_DAC_READ_SEARCH; O_PATH: no open event, nothing read).
+ * 0, or -1 when it is gone or on a filesystem never marked. */
+static int
+notify_object(const struct notify *n, const struct fanotify_event_info_fid
+    *fid, uint64_t *dev, uint64_t *ino)
+{
+	struct file_handle *fh = (struct file_handle *)(void *)fid->handle;
+	struct stat st;
+	int fd = -1;
+
+	for (size_t i = 0; fd < 0 && i < n->nfs; i++)
+		if (memcmp(n->fs[i].fsid, &fid->fsid, 8) == 0)
+			fd = open_by_handle_at(n->fs[i].fd, fh, O_PATH |
+			    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
 }
 
 /* Watch the entries of the directory open as fd (O_PATH) at path.
@@ -139,10 +196,12 @@ notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
 {
 	struct stat st;
 	size_t idx;
-	char *key = notify_fd_key(fd, &st), proc[64];
+	uint8_t fsid[8];
+	char *key = notify_fd_key(fd, &st, fsid), proc[64];
 
 	if (key == NULL)
 		return -1;
+	notify_keep_fs(n, fd, fsid);
 	if (htab_get(&n->dirs, key, &idx)) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
@@ -219,7 +278,7 @@ notify_unmark_dir(struct notify *n, const char *path, const char *key)
 	    O_NOFOLLOW, NULL, NULL, NULL);
 	if (fd < 0)
 		return;		/* gone: so is its mark */
-	now = notify_fd_key(fd, &st);
+	now = notify_fd_key(fd, &st, NULL);
 	same = now != NULL && strcmp(now, key) == 0;
 	free(now);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -357,6 +416,15 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 			p += fid->hdr.len;
 			continue;
 		}
+		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_FID) {
+			/* the file's own mark: which file, by inode */
+			if ((m->mask & (FAN_ATTRIB | FAN_MODIFY)) &&
+			    !(m->mask & FAN_ONDIR))
+				ev.has_obj = notify_object(n, fid, &ev.obj_dev,
+				    &ev.obj_ino) == 0;
+			p += fid->hdr.len;
+			continue;
+		}
 		d = notify_record(n, fid, &name);
 		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
 			dir = d;
@@ -382,7 +450,7 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	ev.newpath = npath;
 	ev.dir = dir;
 	ev.newdir = newdir;
-	if (path != NULL || npath != NULL)
+	if (path != NULL || npath != NULL || ev.has_obj)
 		notify_dispatch(n, m->mask, &ev, fn, arg);
 	free(path);
 	free(npath);

@@ -426,6 +426,21 @@ worker_byname(const struct monitor *m, const char *path)
 	return &m->files[i];
 }
 
+/* The watched file an attribute or modify event is about: the inode
+ * its own mark reported (whatever path was used: a hard link in a
+ * directory nobody watches too), else the path. */
+static const struct mon_file *
+worker_subject(const struct monitor *m, const struct notify_event *ev)
+{
+	const struct mon_file *f;
+	const struct watch *w;
+
+	if (ev->has_obj && (f = worker_file(m, ev->obj_dev, ev->obj_ino,
+	    &w)) != NULL)
+		return f;
+	return worker_byname(m, ev->path);
+}
+
 static void
 worker_path_event(struct monitor *m, const char *action, const char *path,
     int rule, pid_t pid, const char *previous)
@@ -652,11 +667,11 @@ worker_notify(void *arg, const struct notify_event *ev)
 			worker_created(m, ev, ev->newpath, ev->newdir);
 		break;
 	case NOTIFY_ATTRIB:
-		if (f != NULL)
+		if ((f = worker_subject(m, ev)) != NULL)
 			worker_attrib(m, f, ev);
 		break;
 	case NOTIFY_MODIFY:
-		if (f != NULL)
+		if ((f = worker_subject(m, ev)) != NULL)
 			worker_settle_later(m, f, ev);
 		break;
 	}
