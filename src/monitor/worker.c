@@ -466,6 +466,30 @@ worker_undoes(struct monitor *m, const struct mon_file *f,
 	    WRITER_Q_NOTIFY, nev->pidfd, nev->pid);
 }
 
+/* Owner, mode and security xattrs of f back; restored only when they
+ * read back as the baseline's (an added security.* xattr that cannot
+ * be removed in place takes a fresh copy from the vault: a new inode,
+ * watched from now on). */
+static void
+worker_restore_attrs(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	char *why = NULL, *path = xstrdup(f->path);
+	int rule = f->rule, r = restore_attrs(&m->state, f->base,
+	    monitor_restore_dir, m, &why);
+
+	if (r < 0)
+		worker_restore_failed(m, path, rule, pid,
+		    "attributes-changed", why);
+	else {
+		m->restores++;
+		if (r == 1)	/* files[] may move: f is not used after */
+			monitor_watch_live(m, path, rule);
+		worker_path_event(m, "restored", path, rule, pid, NULL);
+	}
+	free(why);
+	free(path);
+}
+
 static void
 worker_attrib(struct monitor *m, const struct mon_file *f,
     const struct notify_event *nev)
@@ -512,16 +536,8 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
 	if ((ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
-	    worker_undoes(m, f, nev)) {
-		if (restore_attrs(f->base, monitor_restore_dir, m, &why) == 0) {
-			m->restores++;
-			worker_path_event(m, "restored", f->path, f->rule,
-			    nev->pid, NULL);
-		} else
-			worker_restore_failed(m, f->path, f->rule, nev->pid,
-			    "attributes-changed", why);
-		free(why);
-	}
+	    worker_undoes(m, f, nev))
+		worker_restore_attrs(m, f, nev->pid);
 	free(now.xattrs);
 }
 
