@@ -74,7 +74,7 @@ struct monitor {
 	int		 foreground;
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
-	uint64_t	 modified, confirmed_same, restores;
+	uint64_t	 modified, confirmed_same, restores, quarantined;
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */
 	/* handed over by the instance this one replaced, for the worker

@@ -45,6 +45,7 @@
 #include "core/walk.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
+#include "monitor/quarantine.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
 
@@ -156,12 +157,14 @@ monitor_groups(struct monitor *m, struct monitor_groups *g)
 	return 0;
 }
 
-/* Restoring needs CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE. */
+/* Restoring needs CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE; so does
+ * taking a new entry out of someone else's directory (quarantine). */
 int
 monitor_needs_restore(const struct monitor *m)
 {
 	for (size_t r = 0; r < m->conf.nrules; r++)
-		if (m->conf.rules[r].restore)
+		if (m->conf.rules[r].restore || conf_rule_new_files(&m->conf,
+		    &m->conf.rules[r]) == CONF_NEW_QUARANTINE)
 			return 1;
 	return 0;
 }
@@ -370,9 +373,11 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		/* spool entries come and go (the alerter removes them):
 		 * the directory's mode (root:alerter 02770) guards them;
 		 * writer.c's fences are renamed and opened for writing by
-		 * the worker, in a directory of mode 0700 */
+		 * the worker, in a directory of mode 0700; so is what the
+		 * worker quarantines (and approve puts back) */
 		if (depth == 0 && (strcmp(de->d_name, SPOOL_DIR) == 0 ||
-		    strcmp(de->d_name, WRITER_DIR) == 0))
+		    strcmp(de->d_name, WRITER_DIR) == 0 ||
+		    strcmp(de->d_name, QUARANTINE_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
@@ -518,6 +523,10 @@ monitor_mark_entry(struct monitor *m, struct fdpath *c, const struct entry *e,
 	if (e->type == ENTRY_FILE && monitor_watch_at(m, m->tab, dfd, name,
 	    e->path, rule, monitor_rule_mode(m, rule), &why) < 0)
 		r = monitor_unwatched(e->path, why);
+	/* a symlink's owner and xattrs: from its own mark */
+	if (e->type == ENTRY_SYMLINK && notify_mark_link(&m->notify, dfd,
+	    name) < 0 && errno != ENOENT)
+		r = monitor_unwatched(e->path, strerror(errno));
 	free(why);
 	if (e->type == ENTRY_DIR && monitor_mark_own_dir(m, c, e, rule) < 0)
 		r = -1;
@@ -585,6 +594,8 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0 ||
 	    (r = cmd_load_baseline(&m->state, &m->base)) != 0)
 		return r;
+	if (quarantine_init(&m->state) < 0)
+		log_warn("%s/%s: cannot create", m->state.dir, QUARANTINE_DIR);
 	monitor_raise_nofile();
 	/* Everything setup opens is opened before the first mark: once a
 	 * file is marked, opening it waits for a permission thread that

@@ -27,9 +27,11 @@
 /* No FAN_EVENT_ON_CHILD: it would send every open and close of any
  * file in the directory through the parent's mark. Entry events
  * (create, delete, rename) come to the directory anyway; a protected
- * file's attribute and modify events come from its own mark. */
+ * file's attribute and modify events come from its own mark, a
+ * directory's from its own (name "."). FAN_MOVE_SELF: a directory
+ * renamed where nothing is watched (the parent of a rule's root). */
 #define NOTIFY_DIR_MASK	(FAN_CREATE | FAN_DELETE | FAN_RENAME | \
-	FAN_ATTRIB | FAN_ONDIR)
+	FAN_ATTRIB | FAN_MOVE_SELF | FAN_ONDIR)
 
 /* Events read from the group and not handed over yet: read ahead by
  * notify_exec_ahead, or left by a worker that stopped. Kept for the
@@ -107,12 +109,15 @@ notify_add(struct notify *n, char *key, const char *path, int rule,
 	size_t idx = n->paths.n;
 
 	strlist_push_owned(&n->keys, key);
-	htab_put(&n->dirs, key, idx);
+	/* a directory forgotten (moved away) and watched again: the
+	 * newest entry is the one its events name */
+	htab_set(&n->dirs, key, idx);
 	n->rule = xreallocarray(n->rule, idx + 1, sizeof(int));
 	n->rule[idx] = rule;
 	n->id = xreallocarray(n->id, idx + 1, sizeof(*n->id));
-	n->id[idx].dev = (uint64_t)st->st_dev;
-	n->id[idx].ino = (uint64_t)st->st_ino;
+	n->id[idx] = (struct notify_id){ .dev = (uint64_t)st->st_dev,
+	    .ino = (uint64_t)st->st_ino, .uid = st->st_uid,
+	    .gid = st->st_gid, .mode = (uint16_t)(st->st_mode & 07777) };
 	strlist_push(&n->paths, path);
 	/* the newest directory at a path is the one expected there */
 	htab_set(&n->bypath, n->paths.v[idx], idx);
@@ -202,7 +207,7 @@ notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
 	if (key == NULL)
 		return -1;
 	notify_keep_fs(n, fd, fsid);
-	if (htab_get(&n->dirs, key, &idx)) {
+	if (htab_get(&n->dirs, key, &idx) && !n->id[idx].gone) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
 		free(key);
@@ -243,6 +248,27 @@ notify_mark_dir(struct notify *n, const char *path, int rule)
 	return r;
 }
 
+/* A protected symlink, name in the directory dfd: its own attribute
+ * changes (owner, xattrs). Its removal or replacement is seen in the
+ * directory. */
+int
+notify_mark_link(struct notify *n, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), r = -1;
+	struct stat st;
+	char proc[64];
+
+	if (fd < 0)
+		return -1;
+	/* the /proc link of an O_PATH fd leads to the symlink itself */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+		r = fanotify_mark(n->fd, FAN_MARK_ADD, FAN_ATTRIB, AT_FDCWD,
+		    proc);
+	close(fd);
+	return r;
+}
+
 /* What a watched directory at path was when it was marked: what a path
  * through it must lead to (an fdpath_expect_fn). */
 int
@@ -256,6 +282,27 @@ notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	*dev = n->id[idx].dev;
 	*ino = n->id[idx].ino;
 	return 1;
+}
+
+/* The newest watched directory at path, or -1. */
+int
+notify_dir_at(const struct notify *n, const char *path)
+{
+	size_t idx;
+
+	return htab_get(&n->bypath, path, &idx) ? (int)idx : -1;
+}
+
+/* The directory at path (and every watched one below it) was moved or
+ * removed: what its marks report from now on happens elsewhere, not at
+ * these paths. Its identity stays what a path through it must lead to
+ * until another directory is watched there. */
+void
+notify_forget(struct notify *n, const char *path)
+{
+	for (size_t i = 0; i < n->paths.n; i++)
+		if ((int)i != n->fence && util_path_under(n->paths.v[i], path))
+			n->id[i].gone = 1;
 }
 
 /* A reload: stop watching a directory the previous policy needed and
@@ -310,7 +357,7 @@ notify_record(struct notify *n, const struct fanotify_event_info_fid *fid,
 	char *key = notify_key(&fid->fsid, fh->handle_type, fh->f_handle,
 	    fh->handle_bytes);
 	size_t idx;
-	int found = htab_get(&n->dirs, key, &idx);
+	int found = htab_get(&n->dirs, key, &idx) && !n->id[idx].gone;
 
 	free(key);
 	*name = (const char *)fh->f_handle + fh->handle_bytes;
@@ -365,6 +412,11 @@ notify_dispatch(struct notify *n, uint64_t mask, struct notify_event *ev,
 
 	if (mask & FAN_RENAME) {
 		ev->kind = NOTIFY_RENAME;
+		fn(arg, ev);
+		return;
+	}
+	if (mask & FAN_MOVE_SELF) {
+		ev->kind = NOTIFY_MOVED;
 		fn(arg, ev);
 		return;
 	}

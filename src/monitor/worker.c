@@ -28,6 +28,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
+#include "monitor/tree.h"
 #include "monitor/who.h"
 #include "monitor/worker.h"
 #include "monitor/writer.h"
@@ -541,12 +542,20 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	free(now.xattrs);
 }
 
-/* A name appeared in a directory whose entries a rule covers. */
+/* tree.c's question: did an allowed writer of rule make this change? */
+static int
+worker_by_writer(struct monitor *m, int rule, const struct notify_event *ev)
+{
+	return worker_writer(m, rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid);
+}
+
+/* A name appeared in a watched directory: a watched file's new inode
+ * is watched; anything else is tree.c's (a new entry: reported, and
+ * quarantined or protected). */
 static void
 worker_created(struct monitor *m, const struct notify_event *ev,
     const char *path, int dir)
 {
-	int rule = dir >= 0 ? m->notify.rule[dir] : -1;
 	const struct mon_file *known = worker_byname(m, path);
 
 	if (known != NULL) {	/* deleted and made again: a new inode */
@@ -554,15 +563,7 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 			monitor_watch_live(m, known->path, known->rule);
 		return;
 	}
-	if (rule < 0 || walk_excluded(&m->conf.rules[rule], path,
-	    strrchr(path, '/') + 1))
-		return;		/* not covered, or excluded (editor swap files) */
-	worker_path_event(m, "created", path, rule, ev->pid, NULL);
-	if (ev->is_dir) {
-		if (m->conf.rules[rule].recursive)
-			notify_mark_dir(&m->notify, path, rule);
-	} else
-		monitor_watch_live(m, path, rule);
+	tree_created(m, ev, path, dir, worker_by_writer);
 }
 
 /* Content changed without a close (truncate(2), a writer still holding
@@ -640,6 +641,25 @@ worker_settle(struct monitor *m)
 	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
+/* The rest of a rename, for tree.c: a protected directory or symlink
+ * moved away or renamed over; the new name, when it is not a protected
+ * one, is a new entry of its directory (a protected file renamed
+ * within the tree too: its name is restored, the moved one is new). */
+static void
+worker_renamed_tree(struct monitor *m, const struct notify_event *ev,
+    int from_file, int to_file)
+{
+	int over = 0;
+
+	if (!from_file)
+		tree_gone(m, ev, ev->path, "renamed away", worker_by_writer);
+	if (!to_file)
+		over = tree_gone(m, ev, ev->newpath, "renamed over",
+		    worker_by_writer);
+	if (!to_file && !over && ev->newpath != NULL)
+		worker_created(m, ev, ev->newpath, ev->newdir);
+}
+
 static void
 worker_notify(void *arg, const struct notify_event *ev)
 {
@@ -654,8 +674,10 @@ worker_notify(void *arg, const struct notify_event *ev)
 		worker_created(m, ev, ev->path, ev->dir);
 		break;
 	case NOTIFY_DELETE:
-		if (f == NULL)
+		if (f == NULL) {	/* a directory or symlink? */
+			tree_gone(m, ev, ev->path, "deleted", worker_by_writer);
 			break;
+		}
 		worker_path_event(m, "deleted", f->path, f->rule, ev->pid,
 		    NULL);
 		if (worker_restorable(m, f) && !worker_writer(m, f->rule,
@@ -679,12 +701,16 @@ worker_notify(void *arg, const struct notify_event *ev)
 		if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
 		    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
 			worker_restore(m, f, ev->pid, "renamed away");
-		if (f == NULL && t == NULL && ev->newpath != NULL)
-			worker_created(m, ev, ev->newpath, ev->newdir);
+		worker_renamed_tree(m, ev, f != NULL, t != NULL);
 		break;
 	case NOTIFY_ATTRIB:
 		if ((f = worker_subject(m, ev)) != NULL)
 			worker_attrib(m, f, ev);
+		else
+			tree_attrib(m, ev, worker_by_writer);
+		break;
+	case NOTIFY_MOVED:
+		tree_moved(m, ev, worker_by_writer);
 		break;
 	case NOTIFY_MODIFY:
 		if ((f = worker_subject(m, ev)) != NULL)

@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from conftest import sha256_bytes
 from test_monitor import Monitor, OP_TIMEOUT, PY, by, content, op, \
     try_open, wait_restored
 
@@ -125,3 +126,234 @@ def test_xattr_that_stays_is_restore_failed(fim):
         assert "security.evil" in os.listxattr(path)
     finally:
         m.stop()
+
+
+# ---- case 2: new entries in protected directories ----
+
+def quarantined(m, path):
+    ev = m.wait_for(by("quarantined", path), f"quarantined {path}")[0]
+    assert ev["event"]["outcome"] == "success", ev
+    return ev
+
+
+def sidecar(fim, ev):
+    q = ev["fimguard"]["quarantine"]
+    with open(os.path.join(fim.state, "quarantine", q["id"] + ".json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def guarded(fim):
+    """enforce with restore = yes: new_files = quarantine by default."""
+    fim.write("a.conf", b"a trusted\n", mode=0o640)
+    fim.mkdir("sub")
+    fim.write("sub/b.conf", b"b trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    yield m
+    m.stop()
+
+
+# The creator stays a moment, like the shell of someone at work: its
+# who-data is read from /proc when the event is handled.
+CREATE = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+             int(sys.argv[3], 8) if len(sys.argv) > 3 else 0o644)
+os.write(fd, sys.argv[2].encode())
+os.close(fd)
+time.sleep(1)
+"""
+
+
+def test_new_file_by_non_writer_is_quarantined(guarded):
+    fim, m = guarded.fim, guarded
+    path = fim.t("sub", "evil.conf")
+    # the creator's own open is not refused: the file is taken whole
+    rc, err = op(CREATE, path, "* * * * * root evil\n")
+    assert rc == 0, err
+    m.wait_for(by("created", path), "created")
+    ev = quarantined(m, path)
+    wait_until(lambda: not os.path.lexists(path), "gone from the tree")
+    q = ev["fimguard"]["quarantine"]
+    assert ev["fimguard"]["cause"] == "created"
+    assert ev["process"]["executable"] == os.path.realpath(PY)
+    assert ev["process"]["pid"] > 0
+    assert ev["file"]["type"] == "file"
+    assert ev["file"]["mode"] == "0644" and ev["file"]["uid"] == "0"
+    assert ev["file"]["hash"]["sha256"] == \
+        sha256_bytes(b"* * * * * root evil\n")
+    assert q["method"] == "moved"
+    kept = q["path"]
+    assert kept == os.path.join(fim.state, "quarantine", q["id"])
+    st = os.lstat(kept)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 0, 0)
+    with open(kept) as f:
+        assert f.read() == "* * * * * root evil\n"
+    side = sidecar(fim, ev)
+    assert side["file"]["path"] == path
+    assert side["event"]["action"] == "quarantined"
+    assert side["process"]["pid"] == ev["process"]["pid"]
+    m.stop()
+    fim.run("check", expect=0)      # the tree is the baseline again
+
+
+def test_new_directory_symlink_fifo_are_taken_out(guarded):
+    fim, m = guarded.fim, guarded
+    d = fim.t("evil.d")
+    made = os.path.join(fim.outside, "evil.d")
+    os.mkdir(made)
+    with open(os.path.join(made, "x"), "w") as f:
+        f.write("x")
+    os.mkfifo(os.path.join(made, "p"))
+    rc, err = op("import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                 made, d)
+    assert rc == 0, err
+    ev = quarantined(m, d)
+    assert ev["file"]["type"] == "dir"
+    wait_until(lambda: not os.path.lexists(d), "directory gone")
+    kept = ev["fimguard"]["quarantine"]["path"]
+    assert stat.S_IMODE(os.lstat(kept).st_mode) == 0o700
+    assert os.listdir(kept) == ["x"]            # the FIFO inside: removed
+    assert ev["fimguard"]["quarantine"]["entries"] == 2
+    assert ev["fimguard"]["quarantine"]["not_kept"] == 1
+
+    link = fim.t("evil.link")
+    rc, err = op("import os, sys; os.symlink('/etc/shadow', sys.argv[1])", link)
+    assert rc == 0, err
+    ev = quarantined(m, link)
+    assert ev["file"]["type"] == "symlink"
+    assert ev["file"]["target_path"] == "/etc/shadow"
+    wait_until(lambda: not os.path.lexists(link), "link gone")
+    assert os.readlink(ev["fimguard"]["quarantine"]["path"]) == "/etc/shadow"
+
+    # a FIFO is removed and recorded, never opened (inotify IN_OPEN)
+    fifo = os.path.join(fim.outside, "evil.fifo")
+    os.mkfifo(fifo)
+    rc, err = op(INOTIFY_RENAME, fifo, fim.t("evil.fifo"))
+    assert rc == 0, err
+    ev = quarantined(m, fim.t("evil.fifo"))
+    assert ev["file"]["type"] == "fifo"
+    assert ev["fimguard"]["quarantine"]["method"] == "removed"
+    assert "path" not in ev["fimguard"]["quarantine"]
+    wait_until(lambda: not os.path.lexists(fim.t("evil.fifo")), "fifo gone")
+    m.stop()
+    fim.run("check", expect=0)
+
+
+# Watch a FIFO with inotify, rename it into the tree, and fail (exit 3)
+# if anything opens it before it is removed.
+INOTIFY_RENAME = """
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+IN_OPEN, IN_DELETE_SELF, IN_NONBLOCK = 0x20, 0x400, 0o4000
+fd = libc.inotify_init1(IN_NONBLOCK)
+assert libc.inotify_add_watch(fd, os.fsencode(sys.argv[1]),
+                              IN_OPEN | IN_DELETE_SELF) >= 0
+os.rename(sys.argv[1], sys.argv[2])
+deadline = time.time() + 8
+while time.time() < deadline:
+    try:
+        buf = os.read(fd, 4096)
+    except BlockingIOError:
+        time.sleep(0.02)
+        continue
+    off = 0
+    while off < len(buf):
+        wd, mask, cookie, ln = struct.unpack_from("iIII", buf, off)
+        off += 16 + ln
+        if mask & IN_OPEN:
+            sys.exit(3)
+        if mask & IN_DELETE_SELF:
+            sys.exit(0)
+sys.exit(4)
+"""
+
+
+def test_allowed_writer_creates_files(fim):
+    """An allowed writer's new files are created without EPERM (the new
+    inode is marked while the creator is still in its own open), stay,
+    are reported and are protected from then on."""
+    writer = os.path.join(fim.outside, "pkgtool")
+    shutil.copy(os.path.realpath(PY), writer)
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes", writers=writer)
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        p = subprocess.run(
+            [writer, "-c", "import os, sys, time\n"
+             "for i in range(20):\n"
+             "    fd = os.open(os.path.join(sys.argv[1], 'n%d.conf' % i),"
+             " os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)\n"
+             "    os.write(fd, b'packaged\\n'); os.close(fd)\n"
+             "time.sleep(1.5)\n", fim.tree],
+            capture_output=True, timeout=OP_TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        last = fim.t("n19.conf")
+        m.wait_for(by("created", last), "created")
+        time.sleep(0.5)
+        assert not [e for e in m.events()
+                    if e["event"]["action"] == "quarantined"]
+        for i in range(20):
+            assert os.path.exists(fim.t(f"n{i}.conf"))
+        assert content(last) == "packaged\n"
+        assert try_open(last, "append") == 13       # protected now
+    finally:
+        m.stop()
+
+
+def test_audit_mode_reports_new_files_and_moves_nothing(fim):
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes", new_files="quarantine")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        path = fim.t("new.conf")
+        rc, err = op(CREATE, path, "x")
+        assert rc == 0, err
+        m.wait_for(by("created", path), "created")
+        time.sleep(0.5)
+        assert os.path.exists(path)
+        assert not [e for e in m.events()
+                    if e["event"]["action"] == "quarantined"]
+    finally:
+        m.stop()
+
+
+def test_approve_puts_a_quarantined_file_back(guarded):
+    fim, m = guarded.fim, guarded
+    path = fim.t("sub", "good.conf")
+    rc, err = op(CREATE, path, "wanted after all\n", "640")
+    assert rc == 0, err
+    ev = quarantined(m, path)
+    wait_until(lambda: not os.path.lexists(path), "quarantined")
+    p = fim.run("approve", "--reason", "it is ours", path, expect=0)
+    assert "1 change" in p.stdout, p.stdout
+    assert os.path.exists(path)
+    st = os.lstat(path)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o640, 0)
+    assert content(path) == "wanted after all\n"
+    q = ev["fimguard"]["quarantine"]
+    assert not os.path.lexists(q["path"])
+    assert not os.path.exists(os.path.join(fim.state, "quarantine",
+                                           q["id"] + ".json"))
+    # the monitor took approve's put-back for what it is
+    wait_until(lambda: len([e for e in m.events()
+                            if by("created", path)(e)]) == 2,
+               "the put-back reported")
+    time.sleep(0.5)
+    assert len([e for e in m.events() if by("quarantined", path)(e)]) == 1
+    assert os.path.exists(path)
+    assert fim.history()[-1]["paths"] == [path]
+    m.stop()
+    fim.run("check", expect=0)
+
+
+def test_approve_of_a_path_never_quarantined_is_refused(fim):
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes")
+    fim.init()
+    p = fim.run("approve", fim.t("nothing.conf"), expect=2)
+    assert "not covered by the policy or the baseline" in p.stderr, p.stderr
