@@ -269,6 +269,34 @@ tree_expected_dir(struct monitor *m, const char *path, const struct stat *st)
 	return (uint64_t)st->st_dev == dev && (uint64_t)st->st_ino == ino;
 }
 
+/* Is the directory expected at path there (0)? Else what is in its
+ * way is taken out into the quarantine: 1, the name is free now; -1
+ * (*why) when it cannot be. */
+static int
+tree_clear_dir(struct monitor *m, const char *path, struct tree_job *j,
+    char **why)
+{
+	const char *name;
+	struct stat st;
+	int dfd, r = 1;
+
+	if ((dfd = fdpath_open_parent(path, &name, monitor_restore_dir, m,
+	    why)) < 0)
+		return -1;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (tree_expected_dir(m, path, &st))
+			r = 0;
+		else if (tree_quarantine_at(m, dfd, name, path, j->rule,
+		    j->pid, "replaced") < 0) {
+			*why = xstrdup("what is in its place could not be "
+			    "taken out");
+			r = -1;
+		}
+	}
+	close(dfd);
+	return r;
+}
+
 /* The directory path (a baseline directory, or one above them that the
  * monitor watched) is there, and the one expected: else what is in the
  * way goes to the quarantine and it is made again. 1 made, 0 was
@@ -278,35 +306,24 @@ tree_ensure_dir(struct monitor *m, const char *path, struct tree_job *j,
     char **why)
 {
 	struct entry anc, *b;
-	const char *name;
-	struct stat st;
 	uint64_t dev = 0, ino = 0;
-	int dfd, rule = -1, r;
+	int rule = -1, r = -1;
 
 	b = tree_base(m, path, &rule);
 	if ((b == NULL || b->type != ENTRY_DIR) &&
 	    (b != NULL || tree_ancestor_entry(m, path, &anc) < 0))
 		return 0;	/* nothing recorded: nothing to make */
-	if ((dfd = fdpath_open_parent(path, &name, monitor_restore_dir, m,
-	    why)) < 0)
-		return -1;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (tree_expected_dir(m, path, &st)) {
-			close(dfd);
-			return 0;
-		}
-		if (tree_quarantine_at(m, dfd, name, path, j->rule, j->pid,
-		    "replaced") < 0) {
-			close(dfd);
-			*why = xstrdup("what is in its place could not be "
-			    "taken out");
-			return -1;
-		}
+	/* someone may make something there between our look and our
+	 * mkdir: then that is taken out too, a few times at most */
+	for (int tries = 0; tries < 3 && dev == 0 && ino == 0; tries++) {
+		if ((r = tree_clear_dir(m, path, j, why)) <= 0)
+			return r;
+		free(*why);
+		*why = NULL;
+		r = restore_dir(b != NULL ? b : &anc, b != NULL ? TREE_ATTRS :
+		    (CMP_MODE | CMP_UID | CMP_GID), monitor_restore_dir, m,
+		    &dev, &ino, why);
 	}
-	close(dfd);
-	r = restore_dir(b != NULL ? b : &anc, b != NULL ? TREE_ATTRS :
-	    (CMP_MODE | CMP_UID | CMP_GID), monitor_restore_dir, m, &dev,
-	    &ino, why);
 	if (dev != 0 || ino != 0)
 		tree_adopt_dir(m, b, path, tree_dir_rule(m, path, b != NULL ?
 		    rule : -1), dev, ino);

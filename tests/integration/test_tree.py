@@ -357,3 +357,158 @@ def test_approve_of_a_path_never_quarantined_is_refused(fim):
     fim.init()
     p = fim.run("approve", fim.t("nothing.conf"), expect=2)
     assert "not covered by the policy or the baseline" in p.stderr, p.stderr
+
+
+# ---- case 3: directories and symlinks are protected entries ----
+
+@pytest.fixture
+def dirs(fim):
+    fim.write("a.conf", b"a trusted\n")
+    fim.mkdir("sub")
+    fim.write("sub/b.conf", b"b trusted\n", mode=0o640)
+    fim.mkdir("sub/deep", mode=0o750)
+    fim.write("sub/deep/c.conf", b"c trusted\n")
+    fim.mkdir("empty", mode=0o750)
+    fim.mkdir("wants")
+    os.symlink("../a.conf", fim.t("wants", "x.service"))
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    yield m
+    m.stop()
+
+
+def tree_is_baseline(fim, m):
+    m.stop()
+    p = fim.run("check", "--json", expect=None)
+    assert p.returncode == 0, p.stdout
+
+
+def test_dir_renamed_away_and_replaced_is_undone(dirs):
+    """mv sub away, mkdir a new sub and write into it: the rename is
+    reported, sub made again from the baseline (owner, mode, files from
+    the vault), and the replacement quarantined with what was written
+    into it (or, when the monitor was first, never made)."""
+    fim, m = dirs.fim, dirs
+    moved = os.path.join(fim.outside, "sub.old")
+    rc, err = op("import os, sys\n"
+                 "os.rename(sys.argv[1], sys.argv[2])\n"
+                 "try:\n"
+                 "    os.mkdir(sys.argv[1])\n"
+                 "    open(sys.argv[1] + '/evil.conf', 'w').write('evil')\n"
+                 "except OSError:\n"
+                 "    pass\n", fim.t("sub"), moved)
+    assert rc == 0, err
+    # moved where nothing is watched: the event names where it was
+    ev = m.wait_for(by("renamed", fim.t("sub")), "renamed")[0]
+    assert ev["fimguard"]["previous"]["path"] == fim.t("sub")
+    ev = m.wait_for(lambda e: by("restored", fim.t("sub"))(e) and
+                    e["fimguard"]["cause"] == "renamed away", "restored")[0]
+    assert ev["fimguard"]["restored_entries"] >= 4
+    wait_until(lambda: not os.path.lexists(fim.t("sub", "evil.conf")),
+               "the replacement gone")
+    assert content(fim.t("sub", "deep", "c.conf")) == "c trusted\n"
+    assert mode_of(fim.t("sub", "deep")) == 0o750
+    assert mode_of(fim.t("sub", "b.conf")) == 0o640
+    assert os.path.isdir(moved)                 # what was moved: left
+    assert try_open(fim.t("sub", "b.conf"), "append") == 13   # watched
+    tree_is_baseline(fim, m)
+
+
+def test_rmdir_is_undone(dirs):
+    fim, m = dirs.fim, dirs
+    rc, err = op("import os, sys; os.rmdir(sys.argv[1])", fim.t("empty"))
+    assert rc == 0, err
+    m.wait_for(by("deleted", fim.t("empty")), "deleted")
+    m.wait_for(by("restored", fim.t("empty")), "restored")
+    assert os.path.isdir(fim.t("empty"))
+    assert mode_of(fim.t("empty")) == 0o750
+    tree_is_baseline(fim, m)
+
+
+def test_symlink_removed_or_chowned_is_undone(dirs):
+    fim, m = dirs.fim, dirs
+    link = fim.t("wants", "x.service")
+    rc, err = op("import os, sys; os.unlink(sys.argv[1])", link)
+    assert rc == 0, err
+    m.wait_for(by("deleted", link), "deleted")
+    m.wait_for(by("restored", link), "restored")
+    assert os.readlink(link) == "../a.conf"
+    rc, err = op("import os, sys; os.chown(sys.argv[1], 65534, 65534, "
+                 "follow_symlinks=False)", link)
+    assert rc == 0, err
+    ev = m.wait_for(by("attributes-changed", link), "attributes-changed")[0]
+    assert "uid" in ev["fimguard"]["changes"]
+    wait_until(lambda: os.lstat(link).st_uid == 0, "owner back")
+    tree_is_baseline(fim, m)
+
+
+def test_dir_chmod_chown_are_undone(dirs):
+    fim, m = dirs.fim, dirs
+    d = fim.t("sub")
+    rc, err = op("import os, sys; os.chmod(sys.argv[1], 0o777)", d)
+    assert rc == 0, err
+    ev = m.wait_for(by("attributes-changed", d), "attributes-changed")[0]
+    assert "mode" in ev["fimguard"]["changes"]
+    wait_until(lambda: mode_of(d) == 0o755, "mode 0755 back")
+    rc, err = op("import os, sys; os.chown(sys.argv[1], 65534, 65534)", d)
+    assert rc == 0, err
+    wait_until(lambda: os.stat(d).st_uid == 0 and os.stat(d).st_gid == 0,
+               "owner back")
+    assert [e for e in m.events() if by("restored", d)(e)]
+    tree_is_baseline(fim, m)
+
+
+def root_rule(fim, parts):
+    """A rule whose root is tree/<parts>/root, with two files."""
+    root = fim.t(*parts, "root")
+    os.makedirs(root)
+    for d in [fim.t(*parts[:i + 1]) for i in range(len(parts))] + [root]:
+        os.chmod(d, 0o755)
+    fim.write(os.path.join(root, "f.conf"), b"f trusted\n")
+    fim.write(os.path.join(root, "g.conf"), b"g trusted\n", mode=0o600)
+    fim.rule(paths=root, restore="yes")
+    fim.init()
+    return root
+
+
+@pytest.mark.parametrize("moved", ["root", "parent"])
+def test_rule_root_or_its_parent_renamed_is_undone(fim, moved):
+    root = root_rule(fim, ["p"])
+    what = root if moved == "root" else fim.t("p")
+    m = Monitor(fim, "enforce")
+    try:
+        rc, err = op("import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                     what, what + ".old")
+        assert rc == 0, err
+        m.wait_for(by("restored", what), "restored")
+        assert content(os.path.join(root, "f.conf")) == "f trusted\n"
+        assert mode_of(os.path.join(root, "g.conf")) == 0o600
+        assert mode_of(fim.t("p")) == 0o755
+        assert os.path.isdir(what + ".old")
+        assert try_open(os.path.join(root, "f.conf"), "append") == 13
+    finally:
+        m.stop()
+    fim.run("check", expect=0)
+
+
+def test_audit_reports_dir_and_symlink_changes_only(fim):
+    fim.write("a.conf", b"a\n")
+    fim.mkdir("empty")
+    os.symlink("a.conf", fim.t("l"))
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        rc, err = op("import os, sys; os.rmdir(sys.argv[1]); "
+                     "os.unlink(sys.argv[2])", fim.t("empty"), fim.t("l"))
+        assert rc == 0, err
+        m.wait_for(by("deleted", fim.t("empty")), "deleted dir")
+        m.wait_for(by("deleted", fim.t("l")), "deleted link")
+        time.sleep(0.5)
+        assert not os.path.lexists(fim.t("empty"))
+        assert not os.path.lexists(fim.t("l"))
+        assert not [e for e in m.events()
+                    if e["event"]["action"] == "restored"]
+    finally:
+        m.stop()
