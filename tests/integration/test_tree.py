@@ -21,7 +21,7 @@ import pytest
 
 from conftest import sha256_bytes
 from test_monitor import Monitor, OP_TIMEOUT, PY, by, content, op, \
-    try_open, wait_restored
+    status, try_open, wait_restored
 
 
 def wait_until(pred, what, timeout=10):
@@ -195,6 +195,7 @@ def test_new_file_by_non_writer_is_quarantined(guarded):
     assert side["file"]["path"] == path
     assert side["event"]["action"] == "quarantined"
     assert side["process"]["pid"] == ev["process"]["pid"]
+    assert status(fim)["quarantined"] == 1
     m.stop()
     fim.run("check", expect=0)      # the tree is the baseline again
 
@@ -512,3 +513,68 @@ def test_audit_reports_dir_and_symlink_changes_only(fim):
                     if e["event"]["action"] == "restored"]
     finally:
         m.stop()
+
+
+@pytest.fixture
+def other_fs(fim):
+    """The protected tree on a tmpfs of its own: the state directory
+    (and so the quarantine) is on another filesystem, as /etc and
+    /var/lib can be."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                    "tmpfs", fim.tree], check=True, timeout=20)
+    try:
+        yield fim
+    finally:
+        subprocess.run(["umount", "-l", fim.tree], timeout=20)
+
+
+def test_quarantine_across_filesystems(other_fs):
+    """rename(2) cannot cross filesystems (EXDEV): the entry is copied
+    through fds, then removed; approve copies it back."""
+    fim = other_fs
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes", exclude="*.tmp")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        path = fim.t("evil.conf")
+        rc, err = op(CREATE, path, "evil across\n", "640")
+        assert rc == 0, err
+        ev = quarantined(m, path)
+        q = ev["fimguard"]["quarantine"]
+        assert q["method"] == "copied", ev
+        wait_until(lambda: not os.path.lexists(path), "gone from the tree")
+        st = os.lstat(q["path"])
+        assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o600, 0)
+        with open(q["path"]) as f:
+            assert f.read() == "evil across\n"
+        assert ev["file"]["hash"]["sha256"] == sha256_bytes(b"evil across\n")
+        assert ev["file"]["mode"] == "0640"
+
+        # a directory, made under an excluded name and renamed in
+        rc, err = op("import os, sys\n"
+                     "d = sys.argv[1] + '.tmp'\n"
+                     "os.mkdir(d); os.mkdir(d + '/in')\n"
+                     "open(d + '/in/x', 'w').write('x')\n"
+                     "os.symlink('in/x', d + '/l')\n"
+                     "os.mkfifo(d + '/p')\n"
+                     "os.rename(d, sys.argv[1])\n", fim.t("evil.d"))
+        assert rc == 0, err
+        ev = quarantined(m, fim.t("evil.d"))
+        kept = ev["fimguard"]["quarantine"]["path"]
+        assert ev["fimguard"]["quarantine"]["method"] == "copied"
+        wait_until(lambda: not os.path.lexists(fim.t("evil.d")), "dir gone")
+        assert sorted(os.listdir(kept)) == ["in", "l"]
+        assert os.readlink(os.path.join(kept, "l")) == "in/x"
+        with open(os.path.join(kept, "in", "x")) as f:
+            assert f.read() == "x"
+
+        fim.run("approve", path, expect=0)
+        assert content(path) == "evil across\n"
+        assert mode_of(path) == 0o640
+        assert not os.path.lexists(q["path"])
+        time.sleep(0.5)
+        assert len([e for e in m.events() if by("quarantined", path)(e)]) == 1
+    finally:
+        m.stop()
+    fim.run("check", expect=0)
