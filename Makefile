@@ -37,7 +37,7 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev
+	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib
 BENCH_DEPS = aide xxhash time
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
