@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "monitor/intent.h"
 #include "monitor/ring.h"
 #include "monitor/watch.h"
 
@@ -25,6 +26,7 @@ struct perm_ctx {
 	struct watch_tab *tab;		/* read with __atomic_load_n */
 	int		 unknown_deny;
 	struct ring	*ring;
+	struct intent_ctx intent;	/* this thread's /proc fd cache */
 	pid_t		 self;
 	uint64_t	 self_dev, self_ino;	/* fimguard's executable */
 	/* counters, read by the status command */

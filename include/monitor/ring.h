@@ -21,8 +21,11 @@ struct perm_record {
 	uint32_t	 uid, euid, gid, auid, sessionid;
 	uint64_t	 start_time;	/* of tid, against pid reuse */
 	long		 syscall_nr;
-	uint64_t	 flags;		/* open flags, when decoded */
+	const char	*syscall;	/* its name (static), or NULL */
+	uint64_t	 flags;		/* open flags, when has_flags */
+	int		 has_flags;
 	int		 intent;	/* enum intent */
+	int		 intent_source;	/* enum intent_source */
 	int		 decision;	/* enum perm_decision */
 	int		 io_uring;
 	char		 comm[16];

@@ -47,6 +47,9 @@
 #include "monitor/who.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
+/* Each permission thread's /proc/<tid>/syscall cache (a reload runs two,
+ * each with its own: one shared cache let one close what the other read) */
+#define MONITOR_INTENT_CACHE	256
 
 static void
 monitor_raise_nofile(void)
@@ -426,6 +429,7 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
 	    .unknown_deny = conf_unknown_deny(&m->conf),
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
+	intent_ctx_init(&m->perm.intent, MONITOR_INTENT_CACHE);
 	return 0;
 }
 
@@ -448,6 +452,7 @@ monitor_close(struct monitor *m)
 	free(m->retired);
 	htab_free(&m->byname);
 	notify_free(&m->notify);
+	intent_ctx_free(&m->perm.intent);
 	ring_free(&m->ring);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);

@@ -28,9 +28,11 @@
 #include "monitor/who.h"
 
 #define PERM_BATCH	256
-/* How long one batch may wait for openers still on a CPU; past it an
- * undecodable open is unknown intent. Far below the stall watchdog. */
-#define PERM_BATCH_BUDGET_MS	1000
+/* How long one batch may wait for openers still on a CPU (normally
+ * microseconds); past it their intent is the write count's (intent.c),
+ * so a busy machine delays reads by at most this, and never denies
+ * them. Far below the stall watchdog. */
+#define PERM_BATCH_BUDGET_MS	20
 #define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
 
 static const char *perm_names[] = {
@@ -92,12 +94,13 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 
 /* Decide one event; for a write attempt fill a ring record (*nrec
  * counts them). Returns FAN_ALLOW or FAN_DENY. A pre-content event
- * (FAN_PRE_ACCESS, truncate = deny) fires for reads too: only
- * truncate(2)/ftruncate(2) are writes there, anything else passes. */
+ * (FAN_PRE_ACCESS, truncate = deny) fires for reads and writes too:
+ * only the truncate calls are judged there, anything else passes. */
 static uint32_t
 perm_decide(struct perm_ctx *p, const struct watch_tab *t,
     const struct fanotify_event_metadata *m, size_t *nrec)
 {
+	int pre = (m->mask & PERM_PRE_ACCESS) != 0;
 	struct intent_info in;
 	struct perm_record *r;
 	const struct watch *w;
@@ -108,9 +111,9 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	 * events and are allowed whoever opens whatever is marked. */
 	if (!(m->mask & (FAN_OPEN_PERM | PERM_PRE_ACCESS)) || m->fd < 0)
 		return FAN_ALLOW;
-	intent = intent_decode(m->pid, &in, p->batch_deadline_ms);
-	if (intent == INTENT_READ || ((m->mask & PERM_PRE_ACCESS) &&
-	    in.nr != 76 && in.nr != 77))
+	intent = intent_decode(&p->intent, m->pid, pre ? -1 : m->fd, &in,
+	    p->batch_deadline_ms);
+	if (intent == INTENT_READ || (pre && !in.truncate))
 		return FAN_ALLOW;
 	if (perm_own_thread(p, m->pid) || fstat(m->fd, &st) < 0 ||
 	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
@@ -122,8 +125,11 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 		r->dev = st.st_dev;
 		r->ino = st.st_ino;
 		r->syscall_nr = in.nr;
+		r->syscall = in.syscall;
 		r->flags = in.flags;
+		r->has_flags = in.has_flags;
 		r->intent = intent;
+		r->intent_source = in.source;
 		r->io_uring = in.io_uring;
 		r->decision = d;
 		who_snapshot(m->pid, r);	/* before the opener runs on */
@@ -241,7 +247,7 @@ perm_main(void *arg)
 				    __ATOMIC_RELAXED);
 		}
 	}
-	intent_cache_clear();
+	intent_ctx_close(&p->intent);
 	return NULL;
 }
 

@@ -173,6 +173,12 @@ cmd_run(const struct cmd_opts *o)
 	sigset_t set;
 	int sfd, lfd, r;
 
+	/* The permission thread takes a read lease on an event's fd for
+	 * an instant (intent.c); a write open of that file meanwhile makes
+	 * the kernel send SIGIO to the lease holder, whose default action
+	 * ends the process (and the kernel would then allow every pending
+	 * open). Ignored process-wide, before any thread exists. */
+	signal(SIGIO, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

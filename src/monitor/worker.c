@@ -54,22 +54,6 @@ worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
 	return &m->files[w->entry];
 }
 
-static const char *
-worker_syscall_name(long nr)
-{
-	switch (nr) {
-	case 2: return "open";
-	case 76: return "truncate";
-	case 77: return "ftruncate";
-	case 85: return "creat";
-	case 257: return "openat";
-	case 304: return "open_by_handle_at";
-	case 426: return "io_uring_enter";
-	case 437: return "openat2";
-	default: return NULL;
-	}
-}
-
 static void
 worker_perm_event(struct monitor *m, const struct perm_record *r)
 {
@@ -77,7 +61,6 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
 	json_object *ev, *fg, *op;
-	const char *sc = worker_syscall_name(r->syscall_nr);
 	char flags[32];
 
 	if (w == NULL)
@@ -99,11 +82,11 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	fg = event_obj(ev, "fimguard");
 	event_set_str(fg, "decision", perm_decision_name(r->decision));
 	event_set_str(fg, "intent", intent_name(r->intent));
+	event_set_str(fg, "intent_source", intent_source_name(r->intent_source));
 	op = event_obj(fg, "open");
-	if (sc != NULL)
-		event_set_str(op, "syscall", sc);
-	if (r->syscall_nr != 76 && r->syscall_nr != 77 &&
-	    (r->intent == INTENT_WRITE || r->flags != 0)) {
+	if (r->syscall != NULL)
+		event_set_str(op, "syscall", r->syscall);
+	if (r->has_flags) {
 		snprintf(flags, sizeof(flags), "0x%llx",
 		    (unsigned long long)r->flags);
 		event_set_str(op, "flags", flags);
