@@ -26,6 +26,7 @@ struct monitor_groups {
 };
 
 struct alerter;
+struct args;
 
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
@@ -60,6 +61,7 @@ struct monitor {
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
+	struct args	*args;		/* command line readers */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
 	int		 pre_fd;	/* pre-content group, or -1 */

@@ -19,6 +19,8 @@ enum perm_decision {
 	PERM_DENY_SELF,		/* write to fimguard's own files */
 };
 
+struct args;
+
 struct perm_ctx {
 	int		 fd;		/* the permission group */
 	int		 pre_fd;	/* pre-content group (truncate = deny) */
@@ -26,11 +28,13 @@ struct perm_ctx {
 	struct watch_tab *tab;		/* read with __atomic_load_n */
 	int		 unknown_deny;
 	struct ring	*ring;
+	struct args	*args;		/* command line readers */
 	struct intent_ctx intent;	/* this thread's /proc fd cache */
 	pid_t		 self;
 	uint64_t	 self_dev, self_ino;	/* fimguard's executable */
 	/* counters, read by the status command */
 	uint64_t	 events, writes, denied, errors;
+	uint64_t	 fd_shortages;	/* /proc opens that lacked an fd */
 	/* watchdog: when the current batch started (0: idle) */
 	uint64_t	 busy_since_ms;
 	uint64_t	 batch_deadline_ms;	/* for waits inside a batch */

@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/who.h"
@@ -424,9 +425,11 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 		return EXIT_USAGE;
 	if (monitor_marks(m, o) > 0)
 		log_warnx("some files could not be watched");
+	m->args = args_new();
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
 	    .stop_fd = m->stop_fd,
-	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
+	    .tab = m->tab, .ring = &m->ring, .args = m->args,
+	    .self = getpid(),
 	    .unknown_deny = conf_unknown_deny(&m->conf),
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
 	intent_ctx_init(&m->perm.intent, MONITOR_INTENT_CACHE);
@@ -453,6 +456,8 @@ monitor_close(struct monitor *m)
 	htab_free(&m->byname);
 	notify_free(&m->notify);
 	intent_ctx_free(&m->perm.intent);
+	if (m->args != NULL)
+		args_stop(m->args);
 	ring_free(&m->ring);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);

@@ -1,12 +1,16 @@
 /* The permission thread. It reads a batch of FAN_OPEN_PERM events,
  * decides each one, answers the whole batch with one writev(2), and
  * only then hands records of write attempts to the worker. It must
- * never wait for anything that can itself wait on a permission event:
- * it opens nothing but /proc files, never logs, never allocates, and
- * answers the monitor's own threads at once. A stalled answer freezes
- * every opener of a protected file, so a watchdog thread (below) watches
- * busy_since_ms and exits the process (the kernel then allows all
- * pending opens) if a batch takes too long. */
+ * never wait for anything that can itself wait on a permission event,
+ * nor on another process: it opens nothing but /proc files (and reads
+ * none that touches the opener's memory: who.c and intent.c say why
+ * each is safe), takes a lease on an event's fd for an instant, never
+ * logs, never allocates, never takes a lock another thread may hold
+ * while blocked, and answers the monitor's own threads at once. A
+ * stalled answer freezes every opener of a protected file, so a
+ * watchdog thread (below) watches busy_since_ms and exits the process
+ * (the kernel then allows all pending opens) if a batch takes too
+ * long. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,16 +27,17 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/perm.h"
 #include "monitor/who.h"
 
-#define PERM_BATCH	256
 /* How long one batch may wait for openers still on a CPU (normally
  * microseconds); past it their intent is the write count's (intent.c),
  * so a busy machine delays reads by at most this, and never denies
  * them. Far below the stall watchdog. */
 #define PERM_BATCH_BUDGET_MS	20
+#define PERM_BATCH	256
 #define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
 
 static const char *perm_names[] = {
@@ -92,13 +97,45 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 	return p->unknown_deny ? PERM_DENY_UNKNOWN : PERM_ALLOW_UNKNOWN;
 }
 
+/* Fill a ring record of a write attempt while the opener is frozen,
+ * and ask for its command line (read later, off this thread). */
+static void
+perm_record(struct perm_ctx *p, struct perm_record *r, size_t k,
+    const struct stat *st, const struct intent_info *in, int intent, int d,
+    pid_t tid, size_t *nargs)
+{
+	unsigned short_fds;
+
+	memset(r, 0, offsetof(struct perm_record, comm));
+	r->seq = p->ring->head + k;
+	r->time_ms = util_now_ms();
+	r->dev = st->st_dev;
+	r->ino = st->st_ino;
+	r->syscall_nr = in->nr;
+	r->syscall = in->syscall;
+	r->flags = in->flags;
+	r->has_flags = in->has_flags;
+	r->intent = intent;
+	r->intent_source = in->source;
+	r->io_uring = in->io_uring;
+	r->decision = d;
+	if ((short_fds = who_snapshot(tid, r)) > 0)
+		__atomic_add_fetch(&p->fd_shortages, short_fds,
+		    __ATOMIC_RELAXED);
+	if (p->args != NULL && args_request(p->args, r->seq, tid,
+	    r->start_time) == 0) {
+		r->args_wanted = 1;
+		(*nargs)++;
+	}
+}
+
 /* Decide one event; for a write attempt fill a ring record (*nrec
  * counts them). Returns FAN_ALLOW or FAN_DENY. A pre-content event
  * (FAN_PRE_ACCESS, truncate = deny) fires for reads and writes too:
  * only the truncate calls are judged there, anything else passes. */
 static uint32_t
 perm_decide(struct perm_ctx *p, const struct watch_tab *t,
-    const struct fanotify_event_metadata *m, size_t *nrec)
+    const struct fanotify_event_metadata *m, size_t *nrec, size_t *nargs)
 {
 	int pre = (m->mask & PERM_PRE_ACCESS) != 0;
 	struct intent_info in;
@@ -121,18 +158,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	d = perm_judge(p, t, w, m->pid, intent);
 	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
 	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
-		memset(r, 0, offsetof(struct perm_record, exe));
-		r->dev = st.st_dev;
-		r->ino = st.st_ino;
-		r->syscall_nr = in.nr;
-		r->syscall = in.syscall;
-		r->flags = in.flags;
-		r->has_flags = in.has_flags;
-		r->intent = intent;
-		r->intent_source = in.source;
-		r->io_uring = in.io_uring;
-		r->decision = d;
-		who_snapshot(m->pid, r);	/* before the opener runs on */
+		perm_record(p, r, *nrec, &st, &in, intent, d, m->pid, nargs);
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {
@@ -169,7 +195,7 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 	struct fanotify_response resp[PERM_BATCH];
 	const struct fanotify_event_metadata *m;
 	const struct watch_tab *t = __atomic_load_n(&p->tab, __ATOMIC_ACQUIRE);
-	size_t n = 0, nrec = 0;
+	size_t n = 0, nrec = 0, nargs = 0;
 
 	for (m = (const void *)buf; FAN_EVENT_OK(m, len) && n < PERM_BATCH;
 	    m = FAN_EVENT_NEXT(m, len)) {
@@ -181,13 +207,16 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 		if (m->fd < 0)
 			continue;
 		resp[n].fd = m->fd;
-		resp[n].response = perm_decide(p, t, m, &nrec);
+		resp[n].response = perm_decide(p, t, m, &nrec, &nargs);
 		n++;
 	}
 	/* records visible before the openers run on: a writer's close
 	 * then always finds who opened (a memory store; the wake-up, a
-	 * syscall, still comes after the answers) */
+	 * syscall, still comes after the answers); the command line
+	 * readers start before the openers run on, too */
 	ring_publish(p->ring, nrec);
+	if (nargs > 0)
+		args_kick(p->args, nargs);
 	perm_answer(p, fd, resp, n);
 	for (size_t i = 0; i < n; i++)
 		close(resp[i].fd);

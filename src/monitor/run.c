@@ -34,6 +34,7 @@
 #include "core/cmd.h"
 #include "core/log.h"
 #include "core/priv.h"
+#include "monitor/args.h"
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
 #include "monitor/perm.h"
@@ -69,6 +70,9 @@ run_sd_notify(const char *msg)
 static void
 run_threads(struct monitor *m)
 {
+	if (args_start(m->args) == 0)
+		log_warnx("no command line reader: events will lack "
+		    "process.args");
 	if (pthread_create(&m->worker_tid, NULL, worker_main, m) != 0 ||
 	    pthread_create(&m->perm_tid, NULL, perm_main, &m->perm) != 0)
 		fatalx("cannot start threads");

@@ -23,6 +23,7 @@
 #include "core/report.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
@@ -478,8 +479,10 @@ worker_drain_ring(struct monitor *m)
 
 	if (read(m->ring.efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("ring eventfd");
-	while (ring_pop(&m->ring, &r))
+	while (ring_pop(&m->ring, &r)) {
+		args_fetch(m->args, &r);	/* waits a little, at most */
 		worker_perm_event(m, &r);
+	}
 }
 
 void *
