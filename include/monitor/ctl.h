@@ -11,5 +11,6 @@ int	 ctl_listen(const char *);
 void	 ctl_serve(int, const struct monitor *, uint64_t, unsigned);
 char	*ctl_fetch(const char *);
 void	 ctl_notify_reload(const char *);
+uint64_t ctl_fd_shortages(const struct monitor *);
 
 #endif

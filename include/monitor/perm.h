@@ -21,6 +21,9 @@ enum perm_decision {
 
 struct args;
 
+/* The most events read (and so descriptors held) at once. */
+#define PERM_BATCH	256
+
 struct perm_ctx {
 	int		 fd;		/* the permission group */
 	int		 pre_fd;	/* pre-content group (truncate = deny) */
@@ -30,11 +33,12 @@ struct perm_ctx {
 	struct ring	*ring;
 	struct args	*args;		/* command line readers */
 	struct intent_ctx intent;	/* this thread's /proc fd cache */
+	size_t		 batch;		/* events per read, <= PERM_BATCH */
 	pid_t		 self;
 	uint64_t	 self_dev, self_ino;	/* fimguard's executable */
 	/* counters, read by the status command */
 	uint64_t	 events, writes, denied, errors;
-	uint64_t	 fd_shortages;	/* /proc opens that lacked an fd */
+	uint64_t	 fd_shortages;	/* besides intent.shortages */
 	/* watchdog: when the current batch started (0: idle) */
 	uint64_t	 busy_since_ms;
 	uint64_t	 batch_deadline_ms;	/* for waits inside a batch */

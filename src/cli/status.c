@@ -34,7 +34,8 @@ status_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "queue", "dropped", "errors", "uptime_s", "reloads" };
+	    "restores", "queue", "dropped", "errors", "fd_limit",
+	    "fd_shortages", "uptime_s", "reloads" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_object *v;

@@ -37,8 +37,10 @@
  * so a busy machine delays reads by at most this, and never denies
  * them. Far below the stall watchdog. */
 #define PERM_BATCH_BUDGET_MS	20
-#define PERM_BATCH	256
 #define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
+/* The longest event either group sends: metadata, and a range record
+ * on pre-content events. A read needs room for one at least. */
+#define PERM_EVENT_MAX	64
 
 static const char *perm_names[] = {
 	"allow", "writer", "audit", "unknown-allowed", "deny",
@@ -233,6 +235,9 @@ perm_main(void *arg)
 	struct pollfd pfd[3] = { { p->stop_fd, POLLIN, 0 },
 	    { p->fd, POLLIN, 0 }, { p->pre_fd, POLLIN, 0 } };
 	nfds_t nfds = p->pre_fd >= 0 ? 3 : 2;
+	/* each event read carries a descriptor: read no more than the
+	 * descriptors we may hold (monitor.c sizes p->batch) */
+	size_t want = p->batch * sizeof(struct fanotify_event_metadata);
 	sigset_t all;
 
 	sigfillset(&all);
@@ -256,7 +261,9 @@ perm_main(void *arg)
 			/* non-blocking: during a reload the old and the new
 			 * thread poll the same group, and only one of them
 			 * gets a given event; the clock starts once we do */
-			len = read(pfd[i].fd, buf, sizeof(buf));
+			len = read(pfd[i].fd, buf, want < PERM_EVENT_MAX ?
+			    PERM_EVENT_MAX : want < sizeof(buf) ? want :
+			    sizeof(buf));
 			if (len > 0) {
 				now = util_now_ms();
 				__atomic_store_n(&p->busy_since_ms, now,
@@ -268,9 +275,12 @@ perm_main(void *arg)
 				    __ATOMIC_RELEASE);
 			}
 			/* The kernel could not make an event's fd (EMFILE,
-			 * ENFILE, an LSM...): it answered that event itself.
+			 * ENFILE, an LSM...): it denied that event itself.
 			 * Count it and go on: leaving would freeze every
 			 * later opener of a protected file. */
+			if (len < 0 && (errno == EMFILE || errno == ENFILE))
+				__atomic_add_fetch(&p->fd_shortages, 1,
+				    __ATOMIC_RELAXED);
 			if (len < 0 && errno != EAGAIN && errno != EINTR)
 				__atomic_add_fetch(&p->errors, 1,
 				    __ATOMIC_RELAXED);

@@ -89,7 +89,24 @@ struct run {
 	int		 alerting;
 	int		 restore_caps;	/* kept CAP_CHOWN & co. */
 	unsigned	 reloads;
+	int		 fd_warned;	/* descriptor shortage logged */
 };
+
+/* Say once (the permission thread cannot log) that descriptors ran
+ * short, or that the limit made us hold fewer at a time. */
+static void
+run_fd_check(const struct monitor *m, struct run *rn)
+{
+	uint64_t n = ctl_fd_shortages(m);
+
+	if (rn->fd_warned || (n == 0 && !m->fd_low))
+		return;
+	rn->fd_warned = 1;
+	log_warnx("low on file descriptors (limit %zu, %llu shortages so "
+	    "far): %zu events answered at a time; reads are never denied "
+	    "for it (see status)", m->fd_limit, (unsigned long long)n,
+	    m->perm_batch);
+}
 
 static struct monitor *
 run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
@@ -143,6 +160,7 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 			ctl_serve(lfd, *mp, util_now_ms(), rn->reloads);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
 			alert_read(&rn->alerter);
+		run_fd_check(*mp, rn);
 		run_sd_notify("WATCHDOG=1");
 	}
 }

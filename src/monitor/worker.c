@@ -249,9 +249,16 @@ out:
 static void
 worker_data(struct monitor *m)
 {
-	char buf[4096] __attribute__((aligned(8)));
+	char buf[MONITOR_DATA_BATCH * FAN_EVENT_METADATA_LEN]
+	    __attribute__((aligned(8)));
 	const struct fanotify_event_metadata *e;
-	ssize_t len = read(m->data_fd, buf, sizeof(buf));
+	/* each event holds a descriptor: no more than monitor.c allows */
+	ssize_t len = read(m->data_fd, buf, m->data_batch *
+	    FAN_EVENT_METADATA_LEN);
+
+	if (len < 0 && (errno == EMFILE || errno == ENFILE))
+		__atomic_add_fetch(&m->data_shortages, 1,
+		    __ATOMIC_RELAXED);	/* the kernel dropped the event */
 
 	/* the open's record first: it says who wrote (published before
 	 * the open returned, but its wake-up may not have come yet) */
