@@ -175,9 +175,9 @@ args_reader(void *arg)
 			break;
 		if (__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
 			break;
-		if (args_take(a, &q))
+		if (args_take(a, &q))	/* cut at 1023 bytes, as documented */
 			args_store(a, q.seq, buf, args_cmdline(&q, buf,
-			    sizeof(buf)));
+			    sizeof(buf) - 1));
 	}
 	args_unref(a);
 	return NULL;
