@@ -228,17 +228,21 @@ def test_reload_race_keeps_every_decision(enforce, helpers):
     through, the monitor stays up."""
     fim, m = enforce.fim, enforce
     pid = status(fim)["pid"]
+    opener = subprocess.Popen([helpers["collide"], fim.t("a.conf"),
+                               fim.t("b.conf"), "5", "8"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert opener.stdout.readline() == "ready\n"
     spin = [subprocess.Popen(["nice", "-n", "-10", helpers["reads"], "spin",
                               "10"]) for _ in range(2 * os.cpu_count())]
     try:
-        opener = subprocess.Popen([helpers["collide"], fim.t("a.conf"),
-                                   fim.t("b.conf"), "4", "8"],
-                                  stdout=subprocess.PIPE, text=True)
-        reloads, end = 0, time.time() + 4
-        while opener.poll() is None and time.time() < end + 10:
+        opener.stdin.write("go\n")
+        opener.stdin.flush()
+        reloads, end = 0, time.time() + 8
+        while opener.poll() is None and time.time() < end:
             os.kill(pid, signal.SIGHUP)
             reloads += 1
-            time.sleep(0.01)
+            time.sleep(0.005)
         out, _ = opener.communicate(timeout=60)
     finally:
         for s in spin:
@@ -249,10 +253,8 @@ def test_reload_race_keeps_every_decision(enforce, helpers):
     assert c["readfail"] == 0 and c["writes"] == 0, out
     assert c["reads"] > 0 and c["writefail"] > 0, out
     assert content(fim.t("b.conf")) == "bravo\n"
-    deadline = time.time() + 20
-    while time.time() < deadline and status(fim)["reloads"] < reloads // 2:
-        time.sleep(0.1)
-    assert status(fim)["reloads"] >= reloads // 2
+    # SIGHUPs sent while a reload runs coalesce: count what was done
+    assert status(fim)["reloads"] >= min(50, reloads), (reloads, status(fim))
 
 
 def test_truncate_deny_covers_32bit_calls(fim, tmp_path_factory):

@@ -1,10 +1,10 @@
 /* Openers whose thread ids share a slot of a 256-entry cache keyed by
  * tid: `collide READ_PATH WRITE_PATH SECONDS K` forks until it has K
  * readers and K writers whose pids are equal modulo 256 (the others
- * exit at once), then for SECONDS each reader opens READ_PATH O_RDONLY
- * and each writer WRITE_PATH O_WRONLY|O_APPEND, over and over. Prints
- * "reads R readfail F writes W writefail D" (F: reads refused, W:
- * writes that got an fd) and exits 0. */
+ * exit at once), says "ready", and after a line on stdin, for SECONDS,
+ * each reader opens READ_PATH O_RDONLY and each writer WRITE_PATH
+ * O_WRONLY|O_APPEND, over and over. Prints "reads R readfail F writes W
+ * writefail D" (F: reads refused, W: writes that got an fd) and exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +83,10 @@ main(int argc, char **argv)
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 	}
+	printf("ready\n");
+	fflush(stdout);
+	if (getchar() == EOF)
+		return 2;
 	for (int i = 0; i < have; i++)
 		if (write(go[1], &i, sizeof(i)) != sizeof(i))
 			return 2;
