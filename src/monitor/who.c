@@ -6,7 +6,9 @@
  * task's own spinlocks; vsize and the memory counters are read without
  * the mmap lock), loginuid and sessionid (task fields), and the exe link
  * (the mm's exe_file under RCU; readlink prints the cached path, and
- * statx with AT_STATX_DONT_SYNC asks no filesystem, FUSE included).
+ * statx with AT_STATX_DONT_SYNC asks no filesystem, FUSE included; only
+ * NFS revalidates a dentry reached through such a link, on mounts only
+ * root makes).
  * Never the command line: /proc/<pid>/cmdline reads the process's memory
  * (mmap lock, page faults on pages a userfaultfd or FUSE server may never
  * serve), so args.c reads it on threads of its own. who_to_event runs on
