@@ -102,7 +102,7 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 /* Fill a ring record of a write attempt while the opener is frozen,
  * and ask for its command line (read later, off this thread). */
 static void
-perm_record(struct perm_ctx *p, struct perm_record *r, size_t k,
+perm_fill_record(struct perm_ctx *p, struct perm_record *r, size_t k,
     const struct stat *st, const struct intent_info *in, int intent, int d,
     pid_t tid, size_t *nargs)
 {
@@ -160,7 +160,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	d = perm_judge(p, t, w, m->pid, intent);
 	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
 	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
-		perm_record(p, r, *nrec, &st, &in, intent, d, m->pid, nargs);
+		perm_fill_record(p, r, *nrec, &st, &in, intent, d, m->pid, nargs);
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {
