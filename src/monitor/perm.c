@@ -160,7 +160,8 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	d = perm_judge(p, t, w, m->pid, intent);
 	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
 	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
-		perm_fill_record(p, r, *nrec, &st, &in, intent, d, m->pid, nargs);
+		perm_fill_record(p, r, *nrec, &st, &in, intent, d, m->pid,
+		    nargs);
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {
