@@ -3,7 +3,7 @@
 # machine lacks; test and run call it first.
 
 CC	?= cc
-PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp
+PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib
 CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -35,10 +35,13 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
-	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev
+	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
+	     zlib1g-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib
-BENCH_DEPS = aide xxhash time
+	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib \
+	     rsyslog rsyslog-relp rsyslog-openssl
+BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
+FUZZ_DEPS  = clang
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
 # What a source package holds (tests and scratch output stay out).
@@ -125,15 +128,20 @@ lint: deps-test
 	$(MAKE) all
 	$(PYTHON) tests/lint/layers.py $(B)
 
-# Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md).
-fuzz:
-	$(call apt_install,clang)
+# Coverage-guided fuzzing with clang's libFuzzer (tests/fuzz/README.md):
+# each target for FUZZ_TIME seconds (CI gives it a short time so that
+# the targets keep building and running).
+fuzz: deps
+	$(call apt_install,$(FUZZ_DEPS))
 	$(MAKE) -f tests/fuzz/Makefile run
 
-bench: all
+# From a fresh clone: the build dependencies first, like test and run.
+bench: deps
+	$(MAKE) all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 	bash tests/bench/monitor.sh
+	$(PYTHON) tests/bench/alerts.py
 
 # `run`: a baseline of the default policy in a local state directory
 # (first time only), a check against it, then the real-time monitor in

@@ -10,7 +10,8 @@
 
 #include "core/util.h"
 
-enum sink_kind { SINK_JIRA, SINK_SMTP, SINK_WEBHOOK, SINK_NKINDS };
+enum sink_kind { SINK_JIRA, SINK_SMTP, SINK_WEBHOOK, SINK_SYSLOG,
+	SINK_NKINDS };
 
 enum sink_outcome {
 	SINK_OK,		/* confirmed: 2xx, SMTP 250 */
@@ -36,6 +37,9 @@ struct sink_conf {
 	char		*from;
 	struct strlist	 to;
 	int		 starttls;	/* 1: required */
+	/* syslog */
+	int		 facility;	/* RFC 5424 facility number */
+	size_t		 max_size;	/* the receiver's largest message */
 };
 
 /* One alert: a spooled ECS event, or a digest of several. */
@@ -46,6 +50,8 @@ struct alert {
 	char		 dedup[40];	/* "fimguard-" + 24 hex digits */
 	int		 ndigest;	/* > 0: a digest of that many alerts */
 	json_object	*items;		/* digest: array of their events */
+	int		 overflow;	/* digest: past spool_max, not rate */
+	long		 unlisted;	/* digest: alerts not in items */
 };
 
 struct sink_result {

@@ -11,5 +11,7 @@ int	 cmd_check(const struct cmd_opts *);
 int	 cmd_approve(const struct cmd_opts *);
 int	 cmd_policy_check(const struct cmd_opts *);
 int	 cmd_status(const struct cmd_opts *);
+int	 cmd_events(const struct cmd_opts *);
+int	 cmd_suggest(const struct cmd_opts *);
 
 #endif

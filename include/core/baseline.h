@@ -42,6 +42,10 @@ int	 baseline_read(struct baseline *, const struct state *,
 	    const struct baseline_sink *, char **, FILE **);
 int	 baseline_load(struct baseline *, const struct state *, char **);
 int	 baseline_save(const struct entryvec *, const struct state *);
+char	*baseline_write(const struct entryvec *, const struct state *,
+	    uint8_t *);
+int	 baseline_install(const struct state *, const char *);
+int	 baseline_file_sha(const char *, uint8_t [32]);
 void	 baseline_free(struct baseline *);
 int	 baseline_find(const struct baseline *, const char *,
 	    struct entry **);

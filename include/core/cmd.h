@@ -14,6 +14,10 @@
 #define EXIT_USAGE	2
 #define EXIT_BASELINE	3
 
+/* --format prometheus (status only); the other formats are
+ * enum render_format's. */
+#define CMD_FORMAT_PROMETHEUS	100
+
 struct cmd_opts {
 	const char	*config;
 	int		 config_given;
@@ -26,16 +30,27 @@ struct cmd_opts {
 	const char	*reason;
 	const char	*mode;
 	int		 foreground;
+	int		 format;	/* enum render_format, or
+					   CMD_FORMAT_PROMETHEUS */
+	int		 format_given;
+	int		 follow;	/* events --follow */
+	const char	*since;		/* events, suggest: --since */
+	const char	*action;	/* events: --action */
+	const char	*path_glob;	/* events: --path */
+	const char	*rule;		/* events, suggest: --rule */
 	int		 verbose;
 	char		**args;
 	int		 nargs;
 };
 
+void	 cmd_conf_errors(const struct conf *);
 int	 cmd_load_conf(const struct cmd_opts *, struct conf *);
 const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);
-void	 cmd_scan(struct entryvec *, struct state *, int);
+int	 cmd_lock(struct state *);
+size_t	 cmd_scan(struct entryvec *, struct state *, const struct conf *,
+	    int);
 
 #endif

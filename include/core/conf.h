@@ -3,9 +3,13 @@
 #ifndef FIMGUARD_CONF_H
 #define FIMGUARD_CONF_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/util.h"
+
+/* vault_max_size when unset: files above it are kept as hashes only */
+#define CONF_VAULT_MAX_DEFAULT	((uint64_t)64 << 20)
 
 enum conf_mode { CONF_MODE_UNSET = 0, CONF_MODE_AUDIT, CONF_MODE_ENFORCE };
 enum conf_severity {
@@ -15,6 +19,8 @@ enum conf_severity {
 enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
 enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
 enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
+
+#define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
 
 struct conf_rule {
 	char		*name;
@@ -45,9 +51,11 @@ struct conf_section {
 struct conf {
 	int		 mode;		/* enum conf_mode */
 	int		 unknown_intent; /* enum conf_intent */
+	int		 repeat_interval; /* seconds; identical denials folded */
 	char		*events;
 	char		*state_dir;
 	char		*policy_dir;
+	uint64_t	 vault_max;	/* vault_max_size; 0: unset */
 	struct conf_rule *rules;
 	size_t		 nrules;
 	struct conf_section *sections;
@@ -65,6 +73,7 @@ int	 conf_load_config(struct conf *, const char *, int);
 const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
 int	 conf_unknown_deny(const struct conf *);
+uint64_t conf_vault_max(const struct conf *);
 const char *conf_mode_name(int);
 const char *conf_severity_name(int);
 int	 conf_severity_ecs(int);

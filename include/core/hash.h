@@ -9,12 +9,19 @@
 #define HASH_SECRET_LEN	192	/* XXH3 wants >= 136 random bytes */
 #define HASH_XXH	1
 #define HASH_SHA	2
+/* hash_fd's copy: leave holes where whole blocks are zero */
+#define HASH_SPARSE	4
+/* hash_fd's copy: a failed write stops the copy, not the hash; the
+ * error is in hash_result.copy_errno */
+#define HASH_COPY_SOFT	8
+#define HASH_BLOCK	4096
 #define HASH_CHUNK	(256 * 1024)
 
 struct hash_result {
 	uint8_t		xxh[16];
 	uint8_t		sha[32];
 	uint64_t	bytes;
+	int		copy_errno;	/* HASH_COPY_SOFT: why the copy failed */
 };
 
 void	hash_global_init(void);

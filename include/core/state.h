@@ -18,11 +18,15 @@ struct state {
 
 enum state_key_status { STATE_KEYS_OK = 0, STATE_KEYS_MISSING = -1,
 	STATE_KEYS_BAD = -2 };
+/* state_keys: what may be written */
+#define STATE_KEYS_CREATE	1	/* a missing key */
+#define STATE_KEYS_REPAIR	2	/* a partial key no baseline uses */
 
 int	 state_open(struct state *, const char *, int);
 void	 state_close(struct state *);
 int	 state_keys(struct state *, int, char **);
 int	 state_lock(struct state *);
+void	 state_clean(struct state *, const char *);
 char	*state_path(const struct state *, const char *);
 int	 state_fsync_dir(const char *);
 int	 state_mkdirs(const char *, mode_t);

@@ -41,6 +41,7 @@ char	*util_utf8_lossy(const char *);
 int	 util_has_control(const char *);
 void	 util_flatten_controls(char *);
 char	*util_escape(const char *);
+size_t	 util_escape_to(const char *, char *, size_t);
 int	 util_path_under(const char *, const char *);
 char	*util_clean_path(const char *);
 char	*util_dirname(const char *);

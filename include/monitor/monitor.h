@@ -11,6 +11,7 @@
 #include "core/state.h"
 #include "monitor/notify.h"
 #include "monitor/perm.h"
+#include "monitor/repeat.h"
 #include "monitor/ring.h"
 #include "monitor/watch.h"
 
@@ -26,6 +27,7 @@ struct monitor_groups {
 };
 
 struct alerter;
+struct monitor_gone;	/* what a previous instance marked (reload) */
 struct args;
 
 /* The most close-write events the worker reads at once (each holds a
@@ -45,6 +47,7 @@ struct mon_file {
 	uint64_t	 settle_due_ms;	/* 0: no MODIFY pending */
 	uint64_t	 settle_first_ms;
 	pid_t		 settle_pid;
+	int		 settle_writer;	/* each MODIFY since: a writer's */
 	/* who opened it for writing last: the modified event (and the
 	 * alert) says who, not only which pid closed it */
 	struct perm_record *writer;
@@ -66,6 +69,7 @@ struct monitor {
 	struct perm_ctx	 perm;
 	struct ring	 ring;
 	struct args	*args;		/* command line readers */
+	struct repeat	 repeat;	/* the worker's: denials folded */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
 	int		 pre_fd;	/* pre-content group, or -1 */
@@ -83,12 +87,19 @@ struct monitor {
 	uint64_t	 data_shortages;	/* close-writes lost: no fd */
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */
+	/* handed over by the instance this one replaced, for the worker
+	 * to unmark what this one does not cover (atomic exchange) */
+	struct monitor_gone *gone;
 };
 
 struct cmd_opts;
 struct monitor *monitor_start(const struct cmd_opts *, int *,
 	    struct monitor_groups *, struct alerter *);
 void	 monitor_stop(struct monitor *, struct monitor_groups *);
+void	 monitor_halt(struct monitor *, struct monitor_groups *,
+	    struct monitor *);
+void	 monitor_free(struct monitor *);
+void	 monitor_unmark_gone(struct monitor *);
 int	 monitor_needs_restore(const struct monitor *);
 void	 monitor_groups_close(struct monitor_groups *);
 

@@ -17,6 +17,7 @@ struct notify_event {
 	int		 kind;
 	int		 is_dir;
 	pid_t		 pid;
+	int		 pidfd;		/* of the process, -1: gone or none */
 	const char	*path;		/* full path (old path for rename) */
 	const char	*newpath;	/* rename only */
 	int		 dir;		/* index of path's directory */
@@ -29,12 +30,17 @@ struct notify {
 	struct strlist	 keys;
 	struct strlist	 paths;		/* directory paths */
 	int		*rule;		/* children covered by rule, or -1 */
+	int		 fence;		/* index of writer.c's fence dir, or -1 */
 };
 
 int	 notify_init(struct notify *, int);
 void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
+void	 notify_unmark_dir(struct notify *, const char *, const char *);
+int	 notify_mark_fence(struct notify *, const char *);
 typedef void (*notify_fn)(void *, const struct notify_event *);
 void	 notify_read(struct notify *, notify_fn, void *);
+int	 notify_pending(void);
+int	 notify_exec_ahead(struct notify *, pid_t);
 
 #endif

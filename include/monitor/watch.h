@@ -39,5 +39,6 @@ const struct watch *watch_get(const struct watch_tab *, uint64_t, uint64_t);
 void	 watch_add_writer(struct watch_tab *, size_t, uint64_t, uint64_t);
 int	 watch_writer_ok(const struct watch_tab *, size_t, uint64_t,
 	    uint64_t);
+int	 watch_writer_any(const struct watch_tab *, uint64_t, uint64_t);
 
 #endif

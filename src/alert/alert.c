@@ -20,8 +20,10 @@
 #include "alert/msg.h"
 #include "alert/spool.h"
 #include "core/conf.h"
+#include "core/event.h"
 #include "core/log.h"
 #include "core/priv.h"
+#include "core/util.h"
 
 #define ALERT_SECRET_MAX	65536
 
@@ -127,6 +129,26 @@ alert_severity(const char *v)
 	return 0;
 }
 
+/* [syslog]: facility (default authpriv: the events name secret files)
+ * and the largest message the receiver takes (rsyslog's default
+ * maxMessageSize, 8096). */
+static void
+alert_load_syslog(struct sink_conf *sc, const struct conf *c)
+{
+	static const char *fac[] = { "kern", "user", "mail", "daemon", "auth",
+	    "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
+	    "local0", "local1", "local2", "local3", "local4", "local5",
+	    "local6", "local7" };
+	const char *v = conf_section_get(c, "syslog", "facility");
+
+	sc->facility = 10;
+	for (int i = 0; v != NULL && i < 20; i++)
+		if (strcmp(v, fac[i]) == 0)
+			sc->facility = i < 12 ? i : 16 + (i - 12);
+	v = conf_section_get(c, "syslog", "max_size");
+	sc->max_size = v ? (size_t)atol(v) : 8096;
+}
+
 static int
 alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 {
@@ -158,9 +180,15 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	v = conf_section_get(c, sec, "timeout");
 	sc->timeout_s = v ? atol(v) : 30;
 	v = conf_section_get(c, sec, "rate");
-	sc->rate = v ? atoi(v) : 30;
+	/* a log stream wants every event: no digest unless asked */
+	sc->rate = v ? atoi(v) : kind == SINK_SYSLOG ? 100000 : 30;
+	alert_load_syslog(sc, c);
 	alert_split(conf_section_get(c, sec, "actions"), &s->actions);
 	s->min_sev = alert_severity(conf_section_get(c, sec, "min_severity"));
+	v = conf_section_get(c, sec, "args");
+	s->args = v != NULL && strcmp(v, "yes") == 0;
+	v = conf_section_get(c, sec, "spool_max");
+	s->spool_max = v ? atol(v) : ALERT_SPOOL_MAX;
 	v = conf_section_get(c, sec, "api");
 	sc->api = v ? atoi(v) : 3;
 	if ((v = conf_section_get(c, sec, "project")) != NULL)
@@ -191,6 +219,212 @@ alert_configured(const struct conf *c, const char *sec)
 	return 0;
 }
 
+/* ---- the spool's bound: spool_max ready entries a sink, then one
+ * digest. The alerter drains the spool, the monitor only adds to it, so
+ * what was counted plus what was pushed since is an upper bound; it is
+ * counted again (at most once a second) only when it says full. */
+
+static void
+alert_kick(struct alerter *a)
+{
+	struct msg_kick k;
+
+	k.seq = __atomic_fetch_add(&a->seq, 1, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&a->dead, __ATOMIC_ACQUIRE))
+		(void)msg_send(a->sock, MSG_KICK, &k, sizeof(k));
+}
+
+static long
+alert_room(struct alerter *a, int k)
+{
+	struct alert_sink *s = &a->sinks[k];
+	uint64_t now = util_now_ms();
+	long n;
+
+	if (s->pending >= s->spool_max && now - s->counted_ms >= 1000 &&
+	    (n = spool_count(a->spool_fd, sink_name(k))) >= 0) {
+		s->pending = n;
+		s->counted_ms = now;
+	}
+	return s->pending < s->spool_max ? s->spool_max - s->pending : 0;
+}
+
+/* How many occurrences an alert stands for: its fimguard.repeat.count
+ * (a summary of repeated denials), else 1. */
+static int64_t
+alert_weight(json_object *ev)
+{
+	json_object *o;
+
+	if (json_object_object_get_ex(ev, "fimguard", &o) &&
+	    json_object_object_get_ex(o, "repeat", &o) &&
+	    json_object_object_get_ex(o, "count", &o))
+		return json_object_get_int64(o);
+	return 1;
+}
+
+/* One digest item per action, path and rule. */
+static json_object *
+alert_item(json_object *items, json_object *ev)
+{
+	static const char *keys[] = { "event.action", "file.path",
+	    "rule.name" };
+
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		size_t k = 0;
+
+		for (; k < 3; k++) {
+			const char *x = sink_field(it, keys[k]);
+			const char *y = sink_field(ev, keys[k]);
+
+			if ((x == NULL) != (y == NULL) ||
+			    (x != NULL && strcmp(x, y) != 0))
+				break;
+		}
+		if (k == 3)
+			return it;
+	}
+	return NULL;
+}
+
+/* When an alert's occurrences began or ended (first, last): those of
+ * its repeated denials, else its own time. */
+static const char *
+alert_when(json_object *ev, const char *which)
+{
+	char key[32];
+	const char *t;
+
+	snprintf(key, sizeof(key), "fimguard.repeat.%s", which);
+	t = sink_field(ev, key);
+	return t != NULL ? t : sink_field(ev, "@timestamp");
+}
+
+/* A new item: the alert without its diff (a digest lists; the alerter's
+ * digests drop diffs too), standing for its weight so far. */
+static json_object *
+alert_new_item(json_object *ev)
+{
+	json_object *it = NULL, *fg, *rp;
+	const char *t;
+
+	if (json_object_deep_copy(ev, &it, NULL) != 0)
+		fatalx("out of memory");
+	fg = event_obj(it, "fimguard");
+	json_object_object_del(fg, "diff");
+	rp = event_obj(fg, "repeat");
+	json_object_object_add(rp, "count",
+	    json_object_new_int64(alert_weight(ev)));
+	if ((t = alert_when(ev, "first")) != NULL)
+		event_set_str(rp, "first", t);
+	if ((t = alert_when(ev, "last")) != NULL)
+		event_set_str(rp, "last", t);
+	return it;
+}
+
+/* No room for ev: counted into the sink's overflow, and listed once
+ * per action, path and rule with how many it stands for. */
+static void
+alert_fold(struct alerter *a, struct alert_sink *s, json_object *ev)
+{
+	struct alert_overflow *o = &s->over;
+	json_object *it, *rp;
+	const char *t;
+
+	if (o->items == NULL)
+		o->items = json_object_new_array();
+	o->count++;
+	o->dirty = 1;
+	__atomic_fetch_add(&a->folded, 1, __ATOMIC_RELAXED);
+	if ((it = alert_item(o->items, ev)) == NULL) {
+		if (json_object_array_length(o->items) < ALERT_DIGEST_MAX)
+			json_object_array_add(o->items, alert_new_item(ev));
+		else
+			o->unlisted++;	/* counted, not listed */
+		return;
+	}
+	rp = event_obj(event_obj(it, "fimguard"), "repeat");
+	json_object_object_add(rp, "count", json_object_new_int64(
+	    alert_weight(it) + alert_weight(ev)));
+	if ((t = alert_when(ev, "last")) != NULL)
+		event_set_str(rp, "last", t);
+}
+
+/* The overflow on disk, under a name the alerter skips (at most once a
+ * second while it grows, unless force): a crash loses a second of it at
+ * most, and the events file has every event anyway. 0: what is on disk
+ * is all of it. */
+static int
+alert_hold(struct alerter *a, int k, int force)
+{
+	struct alert_overflow *o = &a->sinks[k].over;
+	json_object *d;
+	uint64_t t = util_now_ms();
+	int r;
+
+	if (!o->dirty || (!force && t - o->held_ms < 1000))
+		return o->dirty ? -1 : 0;
+	o->held_ms = t;
+	d = json_object_new_object();
+	json_object_object_add(d, "count", json_object_new_uint64(o->count));
+	json_object_object_add(d, "unlisted",
+	    json_object_new_uint64(o->unlisted));
+	json_object_object_add(d, "items", json_object_get(o->items));
+	r = spool_hold(a->spool_fd, sink_name(k),
+	    json_object_array_get_idx(o->items, 0), d);
+	json_object_put(d);
+	if (r < 0) {
+		__atomic_fetch_add(&a->spool_errors, 1, __ATOMIC_RELAXED);
+		log_warn("cannot write the %s digest of %llu alerts",
+		    sink_name(k), (unsigned long long)o->count);
+		return -1;
+	}
+	o->dirty = 0;
+	return 0;
+}
+
+/* The overflow becomes a ready entry: one digest alert. */
+static int
+alert_release(struct alerter *a, int k)
+{
+	struct alert_sink *s = &a->sinks[k];
+	char name[96];
+
+	if (alert_hold(a, k, 1) < 0)
+		return -1;
+	if (spool_release(a->spool_fd, sink_name(k), name, sizeof(name)) < 0) {
+		__atomic_fetch_add(&a->spool_errors, 1, __ATOMIC_RELAXED);
+		log_warn("cannot release the %s digest", sink_name(k));
+		return -1;
+	}
+	log_info("%s: %llu alerts past spool_max in one digest", name,
+	    (unsigned long long)s->over.count);
+	json_object_put(s->over.items);
+	memset(&s->over, 0, sizeof(s->over));
+	s->pending++;
+	__atomic_fetch_add(&a->spooled, 1, __ATOMIC_RELAXED);
+	alert_kick(a);
+	return 0;
+}
+
+/* At start: the spool as it is, and a digest a crash left unreleased. */
+static void
+alert_recover(struct alerter *a, int k)
+{
+	struct alert_sink *s = &a->sinks[k];
+	char name[96];
+
+	s->pending = spool_count(a->spool_fd, sink_name(k));
+	if (s->pending < 0)
+		s->pending = 0;		/* counted again when it says full */
+	s->counted_ms = util_now_ms();
+	if (spool_release(a->spool_fd, sink_name(k), name, sizeof(name)) == 0) {
+		log_warnx("%s: a digest left by the last run, queued", name);
+		s->pending++;
+	}
+}
+
 /* Read every sink's settings and secrets and create the spool. Root,
  * before any thread and before the first mark. 0: no sink configured,
  * 1: ready to start, -1: a sink cannot work (said why). */
@@ -198,6 +432,7 @@ int
 alert_prepare(struct alerter *a, const struct conf *c, const char *state)
 {
 	memset(a, 0, sizeof(*a));
+	pthread_mutex_init(&a->lock, NULL);
 	a->spool_fd = a->sock = -1;
 	gethostname(a->host, sizeof(a->host) - 1);
 	for (int k = 0; k < SINK_NKINDS; k++) {
@@ -215,6 +450,9 @@ alert_prepare(struct alerter *a, const struct conf *c, const char *state)
 		log_warn("%s/%s", state, SPOOL_DIR);
 		return -1;
 	}
+	for (int k = 0; k < SINK_NKINDS; k++)
+		if (a->sinks[k].on)
+			alert_recover(a, k);
 	return 1;
 }
 
@@ -279,11 +517,37 @@ alert_wanted(const struct alert_sink *s, json_object *ev)
 				return 1;
 		return 0;
 	}
+	if (s->c.kind == SINK_SYSLOG)
+		return 1;	/* the whole stream, approvals included */
 	for (size_t i = 0; i < sizeof(alert_default_actions) /
 	    sizeof(alert_default_actions[0]); i++)
 		if (strcmp(alert_default_actions[i], action) == 0)
 			return 1;
 	return 0;
+}
+
+/* A writer's command line can hold a secret (usermod -p HASH, curl -u
+ * user:password): what leaves the host gets the executable and the
+ * argument count, process.args_count, unless the sink says args = yes.
+ * The one place for every sink; the events file keeps the arguments.
+ * Returns a new reference: ev itself when it has no arguments. */
+static json_object *
+alert_without_args(json_object *ev)
+{
+	json_object *copy = NULL, *proc, *args;
+	size_t n;
+
+	if (!json_object_object_get_ex(ev, "process", &proc) ||
+	    !json_object_object_get_ex(proc, "args", &args))
+		return json_object_get(ev);
+	n = json_object_array_length(args);
+	if (json_object_deep_copy(ev, &copy, NULL) != 0)
+		fatalx("out of memory");
+	json_object_object_get_ex(copy, "process", &proc);
+	json_object_object_del(proc, "args");
+	json_object_object_add(proc, "args_count",
+	    json_object_new_int64((int64_t)n));
+	return copy;
 }
 
 /* The event sink's hook (worker thread, or the main thread): spool the
@@ -293,14 +557,31 @@ void
 alert_event(void *arg, json_object *ev)
 {
 	struct alerter *a = arg;
+	json_object *bare = NULL;
 	struct msg_kick k;
 	char name[96];
 
+	pthread_mutex_lock(&a->lock);
 	for (int i = 0; i < SINK_NKINDS; i++) {
-		if (!a->sinks[i].on || !alert_wanted(&a->sinks[i], ev))
+		struct alert_sink *s = &a->sinks[i];
+		json_object *out = ev;
+		long room;
+
+		if (!s->on || !alert_wanted(s, ev))
 			continue;
+		if (!s->args)
+			out = bare != NULL ? bare :
+			    (bare = alert_without_args(ev));
+		/* what waits for room goes first, as one digest */
+		room = alert_room(a, i);
+		if (s->over.count > 0 && room > 0 && alert_release(a, i) == 0)
+			room--;
+		if (room == 0 || s->over.count > 0) {
+			alert_fold(a, s, out);
+			continue;
+		}
 		k.seq = __atomic_fetch_add(&a->seq, 1, __ATOMIC_RELAXED);
-		if (spool_push(a->spool_fd, sink_name(i), k.seq, ev, name,
+		if (spool_push(a->spool_fd, sink_name(i), k.seq, out, name,
 		    sizeof(name)) < 0) {
 			__atomic_fetch_add(&a->spool_errors, 1,
 			    __ATOMIC_RELAXED);
@@ -308,11 +589,33 @@ alert_event(void *arg, json_object *ev)
 			    sink_name(i));
 			continue;
 		}
+		s->pending++;
 		__atomic_fetch_add(&a->spooled, 1, __ATOMIC_RELAXED);
 		if (!__atomic_load_n(&a->dead, __ATOMIC_ACQUIRE) &&
 		    msg_send(a->sock, MSG_KICK, &k, sizeof(k)) < 0)
 			log_debug("alerter gone: %s stays spooled", name);
 	}
+	pthread_mutex_unlock(&a->lock);
+	json_object_put(bare);
+}
+
+/* Main thread, about once a second: a waiting digest goes out as soon
+ * as its sink has room, and is kept on disk while it waits. */
+void
+alert_tick(struct alerter *a)
+{
+	if (a->nsinks == 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	for (int k = 0; k < SINK_NKINDS; k++) {
+		if (!a->sinks[k].on || a->sinks[k].over.count == 0)
+			continue;
+		if (alert_room(a, k) > 0)
+			alert_release(a, k);
+		else
+			alert_hold(a, k, 0);
+	}
+	pthread_mutex_unlock(&a->lock);
 }
 
 static const char *alert_outcomes[] = { "delivered", "will retry",
@@ -357,6 +660,7 @@ alert_read(struct alerter *a)
 	    (r = msg_recv(a->sock, &m)) > 0; n++) {
 		if (m.type == MSG_HELLO && m.u.hello.version == MSG_VERSION) {
 			a->worker = m.u.hello.pid;
+			a->hellos++;
 			log_info("alerter %d running as uid %u, %u alerts "
 			    "spooled", (int)a->worker, m.u.hello.uid,
 			    m.u.hello.pending);
@@ -391,6 +695,8 @@ alert_status(const struct alerter *a, json_object *o)
 	json_object_object_add(al, "sinks", sinks);
 	json_object_object_add(al, "pid", json_object_new_int(a->pid));
 	json_object_object_add(al, "worker", json_object_new_int(a->worker));
+	json_object_object_add(al, "restarts", json_object_new_int(
+	    a->hellos > 0 ? (int)a->hellos - 1 : 0));
 	json_object_object_add(al, "spooled", json_object_new_uint64(
 	    __atomic_load_n(&a->spooled, __ATOMIC_RELAXED)));
 	json_object_object_add(al, "delivered",
@@ -398,6 +704,8 @@ alert_status(const struct alerter *a, json_object *o)
 	json_object_object_add(al, "failed", json_object_new_uint64(a->failed));
 	json_object_object_add(al, "spool_errors", json_object_new_uint64(
 	    __atomic_load_n(&a->spool_errors, __ATOMIC_RELAXED)));
+	json_object_object_add(al, "folded", json_object_new_uint64(
+	    __atomic_load_n(&a->folded, __ATOMIC_RELAXED)));
 	json_object_object_add(o, "alerts", al);
 }
 
@@ -408,6 +716,12 @@ alert_status(const struct alerter *a, json_object *o)
 void
 alert_stop(struct alerter *a)
 {
+	/* nothing may stay only in memory: past the bound by one digest */
+	pthread_mutex_lock(&a->lock);
+	for (int k = 0; a->spool_fd >= 0 && k < SINK_NKINDS; k++)
+		if (a->sinks[k].on && a->sinks[k].over.count > 0)
+			alert_release(a, k);
+	pthread_mutex_unlock(&a->lock);
 	if (a->sock >= 0)
 		close(a->sock);
 	a->sock = -1;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +37,6 @@
 #define ALERTER_RESCAN_MS	30000	/* even without a kick */
 #define ALERTER_BACKOFF_MAX_MS	3600000ULL
 #define ALERTER_WINDOW_MS	60000ULL /* the rate is per minute */
-#define ALERTER_DIGEST_MAX	100	/* items in one digest */
 
 static void
 alerter_report(struct alerter *a, int sink, const char *name,
@@ -112,13 +112,37 @@ alerter_prepare_alert(struct alerter *a, struct alert *al, const char *id,
 	sink_dedup_label(a->host, ev, al->dedup, sizeof(al->dedup));
 }
 
+/* A digest the monitor made of what did not fit the spool: sent as
+ * one, through the fields the rate's digests fill. */
+static void
+alerter_overflow(struct alerter *a, struct alert *al, json_object *d)
+{
+	json_object *v = NULL;
+	int64_t n;
+
+	if (!json_object_object_get_ex(d, "items", &al->items) ||
+	    !json_object_is_type(al->items, json_type_array)) {
+		al->items = NULL;
+		return;
+	}
+	json_object_object_get_ex(d, "count", &v);
+	n = json_object_get_int64(v);
+	al->ndigest = n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+	json_object_object_get_ex(d, "unlisted", &v);
+	al->unlisted = (long)json_object_get_int64(v);
+	al->overflow = 1;
+	/* every digest of this host shares a label: later ones comment */
+	sink_dedup_label(a->host, al->items, al->dedup, sizeof(al->dedup));
+}
+
 /* Deliver one spooled entry. 0 done (sent or kept), -1 the sink must
  * wait (temporary failure). */
 static int
 alerter_one(struct alerter *a, int k, const char *name)
 {
 	struct alert_sink *s = &a->sinks[k];
-	json_object *ev = spool_load(a->spool_fd, name);
+	json_object *digest = NULL;
+	json_object *ev = spool_load_entry(a->spool_fd, name, &digest);
 	struct sink_result r;
 	struct alert al;
 
@@ -143,7 +167,10 @@ alerter_one(struct alerter *a, int k, const char *name)
 		return 0;
 	}
 	alerter_prepare_alert(a, &al, name, ev);
+	if (digest != NULL)
+		alerter_overflow(a, &al, digest);
 	sink_send(&s->c, &al, &r);
+	json_object_put(digest);
 	json_object_put(ev);
 	if (r.outcome == SINK_RETRY) {
 		if (s->failures == 0)	/* once per outage */
@@ -174,8 +201,11 @@ alerter_digest(struct alerter *a, int k, char **names, size_t n)
 	size_t used = 0;
 	char id[64];
 
-	for (size_t i = 0; i < n && used < ALERTER_DIGEST_MAX; i++)
-		if ((ev = spool_load(a->spool_fd, names[i])) != NULL) {
+	/* the monitor's digests are not listed in another: each goes
+	 * alone, in a later pass */
+	for (size_t i = 0; i < n && used < ALERT_DIGEST_MAX; i++)
+		if (!spool_is_digest(names[i]) &&
+		    (ev = spool_load(a->spool_fd, names[i])) != NULL) {
 			json_object *fg;
 
 			/* a digest lists; diffs would make it too big to

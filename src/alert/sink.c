@@ -292,7 +292,7 @@ sink_field(json_object *ev, const char *dotted)
 }
 
 static const char *sink_names[SINK_NKINDS] = { "jira", "smtp",
-	"webhook" };
+	"webhook", "syslog" };
 
 /* A sink's name: its config section and its spool entries' suffix. */
 const char *
@@ -402,6 +402,7 @@ sink_event_text(FILE *f, json_object *ev, int with_diff)
 		{ "Process id:", "process.pid" },
 		{ "Executable:", "process.executable" },
 		{ "Process name:", "process.title" },
+		{ "Argument count:", "process.args_count" },
 		{ "Parent id:", "process.parent.pid" },
 		{ "Parent exe:", "process.parent.executable" },
 		{ "User id:", "user.id" }, { "Effective uid:",
@@ -437,6 +438,40 @@ sink_event_text(FILE *f, json_object *ev, int with_diff)
 		    json_object_get_string(d));
 }
 
+/* A digest: why, then one line per item; an item that stands for
+ * more than one occurrence (repeated denials, or alerts folded past
+ * spool_max) says how many. */
+static void
+sink_digest_text(FILE *f, const struct alert *a)
+{
+	if (a->overflow)
+		fprintf(f, "%d alerts on %s did not fit the alert spool "
+		    "(spool_max) while this sink was not taking them; they "
+		    "are summarised here.\n\n", a->ndigest, a->host);
+	else
+		fprintf(f, "%d alerts on %s came faster than the configured "
+		    "rate; they are summarised here.\n\n", a->ndigest,
+		    a->host);
+	for (size_t i = 0; a->items != NULL &&
+	    i < json_object_array_length(a->items); i++) {
+		json_object *ev = json_object_array_get_idx(a->items, i);
+		const char *n = sink_field(ev, "fimguard.repeat.count");
+		char *line = xasprintf("%s %s %s (rule %s, pid %s%s%s%s)",
+		    sink_field(ev, "@timestamp") ?: "?",
+		    sink_field(ev, "event.action") ?: "?",
+		    sink_field(ev, "file.path") ?: "?",
+		    sink_field(ev, "rule.name") ?: "?",
+		    sink_field(ev, "process.pid") ?: "?",
+		    n != NULL ? ", " : "", n != NULL ? n : "",
+		    n != NULL ? " times" : "");
+
+		sink_line(f, "-", line);
+		free(line);
+	}
+	if (a->unlisted > 0)
+		fprintf(f, "... and %ld more, not listed.\n", a->unlisted);
+}
+
 /* The body a person reads: what happened, who did it, the hashes, and
  * what to do next. */
 char *
@@ -449,24 +484,7 @@ sink_text(const struct alert *a, int with_diff)
 	if (f == NULL)
 		return xstrdup("");
 	if (a->ndigest > 0) {
-		fprintf(f, "%d alerts on %s came faster than the configured "
-		    "rate; they are summarised here.\n\n", a->ndigest,
-		    a->host);
-		for (size_t i = 0; a->items != NULL &&
-		    i < json_object_array_length(a->items); i++) {
-			json_object *ev = json_object_array_get_idx(a->items,
-			    i);
-
-			char *line = xasprintf("%s %s %s (rule %s, pid %s)",
-			    sink_field(ev, "@timestamp") ?: "?",
-			    sink_field(ev, "event.action") ?: "?",
-			    sink_field(ev, "file.path") ?: "?",
-			    sink_field(ev, "rule.name") ?: "?",
-			    sink_field(ev, "process.pid") ?: "?");
-
-			sink_line(f, "-", line);
-			free(line);
-		}
+		sink_digest_text(f, a);
 	} else {
 		fprintf(f, "fimguard saw a change to a protected file on "
 		    "%s.\n\n", a->host);

@@ -387,9 +387,10 @@ jira_lead(const struct alert *a)
 	char *s;
 
 	if (a->ndigest > 0)
-		s = xasprintf("%d alerts on host %s came faster than the "
-		    "configured rate (worst severity %s).", a->ndigest, host,
-		    sev);
+		s = xasprintf("%d alerts on host %s %s (worst severity %s).",
+		    a->ndigest, host, a->overflow ? "did not fit the alert "
+		    "spool (spool_max)" : "came faster than the configured "
+		    "rate", sev);
 	else
 		s = xasprintf("File %.*s: %s (rule %s, severity %s) on host "
 		    "%s.", JIRA_LEAD_PATH,

@@ -6,6 +6,7 @@
 #include "alert/sink_jira.h"
 #include "alert/sink_send.h"
 #include "alert/sink_smtp.h"
+#include "alert/sink_syslog.h"
 #include "alert/sink_webhook.h"
 
 void
@@ -20,6 +21,9 @@ sink_send(const struct sink_conf *c, const struct alert *a,
 		break;
 	case SINK_SMTP:
 		sink_smtp_send(c, a, r);
+		break;
+	case SINK_SYSLOG:
+		sink_syslog_send(c, a, r);
 		break;
 	default:
 		sink_webhook_send(c, a, r);

@@ -65,6 +65,10 @@ webhook_event(const struct alert *a)
 		    json_object_new_object();
 	o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int(a->ndigest));
+	json_object_object_add(o, "reason", json_object_new_string(
+	    a->overflow ? "spool_max" : "rate"));
+	json_object_object_add(o, "unlisted",
+	    json_object_new_int64(a->unlisted));
 	json_object_object_add(o, "items", a->items != NULL ?
 	    json_object_get(a->items) : json_object_new_array());
 	return o;

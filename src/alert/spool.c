@@ -1,8 +1,11 @@
 /* The spool directory <state>/spool, root:<alerter group> 02770: the
  * monitor (root) writes entries, the alerter (its group, set-gid
  * directory) reads and removes them. Names sort by time:
- *   <13-digit ms>-<seq>-<sink>.json
- * Entries being written start with '.', which the alerter skips. */
+ *   <13-digit ms>-<seq>-<sink>.json      one alert
+ *   <13-digit ms>-digest-<sink>.json     the alerts past spool_max
+ * Entries being written start with '.', which the alerter skips; so
+ * does the digest the monitor is still adding to,
+ * .overflow-<sink>.json, until the monitor releases it. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -58,46 +61,132 @@ spool_open(const char *state_dir, gid_t gid)
 	return fd;
 }
 
-/* Write one entry durably: temp file, fsync, rename, fsync of the
- * directory. The name goes to name (for the log). */
-int
-spool_push(int dfd, const char *sink, uint64_t seq, json_object *ev,
-    char *name, size_t namelen)
+/* {"v":1,"sink":...,"event":...[,"digest":...]} as one string (owned
+ * by the returned object). */
+static json_object *
+spool_doc(const char *sink, json_object *ev, json_object *digest)
 {
 	json_object *o = json_object_new_object();
-	const char *js;
-	char tmp[96];
-	size_t len;
-	int fd, r = -1;
 
 	json_object_object_add(o, "v", json_object_new_int(1));
 	json_object_object_add(o, "sink", json_object_new_string(sink));
 	json_object_object_add(o, "event", json_object_get(ev));
-	js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN,
-	    &len);
-	struct timespec ts;
+	if (digest != NULL)
+		json_object_object_add(o, "digest", json_object_get(digest));
+	return o;
+}
 
-	/* wall clock: the spool outlives a reboot and must stay in order */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(name, namelen, "%013llu-%06llu-%s.json",
-	    (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)
-	    ts.tv_nsec / 1000000, (unsigned long long)seq % 1000000, sink);
-	snprintf(tmp, sizeof(tmp), ".%s", name);
+/* doc into tmp, fsync, rename to name (flags: renameat2's), fsync of
+ * the directory: a name never shows a half-written entry. */
+static int
+spool_write(int dfd, json_object *doc, const char *tmp, const char *name,
+    unsigned flags)
+{
+	size_t len;
+	const char *js = json_object_to_json_string_length(doc,
+	    JSON_C_TO_STRING_PLAIN, &len);
+	int fd, r = -1;
+
+	unlinkat(dfd, tmp, 0);	/* a leftover of a crash */
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0640)) < 0)
-		goto out;
+		return -1;
 	/* fchmod: the service's UMask=0077 would hide it from the group */
 	if (fchmod(fd, 0640) == 0 && write(fd, js, len) == (ssize_t)len &&
 	    fsync(fd) == 0 &&
-	    renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE) == 0 &&
-	    fsync(dfd) == 0)
+	    renameat2(dfd, tmp, dfd, name, flags) == 0 && fsync(dfd) == 0)
 		r = 0;
 	close(fd);
 	if (r < 0)
 		unlinkat(dfd, tmp, 0);
-out:
+	return r;
+}
+
+/* <13-digit ms>-<what>-<sink>.json. Wall clock: the spool outlives a
+ * reboot and must stay in order. */
+static void
+spool_name(char *name, size_t namelen, const char *what, const char *sink,
+    uint64_t later_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, namelen, "%013llu-%s-%s.json",
+	    (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)
+	    ts.tv_nsec / 1000000 + later_ms, what, sink);
+}
+
+/* Write one entry durably. The name goes to name (for the log). */
+int
+spool_push(int dfd, const char *sink, uint64_t seq, json_object *ev,
+    char *name, size_t namelen)
+{
+	json_object *o = spool_doc(sink, ev, NULL);
+	char tmp[96], num[16];
+	int r;
+
+	snprintf(num, sizeof(num), "%06llu", (unsigned long long)seq % 1000000);
+	spool_name(name, namelen, num, sink, 0);
+	snprintf(tmp, sizeof(tmp), ".%s", name);
+	r = spool_write(dfd, o, tmp, name, RENAME_NOREPLACE);
 	json_object_put(o);
 	return r;
+}
+
+/* The digest of what did not fit, written durably under a name the
+ * alerter skips: replaced each time it grows, until released. */
+int
+spool_hold(int dfd, const char *sink, json_object *ev, json_object *digest)
+{
+	json_object *o = spool_doc(sink, ev, digest);
+	char tmp[64], name[64];
+	int r;
+
+	snprintf(tmp, sizeof(tmp), ".overflow-%s.tmp", sink);
+	snprintf(name, sizeof(name), ".overflow-%s.json", sink);
+	r = spool_write(dfd, o, tmp, name, 0);
+	json_object_put(o);
+	return r;
+}
+
+/* Hand the held digest to the alerter: renamed to a ready name. 0, or
+ * -1 (ENOENT: none held). */
+int
+spool_release(int dfd, const char *sink, char *name, size_t namelen)
+{
+	char held[64];
+
+	snprintf(held, sizeof(held), ".overflow-%s.json", sink);
+	for (uint64_t later = 0; later < 100; later++) {
+		spool_name(name, namelen, "digest", sink, later);
+		if (renameat2(dfd, held, dfd, name, RENAME_NOREPLACE) == 0)
+			return fsync(dfd);
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* The ready entries of one sink, or -1. */
+long
+spool_count(int dfd, const char *sink)
+{
+	struct strlist l = { 0 };
+	long n = 0;
+
+	if (spool_list(dfd, &l) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++)
+		n += strcmp(spool_sink(l.v[i]), sink) == 0;
+	strlist_free(&l);
+	return n;
+}
+
+/* A digest made by the monitor (spool_release), not a single alert. */
+int
+spool_is_digest(const char *name)
+{
+	return strstr(name, "-digest-") != NULL;
 }
 
 static int
@@ -152,12 +241,22 @@ spool_sink(const char *name)
 json_object *
 spool_load(int dfd, const char *name)
 {
+	return spool_load_entry(dfd, name, NULL);
+}
+
+/* The same, and in *digest (when asked) the entry's digest part: a new
+ * reference, or NULL for a single alert. */
+json_object *
+spool_load_entry(int dfd, const char *name, json_object **digest)
+{
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	char *buf = NULL;
 	json_object *o = NULL, *ev = NULL, *v;
 	struct stat st;
 
+	if (digest != NULL)
+		*digest = NULL;
 	if (fd < 0)
 		return NULL;
 	errno = EINVAL;
@@ -178,6 +277,10 @@ spool_load(int dfd, const char *name)
 		json_object_get(ev);
 	else
 		ev = NULL;
+	if (digest != NULL)
+		*digest = ev != NULL && json_object_object_get_ex(o, "digest",
+		    &v) && json_object_is_type(v, json_type_object) ?
+		    json_object_get(v) : NULL;
 	json_object_put(o);
 	if (ev == NULL)
 		errno = EINVAL;

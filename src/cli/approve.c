@@ -1,7 +1,9 @@
 /* fimguard approve: accept the current state of some paths (or all)
  * into the baseline. It is, with init --force, the only way the
  * baseline changes, so it records who (uid, user name, login uid),
- * when and why, in history.jsonl and as baseline-approved events. */
+ * when and why, in history.jsonl and as baseline-approved events, and
+ * only then puts the new baseline in place: it fails, keeping the old
+ * one, when it cannot record (core/journal.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include "core/cmd.h"
 #include "core/compare.h"
 #include "core/event.h"
+#include "core/journal.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/util.h"
@@ -132,22 +135,21 @@ approve_history_b64(json_object *h, char *const *paths, size_t n)
 		json_object_object_add(h, "paths_base64", arr);
 }
 
-static void
-approve_history(const struct state *s, const struct cmd_opts *o,
-    const struct approver *w, const struct changes *ch)
+/* The history line (newline included): who, when, why, what. */
+static char *
+approve_history_line(const struct cmd_opts *o, const struct approver *w,
+    const struct changes *ch, const char *id)
 {
 	char **changed = xcalloc(ch->n + 1, sizeof(char *));
-	size_t nchanged = ch->n;
 	json_object *h = json_object_new_object(), *paths;
-	char *path = state_path(s, "history.jsonl"), ts[64];
-	const char *line;
-	int fd;
+	char ts[64], *line;
 
 	for (size_t i = 0; i < ch->n; i++)
 		changed[i] = ch->v[i].now ? ch->v[i].now->path :
 		    ch->v[i].base->path;
 	event_timestamp(ts, sizeof(ts));
 	event_set_str(h, "@timestamp", ts);
+	event_set_str(h, "id", id);
 	event_set_str(h, "uid", w->uid);
 	event_set_str(h, "user", w->user);
 	event_set_str(h, "auid", w->auid);
@@ -155,55 +157,113 @@ approve_history(const struct state *s, const struct cmd_opts *o,
 	json_object_object_add(h, "all", json_object_new_boolean(o->all));
 	json_object_object_add(h, "requested", approve_paths(o->args,
 	    (size_t)o->nargs));
-	paths = approve_paths(changed, nchanged);
-	approve_history_b64(h, changed, nchanged);
+	paths = approve_paths(changed, ch->n);
+	approve_history_b64(h, changed, ch->n);
 	json_object_object_add(h, "paths", paths);
 	json_object_object_add(h, "changes", json_object_new_uint64(ch->n));
-	line = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd < 0 || dprintf(fd, "%s\n", line) < 0 || fsync(fd) < 0)
-		log_warn("%s: cannot record approval", path);
-	if (fd >= 0)
-		close(fd);
+	line = xasprintf("%s\n", json_object_to_json_string_ext(h,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(h);
 	free(changed);
-	free(path);
+	return line;
 }
 
-static void
-approve_events(const struct conf *c, const struct changes *ch,
-    const struct cmd_opts *o, const struct approver *w)
+/* The baseline-approved events, as the lines the events file gets (in
+ * one write: all of them or none). */
+static char *
+approve_event_lines(const struct conf *c, const struct changes *ch,
+    const struct cmd_opts *o, const struct approver *w, const char *id,
+    size_t *len)
 {
-	struct event_sink sink;
+	char *buf = xmalloc(1);
+	size_t n = 0;
 
-	event_sink_open(&sink, c->events ? c->events : APPROVE_DEFAULT_EVENTS,
-	    o->json);
 	for (size_t i = 0; i < ch->n; i++) {
 		json_object *ev = report_event(c, &ch->v[i],
 		    "fimguard.approve", "baseline-approved");
-		json_object *u = event_obj(ev, "user");
+		json_object *u = event_obj(ev, "user"), *fg;
+		size_t ln;
+		char *line;
 
 		event_set_str(u, "id", w->uid);
 		event_set_str(u, "name", w->user);
 		event_set_str(event_obj(u, "audit"), "id", w->auid);
-		event_set_str(event_obj(ev, "fimguard"), "reason",
-		    o->reason ? o->reason : "");
-		event_emit(&sink, ev);
+		fg = event_obj(ev, "fimguard");
+		event_set_str(fg, "reason", o->reason ? o->reason : "");
+		event_set_str(fg, "approval_id", id);
+		line = event_line(ev, &ln);
+		json_object_put(ev);
+		buf = xreallocarray(buf, n + ln + 1, 1);
+		memcpy(buf + n, line, ln);
+		n += ln;
+		free(line);
 	}
-	event_sink_close(&sink);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
-/* Build the new baseline: the old entries outside the named paths plus
- * the current state inside them. */
+/* The events file must take the record before anything changes: a
+ * FIFO or an unopenable path stops approve here. */
+static int
+approve_events_ok(const struct conf *c)
+{
+	struct event_sink sink;
+	int r = event_sink_open(&sink, c->events ? c->events :
+	    APPROVE_DEFAULT_EVENTS, 0);
+
+	event_sink_close(&sink);
+	return r;
+}
+
+/* Record and apply: the new baseline is written, then put in place only
+ * once the history and the events hold who approved what
+ * (core/journal.c). Returns EXIT_OK, or EXIT_USAGE with the old
+ * baseline still in force. */
+static int
+approve_commit(const struct cmd_opts *o, const struct conf *c,
+    const struct state *s, const struct baseline *b,
+    const struct changes *ch)
+{
+	struct approver w = { 0 };
+	struct journal j = { 0 };
+	char *next, *why = NULL;
+	int r = EXIT_USAGE;
+
+	approve_who(&w);
+	journal_new_id(j.id);
+	j.history = approve_history_line(o, &w, ch, j.id);
+	j.events = approve_event_lines(c, ch, o, &w, j.id, &j.events_len);
+	j.events_path = xstrdup(c->events ? c->events :
+	    APPROVE_DEFAULT_EVENTS);
+	if ((next = baseline_write(&b->ev, s, j.next_sha)) == NULL)
+		goto out;
+	j.next = xstrdup(strrchr(next, '/') + 1);
+	free(next);
+	if (journal_approve(s, &j, &why) < 0) {
+		log_warnx("approval not recorded, the baseline is unchanged: "
+		    "%s", why);
+		goto out;
+	}
+	if (o->json)
+		fwrite(j.events, 1, j.events_len, stdout);
+	r = EXIT_OK;
+out:
+	free(why);
+	free(w.user);
+	journal_free(&j);
+	return r;
+}
+
+/* Build the new baseline in b: the old entries outside the named paths
+ * plus the current state inside them. */
 static int
 approve_apply(const struct cmd_opts *o, const struct conf *c,
     struct state *s, struct baseline *b, struct changes *ch,
     struct baseline *oldsel, struct entryvec *nowsel)
 {
 	struct entryvec now = { 0 };
-	int r = 0;
+	size_t failed;
 
 	walk_policy(c, &now);
 	if (approve_check_args(o, &now, &b->ev)) {
@@ -212,7 +272,7 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	}
 	approve_split(o, &now, nowsel);
 	entryvec_free(&now);
-	cmd_scan(nowsel, s, 1);
+	failed = cmd_scan(nowsel, s, c, 1);
 	approve_split(o, &b->ev, &oldsel->ev);
 	baseline_index(oldsel);
 	compare_run(oldsel, nowsel, ch);
@@ -223,9 +283,12 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	}
 	nowsel->n = 0;	/* ownership moved to b */
 	entryvec_sort(&b->ev);
-	if (baseline_save(&b->ev, s) < 0)
-		r = EXIT_USAGE;
-	return r;
+	if (failed > 0) {
+		log_warnx("nothing approved: make room for the vault (or "
+		    "lower vault_max_size) and approve again");
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* Arguments as the baseline spells paths: absolute (relative ones are
@@ -257,7 +320,6 @@ cmd_approve(const struct cmd_opts *co)
 	struct state s = { .lockfd = -1 };
 	struct entryvec nowsel = { 0 };
 	struct changes ch = { 0 };
-	struct approver w = { 0 };
 	struct conf c;
 	int r;
 
@@ -271,11 +333,14 @@ cmd_approve(const struct cmd_opts *co)
 	if ((r = cmd_open_state(o, &c, &s, 1)) != 0 ||
 	    (r = cmd_load_baseline(&s, &b)) != 0)
 		goto out;
+	if (approve_events_ok(&c) < 0) {
+		r = EXIT_USAGE;
+		goto out;
+	}
 	r = approve_apply(o, &c, &s, &b, &ch, &oldsel, &nowsel);
+	if (r == 0)
+		r = approve_commit(o, &c, &s, &b, &ch);
 	if (r == 0) {
-		approve_who(&w);
-		approve_history(&s, o, &w, &ch);
-		approve_events(&c, &ch, o, &w);
 		if (!o->json)
 			printf("fimguard approve: %zu change%s accepted into "
 			    "the baseline\n", ch.n, ch.n == 1 ? "" : "s");
@@ -289,7 +354,6 @@ out:
 	baseline_free(&b);
 	state_close(&s);
 	conf_free(&c);
-	free(w.user);
 	strlist_free(&args);
 	return r;
 }

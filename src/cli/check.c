@@ -68,7 +68,7 @@ check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
 		check_load(&l);
 	walk_policy(c, now);
 	t1 = util_now_ms();
-	cmd_scan(now, s, 0);
+	cmd_scan(now, s, c, 0);
 	log_info("walk %.3fs, scan %.3fs", (double)(t1 - t0) / 1000,
 	    (double)(util_now_ms() - t1) / 1000);
 	if (threaded)
@@ -158,12 +158,9 @@ check_diff(json_object *ev, const struct conf *c, const struct state *s,
 
 static void
 check_report(const struct cmd_opts *o, const struct conf *c,
-    const struct state *s, const struct changes *ch, size_t nentries)
+    const struct state *s, struct event_sink *sink,
+    const struct changes *ch, size_t nentries)
 {
-	struct event_sink sink;
-
-	event_sink_open(&sink, c->events ? c->events : CHECK_DEFAULT_EVENTS,
-	    o->json);
 	if (!o->json)
 		report_human(stdout, c, ch, nentries);
 	for (size_t i = 0; i < ch->n; i++) {
@@ -171,9 +168,8 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 		    "fimguard.check", NULL);
 
 		check_diff(ev, c, s, &ch->v[i]);
-		event_emit(&sink, ev);
+		event_emit(sink, ev);
 	}
-	event_sink_close(&sink);
 }
 
 int
@@ -184,20 +180,29 @@ cmd_check(const struct cmd_opts *o)
 	struct bindex x = { 0 };
 	struct baseline b = { 0 };
 	struct state s = { .lockfd = -1 };
+	struct event_sink sink = { .fd = -1 };
 	struct conf c;
 	int r;
 
 	if (cmd_load_conf(o, &c) != 0)
 		return EXIT_USAGE;
-	if ((r = cmd_open_state(o, &c, &s, 0)) != 0 ||
-	    (r = check_load_and_scan(&c, &s, &x, &now)) != 0 ||
+	if ((r = cmd_open_state(o, &c, &s, 0)) != 0)
+		goto out;
+	/* before the scan: a FIFO there is a configuration error */
+	if (event_sink_open(&sink, c.events ? c.events : CHECK_DEFAULT_EVENTS,
+	    o->json) == EVENT_SINK_NOT_FILE) {
+		r = EXIT_USAGE;
+		goto out;
+	}
+	if ((r = check_load_and_scan(&c, &s, &x, &now)) != 0 ||
 	    (r = check_candidates(&x, &now, &cand, &b)) != 0)
 		goto out;
 	check_confirm(&cand, &s, &b);
 	compare_run(&b, &cand, &ch);
-	check_report(o, &c, &s, &ch, now.n);
+	check_report(o, &c, &s, &sink, &ch, now.n);
 	r = ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
+	event_sink_close(&sink);
 	changes_free(&ch);
 	entryvec_free(&cand);
 	entryvec_free(&now);

@@ -26,44 +26,60 @@ init_count_errors(const struct entryvec *ev)
 	return n;
 }
 
+/* Keys are made on the first init, and a partial one (a crash while an
+ * older version wrote it) is made again, but only while no baseline
+ * depends on it. */
+static int
+init_keys(struct state *s, int have_baseline)
+{
+	char *why = NULL;
+	int how = STATE_KEYS_CREATE | (have_baseline ? 0 : STATE_KEYS_REPAIR);
+
+	if (state_keys(s, how, &why) == STATE_KEYS_OK)
+		return 0;
+	log_warnx("%s%s", why, have_baseline ? "; the baseline depends on "
+	    "it: to start afresh, move the baseline and the keys away" : "");
+	free(why);
+	return -1;
+}
+
 int
 cmd_init(const struct cmd_opts *o)
 {
 	struct entryvec ev = { 0 };
 	struct state s;
 	struct conf c;
-	char *why = NULL, *path;
-	int r = EXIT_USAGE;
+	char *path;
+	int r = EXIT_USAGE, have;
 
 	if (cmd_load_conf(o, &c) != 0)
 		return EXIT_USAGE;
-	if (state_open(&s, cmd_state_dir(o, &c), 1) < 0)
+	if (state_open(&s, cmd_state_dir(o, &c), 1) < 0 || cmd_lock(&s) != 0)
 		goto out;
-	if (state_lock(&s) < 0) {
-		log_warn("%s: lock", s.dir);
-		goto out;
-	}
 	path = state_path(&s, BASELINE_FILE);
-	if (o->if_missing && access(path, F_OK) == 0) {
+	have = access(path, F_OK) == 0;
+	if (o->if_missing && have) {
 		/* first start of the service: keep the trusted baseline */
 		printf("fimguard init: %s exists, kept\n", path);
 		free(path);
 		r = EXIT_OK;
 		goto out;
 	}
-	if (!o->force && access(path, F_OK) == 0) {
+	if (!o->force && have) {
 		log_warnx("%s exists; use 'fimguard init --force' to replace "
 		    "it, or 'fimguard approve' to accept changes", path);
 		free(path);
 		goto out;
 	}
 	free(path);
-	if (state_keys(&s, 1, &why) != STATE_KEYS_OK) {
-		log_warnx("%s", why);
+	if (init_keys(&s, have) < 0)
+		goto out;
+	walk_policy(&c, &ev);
+	if (cmd_scan(&ev, &s, &c, 1) > 0) {
+		log_warnx("baseline not written: make room for the vault (or "
+		    "lower vault_max_size) and run init again");
 		goto out;
 	}
-	walk_policy(&c, &ev);
-	cmd_scan(&ev, &s, 1);
 	init_count_errors(&ev);
 	entryvec_sort(&ev);
 	if (baseline_save(&ev, &s) < 0)
@@ -73,7 +89,6 @@ cmd_init(const struct cmd_opts *o)
 	ctl_notify_reload(s.dir);
 	r = EXIT_OK;
 out:
-	free(why);
 	entryvec_free(&ev);
 	state_close(&s);
 	conf_free(&c);

@@ -10,6 +10,7 @@
 #include "core/cmd.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/render.h"
 #include "monitor/run.h"
 
 #define DEFAULT_CONFIG	"/etc/fimguard/fimguard.conf"
@@ -24,9 +25,14 @@ usage(FILE *fp)
 	    "  approve [--reason TEXT] [--json] (--all | PATH...)\n"
 	    "                                    accept current state\n"
 	    "  policy check                      validate config and policy\n"
-	    "  run [--mode audit|enforce] [--foreground]\n"
+	    "  run [--mode audit|enforce] [--foreground] [--format text|json]\n"
 	    "                                    the real-time monitor\n"
-	    "  status [--json]                   what the monitor is doing\n"
+	    "  status [--json | --format text|json|prometheus]\n"
+	    "                                    what the monitor is doing\n"
+	    "  events [--follow] [--since TIME] [--action A] [--path GLOB]\n"
+	    "         [--rule R] [--format text|json]\n"
+	    "                                    show the events file\n"
+	    "  suggest [--rule R] [--since TIME] writers seen in audit mode\n"
 	    "options:\n"
 	    "  -c FILE  config (default " DEFAULT_CONFIG ")\n"
 	    "  -p DIR   policy directory (default /etc/fimguard/policy.d)\n"
@@ -35,7 +41,8 @@ usage(FILE *fp)
 }
 
 enum { OPT_FORCE = 256, OPT_JSON, OPT_ALL, OPT_REASON, OPT_MODE,
-	OPT_FOREGROUND, OPT_IF_MISSING };
+	OPT_FOREGROUND, OPT_IF_MISSING, OPT_FORMAT, OPT_FOLLOW, OPT_SINCE,
+	OPT_ACTION, OPT_PATH, OPT_RULE };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -50,6 +57,12 @@ static const struct option long_opts[] = {
 	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "action", required_argument, NULL, OPT_ACTION },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "rule", required_argument, NULL, OPT_RULE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -75,6 +88,21 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 		case OPT_REASON: o->reason = optarg; break;
 		case OPT_MODE: o->mode = optarg; break;
 		case OPT_FOREGROUND: o->foreground = 1; break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "prometheus") == 0)
+				o->format = CMD_FORMAT_PROMETHEUS;
+			else if ((o->format = render_format(optarg)) < 0) {
+				log_warnx("--format: text, json or prometheus, "
+				    "not '%s'", optarg);
+				return -1;
+			}
+			o->format_given = 1;
+			break;
+		case OPT_FOLLOW: o->follow = 1; break;
+		case OPT_SINCE: o->since = optarg; break;
+		case OPT_ACTION: o->action = optarg; break;
+		case OPT_PATH: o->path_glob = optarg; break;
+		case OPT_RULE: o->rule = optarg; break;
 		default: return -1;
 		}
 	}
@@ -98,6 +126,17 @@ check_scope(const char *cmd, const struct cmd_opts *o)
 	if ((o->all || o->reason) && strcmp(cmd, "approve") != 0)
 		return -1;
 	if ((o->mode || o->foreground) && strcmp(cmd, "run") != 0)
+		return -1;
+	if (o->format_given && strcmp(cmd, "run") != 0 &&
+	    strcmp(cmd, "events") != 0 && strcmp(cmd, "status") != 0)
+		return -1;
+	if (o->format == CMD_FORMAT_PROMETHEUS && strcmp(cmd, "status") != 0)
+		return -1;
+	if ((o->follow || o->action || o->path_glob) &&
+	    strcmp(cmd, "events") != 0)
+		return -1;
+	if ((o->since || o->rule) && strcmp(cmd, "events") != 0 &&
+	    strcmp(cmd, "suggest") != 0)
 		return -1;
 	return 0;
 }
@@ -123,6 +162,10 @@ dispatch(const char *cmd, struct cmd_opts *o)
 		return cmd_run(o);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(o);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(o);
+	if (strcmp(cmd, "suggest") == 0)
+		return cmd_suggest(o);
 	log_warnx("unknown command '%s'", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -2,7 +2,9 @@
  * state directory, fsynced, renamed over the old one and the directory
  * fsynced: a crash leaves the old or the new baseline, never a mix.
  * The HMAC key lives beside it with mode 0600; whoever can rewrite the
- * baseline without the key is caught on the next load. */
+ * baseline without the key is caught on the next load. approve writes
+ * it and puts it in place in two steps (baseline_write, then
+ * baseline_install once the approval is on record: core/journal.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 
 #include "core/baseline.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/record.h"
@@ -98,14 +101,37 @@ baseline_write_all(FILE *fp, const uint8_t *key, const struct entryvec *ev)
 	return r;
 }
 
+/* SHA-256 of a whole file (what an approval's journal names). */
 int
-baseline_save(const struct entryvec *ev, const struct state *s)
+baseline_file_sha(const char *path, uint8_t sha[32])
+{
+	char *why = NULL;
+	int fd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, &why), r;
+	struct hash_result hr;
+
+	free(why);
+	if (fd < 0)
+		return -1;
+	r = hash_fd(fd, NULL, HASH_SHA, -1, UINT64_MAX, &hr);
+	close(fd);
+	if (r == 0)
+		memcpy(sha, hr.sha, 32);
+	return r;
+}
+
+/* Write the baseline to a temporary file beside baseline.json, fsynced
+ * but not yet in place. Returns its path (and, with sha, the SHA-256
+ * of its bytes), or NULL after saying why. */
+char *
+baseline_write(const struct entryvec *ev, const struct state *s,
+    uint8_t *sha)
 {
 	char *dst = state_path(s, BASELINE_FILE);
 	char *tmp = xasprintf("%s.XXXXXX", dst);
-	int fd = mkostemp(tmp, O_CLOEXEC), r = -1;
+	int fd = mkostemp(tmp, O_CLOEXEC), ok = 0;
 	FILE *fp;
 
+	free(dst);
 	if (fd < 0 || fchmod(fd, 0600) < 0 ||
 	    (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("%s", tmp);
@@ -119,18 +145,49 @@ baseline_save(const struct entryvec *ev, const struct state *s)
 		fclose(fp);
 		goto out;
 	}
-	if (fclose(fp) == EOF || rename(tmp, dst) < 0) {
-		log_warn("%s: cannot replace", dst);
+	if (fclose(fp) == EOF) {
+		log_warn("%s: write", tmp);
 		goto out;
 	}
-	if (state_fsync_dir(s->dir) < 0)
-		log_warn("%s: fsync", s->dir);
-	r = 0;
+	ok = sha == NULL || baseline_file_sha(tmp, sha) == 0;
+	if (!ok)
+		log_warn("%s: read back", tmp);
 out:
+	if (!ok) {
+		if (fd >= 0)
+			unlink(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+/* Put a written baseline in place: rename, then fsync the directory. */
+int
+baseline_install(const struct state *s, const char *tmp)
+{
+	char *dst = state_path(s, BASELINE_FILE);
+	int r = rename(tmp, dst);
+
 	if (r < 0)
+		log_warn("%s: cannot replace", dst);
+	else if (state_fsync_dir(s->dir) < 0)
+		log_warn("%s: fsync", s->dir);
+	free(dst);
+	return r;
+}
+
+int
+baseline_save(const struct entryvec *ev, const struct state *s)
+{
+	char *tmp = baseline_write(ev, s, NULL);
+	int r;
+
+	if (tmp == NULL)
+		return -1;
+	if ((r = baseline_install(s, tmp)) < 0)
 		unlink(tmp);
 	free(tmp);
-	free(dst);
 	return r;
 }
 
@@ -265,14 +322,15 @@ baseline_read(struct baseline *b, const struct state *s,
 	size_t cap = 0;
 	ssize_t len;
 	FILE *fp;
-	int st;
+	int st, fd;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		*why = xasprintf("%s: %s", path, strerror(errno));
+	if ((fd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, why)) < 0) {
 		st = errno == ENOENT ? BASELINE_MISSING : BASELINE_UNREADABLE;
 		free(path);
 		return st;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	r.h = hmac_stream_new(s->hmac_key, STATE_HMAC_KEY_LEN);
 	if ((r.tok = json_tokener_new()) == NULL)
 		fatalx("out of memory");

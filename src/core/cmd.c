@@ -5,10 +5,25 @@
 #include <unistd.h>
 
 #include "core/cmd.h"
+#include "core/journal.h"
 #include "core/log.h"
 #include "core/scan.h"
+#include "core/util.h"
 
 #define CMD_DEFAULT_STATE	"/var/lib/fimguard"
+
+/* Each "FILE:LINE: message" on a line of its own: a value or a file
+ * name in it may hold a newline or a terminal escape, shown escaped. */
+void
+cmd_conf_errors(const struct conf *c)
+{
+	for (size_t i = 0; i < c->errors.n; i++) {
+		char *e = util_escape(c->errors.v[i]);
+
+		fprintf(stderr, "%s\n", e);
+		free(e);
+	}
+}
 
 /* Returns 0, or prints every error, frees c and returns EXIT_USAGE. */
 int
@@ -17,8 +32,7 @@ cmd_load_conf(const struct cmd_opts *o, struct conf *c)
 	conf_init(c);
 	if (conf_load(c, o->config, o->config_given, o->policy_dir) == 0)
 		return 0;
-	for (size_t i = 0; i < c->errors.n; i++)
-		fprintf(stderr, "%s\n", c->errors.v[i]);
+	cmd_conf_errors(c);
 	fprintf(stderr, "fimguard: %zu error%s in configuration or policy\n",
 	    c->errors.n, c->errors.n == 1 ? "" : "s");
 	conf_free(c);
@@ -48,14 +62,33 @@ cmd_open_state(const struct cmd_opts *o, const struct conf *c,
 		    "'fimguard init')", dir);
 		return EXIT_BASELINE;
 	}
-	if (lock && state_lock(s) < 0)
-		fatal("%s: lock", dir);
+	if (lock && (r = cmd_lock(s)) != 0)
+		return r;
 	if ((r = state_keys(s, 0, &why)) != STATE_KEYS_OK) {
-		log_warnx("baseline cannot be verified: %s key %s", why,
-		    r == STATE_KEYS_MISSING ? "missing" : "damaged");
+		log_warnx("baseline cannot be verified: key %s: %s",
+		    r == STATE_KEYS_MISSING ? "missing" : "damaged", why);
 		free(why);
 		return EXIT_BASELINE;
 	}
+	return 0;
+}
+
+/* The writer lock (init, approve), and then, before anything else, what
+ * a killed run left: an approval is rolled forward or back, temporary
+ * files are removed. Returns 0 or EXIT_USAGE (said why). */
+int
+cmd_lock(struct state *s)
+{
+	char *why = NULL;
+
+	if (state_lock(s) < 0)
+		return EXIT_USAGE;
+	if (journal_recover(s, &why) < 0) {
+		log_warnx("cannot finish an interrupted approval: %s", why);
+		free(why);
+		return EXIT_USAGE;
+	}
+	state_clean(s, BASELINE_FILE);
 	return 0;
 }
 
@@ -76,18 +109,34 @@ cmd_load_baseline(const struct state *s, struct baseline *b)
 }
 
 /* Hash the walked entries: XXH3 only (check), or XXH3, SHA-256 and
- * the vault (init, approve). */
-void
-cmd_scan(struct entryvec *ev, struct state *s, int full)
+ * the vault (init, approve). Returns the number of files whose vault
+ * copy could not be written (each was named on stderr): a baseline
+ * that promises diffs and restores the vault cannot give is not
+ * written. */
+size_t
+cmd_scan(struct entryvec *ev, struct state *s, const struct conf *c,
+    int full)
 {
 	char *vault = state_path(s, "vault");
+	struct scan_stats st = { 0 };
 	struct scan_opts so = {
 		.secret = s->xxh_secret,
 		.sha = full,
 		.vault = full ? vault : NULL,
+		.vault_max = conf_vault_max(c),
+		.stats = &st,
 		.progress = isatty(STDERR_FILENO),
 	};
 
 	scan_entries(ev, &so);
 	free(vault);
+	if (st.hash_only > 0)
+		log_warnx("%zu file%s above vault_max_size kept as hashes "
+		    "only: no diff and no restore for %s", st.hash_only,
+		    st.hash_only == 1 ? "" : "s",
+		    st.hash_only == 1 ? "it" : "them");
+	if (st.vault_failed > 0)
+		log_warnx("%zu file%s could not be copied to the vault",
+		    st.vault_failed, st.vault_failed == 1 ? "" : "s");
+	return st.vault_failed;
 }

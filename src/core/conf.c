@@ -8,13 +8,16 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/conf.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #define CONF_LINE_MAX	65536
@@ -32,10 +35,11 @@ enum conf_vtype {
 	V_UINT,		/* a whole number from 1 to 100000 */
 	V_HEADER,	/* one mail address (From:) */
 	V_ADDRS,	/* mail addresses (To:) */
+	V_SIZE,		/* bytes, with K, M, G or T (powers of 1024), or none */
 };
 
-enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK, SC_NONE,
-	SC_SINKS /* any of the three sink sections */ };
+enum conf_scope { SC_GLOBAL, SC_RULE, SC_JIRA, SC_SMTP, SC_WEBHOOK,
+	SC_SYSLOG, SC_NONE, SC_SINKS /* any of the sink sections */ };
 
 struct conf_key {
 	int		 scope;
@@ -54,6 +58,8 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "unknown_intent", V_ENUM, "deny|allow", G(unknown_intent) },
 	{ SC_GLOBAL, "state_dir", V_PATH, NULL, G(state_dir) },
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
+	{ SC_GLOBAL, "vault_max_size", V_SIZE, NULL, G(vault_max) },
+	{ SC_GLOBAL, "repeat_interval", V_UINT, NULL, G(repeat_interval) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -95,15 +101,26 @@ static const struct conf_key conf_keys[] = {
 	{ SC_WEBHOOK, "token_file", V_PATH, NULL, 0 },
 	{ SC_WEBHOOK, "token_credential", V_WORD, NULL, 0 },
 	{ SC_WEBHOOK, "ca_file", V_PATH, NULL, 0 },
+	{ SC_SYSLOG, "url", V_URL, "relp|tcp|tls|unix", 0 },
+	{ SC_SYSLOG, "ca_file", V_PATH, NULL, 0 },
+	{ SC_SYSLOG, "facility", V_ENUM, "kern|user|mail|daemon|auth|syslog|"
+	    "lpr|news|uucp|cron|authpriv|ftp|local0|local1|local2|local3|"
+	    "local4|local5|local6|local7", 0 },
+	{ SC_SYSLOG, "max_size", V_UINT, NULL, 0 },
 	/* every sink: which events alert, how many a minute, how long */
 	{ SC_SINKS, "actions", V_WORDS, NULL, 0 },
 	{ SC_SINKS, "min_severity", V_ENUM, "low|medium|high|critical", 0 },
 	{ SC_SINKS, "rate", V_UINT, NULL, 0 },
 	{ SC_SINKS, "timeout", V_UINT, NULL, 0 },
+	/* command lines can hold secrets: sent only when asked for */
+	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
+	/* ready entries a sink may have in the spool; past it, a digest */
+	{ SC_SINKS, "spool_max", V_UINT, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {
-	"global settings", "rule", "[jira]", "[smtp]", "[webhook]", ""
+	"global settings", "rule", "[jira]", "[smtp]", "[webhook]", "[syslog]",
+	""
 };
 
 /* Parser state for one stream. */
@@ -308,6 +325,34 @@ conf_check_envname(const char *w)
 	return 1;
 }
 
+/* "64M" -> 67108864; "none" -> UINT64_MAX. Returns -1 if malformed or
+ * 0 (a rule that wants no vault copy says diff = no, restore = no). */
+static int
+conf_size(const char *w, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	size_t digits = strspn(w, "0123456789");
+	const char *u = NULL;
+	uint64_t v = 0;
+	int shift = 0;
+
+	if (strcmp(w, "none") == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (digits == 0 || digits > 15 || (w[digits] != '\0' &&
+	    (w[digits + 1] != '\0' || (u = strchr(units, w[digits])) == NULL)))
+		return -1;
+	if (w[digits] != '\0')
+		shift = 10 * (int)(u - units + 1);
+	for (size_t i = 0; i < digits; i++)
+		v = v * 10 + (uint64_t)(w[i] - '0');
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 /* Validate every word of a value against its type; report the first
  * bad word. Returns 0 when the value is acceptable. */
 static int
@@ -347,6 +392,14 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 		case V_URL:
 			if (conf_check_url(k, v))
 				break;
+			/* user:password@ (or anything that may be one) is
+			 * a secret: the message must not repeat it */
+			if (strchr(v, '@') != NULL) {
+				conf_error(ps, "invalid value for '%s' (not "
+				    "shown: a URL must not hold "
+				    "user:password@)", k->key);
+				return -1;
+			}
 			exp = conf_expected(k->choices);
 			msg = xasprintf("a %s URL", exp);
 			conf_bad_value(ps, k->key, v, msg);
@@ -366,6 +419,12 @@ conf_check_words(struct conf_pstate *ps, const struct conf_key *k,
 				break;
 			conf_bad_value(ps, k->key, v,
 			    "a whole number from 1 to 100000");
+			return -1;
+		case V_SIZE:
+			if (conf_size(v, &(uint64_t){ 0 }) == 0)
+				break;
+			conf_bad_value(ps, k->key, v, "a size above 0 such "
+			    "as 64M (K, M, G, T: powers of 1024), or none");
 			return -1;
 		case V_HEADER:
 		case V_ADDRS:
@@ -388,7 +447,8 @@ conf_find_key(int scope, const char *key)
 	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
 		if ((conf_keys[i].scope == scope ||
 		    (conf_keys[i].scope == SC_SINKS && (scope == SC_JIRA ||
-		    scope == SC_SMTP || scope == SC_WEBHOOK))) &&
+		    scope == SC_SMTP || scope == SC_WEBHOOK ||
+		    scope == SC_SYSLOG))) &&
 		    strcmp(conf_keys[i].key, key) == 0)
 			return &conf_keys[i];
 	return NULL;
@@ -416,6 +476,12 @@ conf_store(struct conf_pstate *ps, const struct conf_key *k,
 	case V_PATH:
 		free(*(char **)(base + k->off));
 		*(char **)(base + k->off) = xstrdup(w->v[0]);
+		break;
+	case V_SIZE:
+		conf_size(w->v[0], (uint64_t *)(base + k->off));
+		break;
+	case V_UINT:	/* checked: 1 to 100000 */
+		*(int *)(base + k->off) = atoi(w->v[0]);
 		break;
 	default:	/* lists: take ownership of the words */
 		*(struct strlist *)(base + k->off) = *w;
@@ -576,6 +642,8 @@ conf_header_line(struct conf_pstate *ps, char *line)
 		conf_sink_header(ps, inner, SC_SMTP);
 	else if (strcmp(inner, "webhook") == 0)
 		conf_sink_header(ps, inner, SC_WEBHOOK);
+	else if (strcmp(inner, "syslog") == 0)
+		conf_sink_header(ps, inner, SC_SYSLOG);
 	else {
 		ps->scope = SC_NONE;
 		conf_error(ps, "unknown section '[%s]'", inner);
@@ -635,6 +703,25 @@ conf_parse(struct conf *c, FILE *fp, const char *fname, enum conf_kind kind)
 	return (int)(c->errors.n - before);
 }
 
+/* relp, tcp and tls need host:port; unix an absolute socket path. */
+static void
+conf_validate_syslog(struct conf *c, const struct conf_section *s)
+{
+	const char *u = conf_section_get(c, s->name, "url"), *port, *host;
+
+	if (strcmp(s->name, "syslog") != 0 || u == NULL ||
+	    (host = strstr(u, "://")) == NULL)
+		return;
+	port = strrchr(u, ':');
+	if (strncmp(u, "unix://", 7) == 0 ? u[7] == '/' : port > host + 3 &&
+	    port[1] != '\0' &&
+	    port[1 + strspn(port + 1, "0123456789")] == '\0')
+		return;
+	strlist_push_owned(&c->errors, xasprintf("%s:%d: [syslog] url '%s': "
+	    "expected relp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or "
+	    "unix:///PATH", s->file, s->line, u));
+}
+
 /* The keys a sink cannot work without. */
 static void
 conf_validate_sink(struct conf *c, const struct conf_section *s)
@@ -644,7 +731,7 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		{ "jira", "issue_type", NULL },
 		{ "jira", "token_env", "token_file|token_credential" },
 		{ "smtp", "url", NULL }, { "smtp", "from", NULL },
-		{ "smtp", "to", NULL },
+		{ "smtp", "to", NULL }, { "syslog", "url", NULL },
 	};
 	const char *api;
 
@@ -667,6 +754,7 @@ conf_validate_sink(struct conf *c, const struct conf_section *s)
 		strlist_push_owned(&c->errors, xasprintf("%s:%d: section "
 		    "'[webhook]' has no url, url_env, url_file or "
 		    "url_credential", s->file, s->line));
+	conf_validate_syslog(c, s);
 	api = conf_section_get(c, s->name, "api");
 	if (strcmp(s->name, "jira") == 0 && (api == NULL ||
 	    strcmp(api, "3") == 0) && conf_section_get(c, s->name, "user") ==
@@ -704,20 +792,34 @@ conf_validate(struct conf *c)
 	return (int)(c->errors.n - before);
 }
 
+/* A symlink is allowed (configuration management links files into
+ * /etc), a FIFO or device is not: reading one would hang or never end. */
 static int
 conf_parse_file(struct conf *c, const char *path, enum conf_kind kind,
     int required)
 {
-	FILE *fp = fopen(path, "re");
-	int n;
+	char *why = NULL;
+	int fd = file_open(path, O_RDONLY, 0, &why), n;
+	FILE *fp;
 
-	if (fp == NULL) {
-		if (!required && errno == ENOENT)
+	if (fd < 0) {
+		if (!required && errno == ENOENT) {
+			free(why);
 			return 0;
-		strlist_push_owned(&c->errors, xasprintf("%s: cannot open: "
-		    "%s", path, strerror(errno)));
+		}
+		/* EINVAL: file_open's "not a regular file" */
+		if (errno != EINVAL) {
+			char *msg = xasprintf("%s: cannot open: %s", path,
+			    strerror(errno));
+
+			free(why);
+			why = msg;
+		}
+		strlist_push_owned(&c->errors, why);
 		return 1;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
 	n = conf_parse(c, fp, path, kind);
 	fclose(fp);
 	return n;
@@ -779,6 +881,8 @@ conf_load(struct conf *c, const char *config, int config_required,
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)
 		c->mode = CONF_MODE_AUDIT;
+	if (c->repeat_interval == 0)
+		c->repeat_interval = CONF_REPEAT_INTERVAL;
 	/* unknown_intent stays unset when not given: it only matters for
 	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)
@@ -808,6 +912,13 @@ int
 conf_unknown_deny(const struct conf *c)
 {
 	return c->unknown_intent != CONF_INTENT_ALLOW;
+}
+
+/* Files larger than this get no vault copy (hash only). */
+uint64_t
+conf_vault_max(const struct conf *c)
+{
+	return c->vault_max != 0 ? c->vault_max : CONF_VAULT_MAX_DEFAULT;
 }
 
 int

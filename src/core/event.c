@@ -1,7 +1,10 @@
 /* Event construction and output. Field names follow the Elastic Common
  * Schema; what ECS has no name for lives under "fimguard". Each event
- * is appended with one write(2) on an O_APPEND descriptor, so lines
- * from concurrent writers (check from cron, the monitor) never mix. */
+ * is appended whole or not at all (core/file.c:file_append), so lines
+ * from concurrent writers (check from cron, the monitor) never mix and
+ * a full disk never leaves half a line. Events that cannot be written
+ * are counted; the first one written after them is an events-lost
+ * event that says how many and when. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +19,9 @@
 
 #include "core/conf.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/log.h"
+#include "core/render.h"
 #include "core/state.h"
 #include "core/util.h"
 
@@ -64,7 +69,8 @@ event_type_for(const char *action)
 		return "creation";
 	if (strcmp(action, "deleted") == 0)
 		return "deletion";
-	if (strcmp(action, "scan-failed") == 0)
+	if (strcmp(action, "scan-failed") == 0 ||
+	    strcmp(action, "events-lost") == 0)
 		return "info";
 	return "change";
 }
@@ -206,61 +212,191 @@ event_rule(json_object *ev, const char *rule, int severity, int mode)
 	event_set_str(fg, "mode", conf_mode_name(mode));
 }
 
+/* How often a sink whose file could not be opened tries again. */
+#define EVENT_REOPEN_MS	1000
+
+static int
+event_sink_try_open(struct event_sink *s)
+{
+	char *why = NULL, *dir;
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW;
+
+	s->reopen_ms = util_now_ms();
+	s->fd = file_open(s->path, flags, 0640, &why);
+	if (s->fd < 0 && errno == ENOENT) {
+		dir = xstrdup(s->path);
+		*strrchr(dir, '/') = '\0';
+		if (*dir != '\0' && state_mkdirs(dir, 0750) == 0) {
+			free(why);
+			s->fd = file_open(s->path, flags, 0640, &why);
+		}
+		free(dir);
+	}
+	if (s->fd >= 0) {
+		if (s->open_failed)
+			log_warnx("%s: events file open again", s->path);
+		s->open_failed = 0;
+		return 0;
+	}
+	s->loss->err = errno;
+	if (!s->open_failed)	/* once, not at every retry */
+		log_warnx("cannot open events file %s", why);
+	s->open_failed = 1;
+	free(why);
+	return s->loss->err == EINVAL ? EVENT_SINK_NOT_FILE :
+	    EVENT_SINK_FAILED;
+}
+
 /* path NULL: no events file. The file is created 0640 (events name
- * paths of secrets, so not world-readable). */
+ * paths of secrets, so not world-readable). A FIFO, device or symlink
+ * there is refused (EVENT_SINK_NOT_FILE): writing to one would hang or
+ * go elsewhere. */
 int
 event_sink_open(struct event_sink *s, const char *path, int to_stdout)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->to_stdout = to_stdout;
+	pthread_mutex_init(&s->own.mu, NULL);
+	s->loss = &s->own;
 	if (path == NULL)
 		return 0;
 	s->path = xstrdup(path);
-	s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0640);
-	if (s->fd < 0 && errno == ENOENT) {
-		char *dir = xstrdup(path);
-
-		*strrchr(dir, '/') = '\0';
-		if (*dir != '\0' && state_mkdirs(dir, 0750) == 0)
-			s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-			    O_CLOEXEC | O_NOFOLLOW, 0640);
-		free(dir);
-	}
-	if (s->fd < 0) {
-		log_warn("%s: cannot open events file", path);
-		return -1;
-	}
-	return 0;
+	return event_sink_try_open(s);
 }
 
-/* Writes and frees the event. */
-int
-event_emit(struct event_sink *s, json_object *ev)
+/* The JSON line of an event, newline included (allocated). */
+char *
+event_line(json_object *ev, size_t *n)
 {
 	size_t len;
 	const char *js = json_object_to_json_string_length(ev,
 	    EVENT_JSON_FLAGS, &len);
 	char *line = xmalloc(len + 2);
-	int r = 0;
 
 	memcpy(line, js, len);
 	line[len] = '\n';
 	line[len + 1] = '\0';
-	if (s->fd >= 0 && write(s->fd, line, len + 1) != (ssize_t)(len + 1)) {
-		if (!s->failed)
-			log_warn("%s: cannot write event", s->path);
-		s->failed = 1;
-		r = -1;
+	*n = len + 1;
+	return line;
+}
+
+static void
+event_count_lost(struct event_sink *s, int err)
+{
+	struct event_loss *l = s->loss;
+
+	if (l->pending == 0) {
+		event_timestamp(l->first, sizeof(l->first));
+		log_warnx("%s: cannot write events: %s; they are counted "
+		    "until writing works again", s->path, strerror(err));
 	}
-	if (s->to_stdout)
-		fwrite(line, 1, len + 1, stdout);
+	event_timestamp(l->last, sizeof(l->last));
+	l->err = err;
+	l->pending++;
+	l->total++;
+}
+
+/* Write the events-lost event before anything newer. Returns it (for
+ * the hook), or NULL when it could not be written either. */
+static json_object *
+event_tell_lost(struct event_sink *s)
+{
+	struct event_loss *l = s->loss;
+	json_object *ev = event_new("fimguard.events", "events-lost",
+	    "failure"), *fg;
+	size_t len;
+	char *line;
+
+	event_put_path(event_obj(ev, "file"), "path", s->path);
+	event_rule(ev, "fimguard-self", CONF_SEV_HIGH, CONF_MODE_ENFORCE);
+	fg = event_obj(ev, "fimguard");
+	json_object_object_add(fg, "events_lost",
+	    json_object_new_uint64(l->pending));
+	event_set_str(fg, "lost_first", l->first);
+	event_set_str(fg, "lost_last", l->last);
+	event_set_str(fg, "error", strerror(l->err));
+	line = event_line(ev, &len);
+	if (file_append(s->fd, line, len) < 0) {
+		int err = errno;
+
+		free(line);
+		json_object_put(ev);
+		errno = err;
+		return NULL;
+	}
+	log_warnx("%s: writing events again; %ju could not be written "
+	    "from %s to %s", s->path, (uintmax_t)l->pending, l->first,
+	    l->last);
+	if (s->to_stdout)	/* flushed per event: a pipe sees it now */
+		render_stdout(ev, line, len);
 	free(line);
+	l->pending = 0;
+	return ev;
+}
+
+/* Append one line to the events file, or count it lost. *told: the
+ * events-lost event written first, if any. */
+static int
+event_write(struct event_sink *s, const char *line, size_t len,
+    json_object **told)
+{
+	struct event_loss *l = s->loss;
+	int r = -1, err;
+
+	*told = NULL;
+	if (s->path == NULL)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	if (s->fd < 0 && util_now_ms() - s->reopen_ms >= EVENT_REOPEN_MS)
+		event_sink_try_open(s);
+	err = l->err;	/* why the file is not open */
+	if (s->fd >= 0 && l->pending > 0 &&
+	    (*told = event_tell_lost(s)) == NULL)
+		err = errno;
+	if (s->fd >= 0 && l->pending == 0 &&
+	    (r = file_append(s->fd, line, len)) < 0)
+		err = errno;
+	if (r < 0)
+		event_count_lost(s, err);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+/* Writes and frees the event. Returns -1 when it could not be written
+ * to the events file (it is counted). */
+int
+event_emit(struct event_sink *s, json_object *ev)
+{
+	json_object *told;
+	size_t len;
+	char *line = event_line(ev, &len);
+	int r = event_write(s, line, len, &told);
+
+	if (s->to_stdout)	/* flushed per event: a pipe sees it now */
+		render_stdout(ev, line, len);
+	free(line);
+	if (told != NULL && s->hook != NULL)
+		s->hook(s->hook_arg, told);
+	json_object_put(told);
 	if (s->hook != NULL)
 		s->hook(s->hook_arg, ev);
 	json_object_put(ev);
 	return r;
+}
+
+/* Events this sink (or the monitor, when shared) could not write. */
+uint64_t
+event_lost(const struct event_sink *s)
+{
+	uint64_t n;
+
+	if (s->loss == NULL)
+		return 0;
+	pthread_mutex_lock(&s->loss->mu);
+	n = s->loss->total;
+	pthread_mutex_unlock(&s->loss->mu);
+	return n;
 }
 
 void
@@ -271,6 +407,10 @@ event_sink_close(struct event_sink *s)
 			log_warn("%s: fsync", s->path);
 		close(s->fd);
 	}
+	if (s->loss == &s->own && s->own.total > 0)
+		log_warnx("%s: %ju event%s could not be written (%s)",
+		    s->path, (uintmax_t)s->own.total,
+		    s->own.total == 1 ? "" : "s", strerror(s->own.err));
 	free(s->path);
 	s->fd = -1;
 	s->path = NULL;

@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -102,6 +103,57 @@ hash_ctx_final(struct hash_ctx *h, struct hash_result *r)
 	}
 }
 
+static int
+hash_zero(const uint8_t *p, size_t n)
+{
+	return n > 0 && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* Copy p to fd; with sparse, whole zero blocks become holes (the caller
+ * sets the final size, so a trailing hole counts). Runs of data blocks
+ * go down in one write. */
+static int
+hash_copy(int fd, const uint8_t *p, size_t n, int sparse)
+{
+	size_t off = 0;
+
+	if (!sparse)
+		return hash_write_all(fd, p, n);
+	while (off < n) {
+		size_t run = 0, len;
+
+		while (off + run < n) {
+			len = n - off - run < HASH_BLOCK ? n - off - run :
+			    HASH_BLOCK;
+			if (hash_zero(p + off + run, len))
+				break;
+			run += len;
+		}
+		if (run > 0 && hash_write_all(fd, p + off, run) < 0)
+			return -1;
+		off += run;
+		if (off < n) {	/* a zero block: skip it */
+			len = n - off < HASH_BLOCK ? n - off : HASH_BLOCK;
+			if (lseek(fd, (off_t)len, SEEK_CUR) < 0)
+				return -1;
+			off += len;
+		}
+	}
+	return 0;
+}
+
+/* A failed copy: the end of the hash (-1), or with HASH_COPY_SOFT only
+ * of the copy (returns 0, the error kept in r->copy_errno). */
+static int
+hash_copy_failed(int what, struct hash_result *r, int *copyfd)
+{
+	if (!(what & HASH_COPY_SOFT))
+		return -1;
+	r->copy_errno = errno ? errno : EIO;
+	*copyfd = -1;
+	return 0;
+}
+
 /* Hash everything readable from fd (from its current offset), and copy
  * it to copyfd when copyfd >= 0 (the vault), in one pass so the copy is
  * exactly the bytes that were hashed. A short read that reaches the
@@ -113,11 +165,12 @@ hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
     uint64_t expect, struct hash_result *r)
 {
 	static __thread uint8_t buf[HASH_CHUNK];
+	int sparse = (what & HASH_SPARSE) != 0, saved;
 	struct hash_ctx h;
-	int saved;
 
 	hash_ctx_init(&h, secret, what);
 	r->bytes = 0;
+	r->copy_errno = 0;
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 
@@ -129,12 +182,17 @@ hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
 			goto fail;
 		}
 		hash_ctx_update(&h, buf, (size_t)n);
-		if (copyfd >= 0 && hash_write_all(copyfd, buf, (size_t)n) < 0)
+		if (copyfd >= 0 && hash_copy(copyfd, buf, (size_t)n,
+		    sparse) < 0 && hash_copy_failed(what, r, &copyfd) < 0)
 			goto fail;
 		r->bytes += (uint64_t)n;
 		if ((size_t)n < sizeof(buf) && r->bytes == expect)
 			break;
 	}
+	/* the copy's size, holes at the end included */
+	if (copyfd >= 0 && sparse && ftruncate(copyfd, (off_t)r->bytes) < 0 &&
+	    hash_copy_failed(what, r, &copyfd) < 0)
+		goto fail;
 	hash_ctx_final(&h, r);
 	return 0;
 fail:

@@ -1,11 +1,15 @@
 /* Logging to stderr. Kept deliberately simple: one line per message,
- * no allocation, so it is usable from signal-free worker threads too. */
+ * no allocation, so it is usable from signal-free worker threads too.
+ * Messages name files, and a file name may hold a newline or a
+ * terminal escape: every line is escaped here, once for all callers,
+ * so no name can forge a log line or drive the reader's terminal. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 static const char *log_tag = "fimguard";
 static int log_verbose;
@@ -22,7 +26,7 @@ log_init(const char *tag, int verbose)
 static void
 log_emit(const char *prefix, int errnum, const char *fmt, va_list ap)
 {
-	char buf[2048];
+	char buf[2048], out[4 * sizeof(buf)];
 	int n;
 
 	n = snprintf(buf, sizeof(buf), "%s: %s", log_tag, prefix);
@@ -34,7 +38,8 @@ log_emit(const char *prefix, int errnum, const char *fmt, va_list ap)
 		snprintf(buf + len, sizeof(buf) - len, ": %s",
 		    strerror(errnum));
 	}
-	fprintf(stderr, "%s\n", buf);
+	util_escape_to(buf, out, sizeof(out));
+	fprintf(stderr, "%s\n", out);
 }
 
 void

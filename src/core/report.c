@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/diff.h"
+#include "core/file.h"
 #include "core/report.h"
 #include "core/util.h"
 #include "core/vault.h"
@@ -193,14 +194,15 @@ void
 report_add_diff(json_object *ev, const char *vault, const struct entry *b,
     int fd)
 {
-	char *vp, *old = NULL, *new = NULL, *d = NULL;
+	char *vp, *old = NULL, *new = NULL, *d = NULL, *why = NULL;
 	size_t on = 0, nn = 0;
 	int vfd;
 
 	if (b == NULL || !b->vault || !b->has_sha || vault == NULL)
 		return;
 	vp = vault_path(vault, b->sha);
-	vfd = open(vp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	vfd = file_open(vp, O_RDONLY | O_NOFOLLOW, 0, &why);
+	free(why);
 	free(vp);
 	if (vfd < 0)
 		return;

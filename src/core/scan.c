@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +35,79 @@ scan_same(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* The vault copy could not be made: the entry is recorded without one,
+ * and the caller (init, approve) refuses to write such a baseline.
+ * Content the vault already holds needs no new copy. */
+static void
+scan_vault_failed(struct entry *e, const struct scan_opts *o, int err)
+{
+	if (vault_has(o->vault, e->sha))
+		return;
+	log_warnx("%s: cannot keep a copy in the vault %s: %s", e->path,
+	    o->vault, strerror(err));
+	e->vault = 0;
+	if (o->stats != NULL)
+		__atomic_fetch_add(&o->stats->vault_failed, 1,
+		    __ATOMIC_RELAXED);
+}
+
+/* A temporary vault file for e, or -1 with *err: 0 when none is wanted
+ * or e is above the cap (then kept as a hash only, and said so), else
+ * why it could not be made. */
+static int
+scan_vault_open(struct entry *e, const struct stat *st, int what,
+    const struct scan_opts *o, char **tmp, int *err)
+{
+	int vfd;
+
+	*err = 0;
+	if (!(what & HASH_SHA) || !e->vault || o->vault == NULL)
+		return -1;
+	if ((uint64_t)st->st_size > o->vault_max) {
+		log_warnx("%s: %jd bytes, above vault_max_size: kept as a "
+		    "hash only (no diff, no restore)", e->path,
+		    (intmax_t)st->st_size);
+		e->vault = 0;
+		if (o->stats != NULL)
+			__atomic_fetch_add(&o->stats->hash_only, 1,
+			    __ATOMIC_RELAXED);
+		return -1;
+	}
+	if ((vfd = vault_tmp_open(o->vault, tmp)) < 0)
+		*err = errno;
+	return vfd;
+}
+
+/* After a stable pass: keep the copy, or say why there is none. */
+static void
+scan_vault_done(struct entry *e, const struct scan_opts *o, char *tmp,
+    int vfd, int err)
+{
+	if (vfd < 0) {
+		if (err != 0)
+			scan_vault_failed(e, o, err);
+	} else if (err != 0) {
+		vault_abort(tmp, vfd);
+		scan_vault_failed(e, o, err);
+	} else if (vault_commit(o->vault, tmp, vfd, e->sha) < 0)
+		scan_vault_failed(e, o, errno);
+}
+
 /* One pass over the open file: hashes what is asked (and fills the
- * vault). Returns 0 stable, 1 changed while read, -1 read error. */
+ * vault). Returns 0 stable, 1 changed while read, -1 read error. A
+ * failed vault write stops the copy, never the hash. */
 static int
 scan_pass(struct entry *e, int fd, const struct stat *before, int what,
     const struct scan_opts *o)
 {
 	struct hash_result r;
 	char *tmp = NULL;
-	int vfd = -1, saved;
+	int vfd, verr, saved;
 	struct stat after;
 
-	if ((what & HASH_SHA) && e->vault && o->vault != NULL &&
-	    (vfd = vault_tmp_open(o->vault, &tmp)) < 0)
-		log_warn("%s: vault", o->vault);
-	if (hash_fd(fd, o->secret, what, vfd, (uint64_t)before->st_size,
-	    &r) < 0) {
+	vfd = scan_vault_open(e, before, what, o, &tmp, &verr);
+	if (hash_fd(fd, o->secret, what | HASH_SPARSE | HASH_COPY_SOFT, vfd,
+	    (uint64_t)before->st_size, &r) < 0) {
 		saved = errno;
 		vault_abort(tmp, vfd);
 		errno = saved;
@@ -67,8 +125,7 @@ scan_pass(struct entry *e, int fd, const struct stat *before, int what,
 	if (what & HASH_SHA) {
 		memcpy(e->sha, r.sha, sizeof(e->sha));
 		e->has_sha = 1;
-		if (vfd >= 0)
-			vault_commit(o->vault, tmp, vfd, r.sha);
+		scan_vault_done(e, o, tmp, vfd, verr ? verr : r.copy_errno);
 	}
 	return 0;
 }

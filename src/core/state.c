@@ -1,8 +1,10 @@
-/* State directory handling. Keys are created once per install with
- * O_EXCL and mode 0600, and refused on load unless they are regular
- * files of the exact size: a truncated or swapped key must not silently
- * become a weaker one. */
+/* State directory handling. Keys are created once per install, mode
+ * 0600, written like the baseline (a temporary file, fsync, rename,
+ * fsync of the directory) so that a crash never leaves half a key, and
+ * refused on load unless they are regular files of the exact size: a
+ * truncated or swapped key must not silently become a weaker one. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/state.h"
 #include "core/util.h"
@@ -25,13 +28,7 @@ state_path(const struct state *s, const char *name)
 int
 state_fsync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
+	return file_sync_dir(dir);
 }
 
 /* mkdir -p; only the last component gets mode, parents get 0755. */
@@ -94,59 +91,120 @@ state_close(struct state *s)
 }
 
 /* One writer at a time (init, approve); readers need no lock because
- * the baseline is replaced atomically. */
+ * the baseline is replaced atomically. The lock file is opened
+ * read-only (flock needs no more): a write open of fimguard's own file
+ * would be one more event for a running monitor. */
 int
 state_lock(struct state *s)
 {
-	char *path = state_path(s, "lock");
+	char *path = state_path(s, "lock"), *why = NULL;
 
-	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	s->lockfd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, &why);
+	if (s->lockfd < 0 && errno == ENOENT) {
+		free(why);
+		s->lockfd = file_open(path, O_RDONLY | O_CREAT | O_NOFOLLOW,
+		    0600, &why);
+	}
 	free(path);
-	if (s->lockfd < 0)
+	if (s->lockfd < 0) {
+		log_warnx("%s", why);
+		free(why);
 		return -1;
+	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			log_warnx("%s: another fimguard command is changing "
 			    "the baseline; waiting", s->dir);
-		if (flock(s->lockfd, LOCK_EX) < 0)
+		if (flock(s->lockfd, LOCK_EX) < 0) {
+			log_warn("%s: lock", s->dir);
 			return -1;
+		}
 	}
 	return 0;
 }
 
+/* Is name a temporary file of a killed run? Ours start with
+ * FILE_TMP_PREFIX; "baseline.json.XXXXXX" is the baseline's (and
+ * older versions'). Only called with the lock held: no live writer
+ * makes these without it. */
 static int
-state_key_create(const char *path, uint8_t *key, size_t len)
+state_is_tmp(const char *name, const char *base)
 {
-	int fd;
+	size_t n = strlen(base);
 
-	if (getrandom(key, len, 0) != (ssize_t)len)
-		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, key, len) != (ssize_t)len || fsync(fd) < 0) {
-		close(fd);
-		unlink(path);
-		return -1;
+	if (strncmp(name, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0)
+		return 1;
+	return base[0] != '\0' && strncmp(name, base, n) == 0 &&
+	    name[n] == '.' && strlen(name + n + 1) == 6;
+}
+
+static size_t
+state_clean_dir(const char *dir, const char *base)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_REG || !state_is_tmp(de->d_name, base))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+		else
+			log_warn("%s/%s: cannot remove", dir, de->d_name);
 	}
-	return close(fd);
+	closedir(d);
+	return n;
+}
+
+/* Remove what killed runs left: temporary copies of the baseline, of
+ * keys and journals, and of vault files, up to a whole baseline each,
+ * which would otherwise pile up until the filesystem is full. base is
+ * the baseline's file name. Caller holds the lock. */
+void
+state_clean(struct state *s, const char *base)
+{
+	char *vault = state_path(s, "vault");
+	size_t n = state_clean_dir(s->dir, base) + state_clean_dir(vault, "");
+
+	if (n > 0)
+		log_info("%s: removed %zu temporary file%s left by an "
+		    "interrupted run", s->dir, n, n == 1 ? "" : "s");
+	free(vault);
 }
 
 static int
-state_key_read(const char *path, uint8_t *key, size_t len, char **why)
+state_key_create(struct state *s, const char *name, uint8_t *key,
+    size_t len, char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (getrandom(key, len, 0) != (ssize_t)len) {
+		*why = xasprintf("%s/%s: getrandom: %s", s->dir, name,
+		    strerror(errno));
+		return -1;
+	}
+	return file_replace(s->dir, name, key, len, 0600, why);
+}
+
+/* Returns a state_key_status; *partial is set when the key is a
+ * regular file shorter than a key (a crash while an older version wrote
+ * it in place). */
+static int
+state_key_read(const char *path, uint8_t *key, size_t len, char **why,
+    int *partial)
+{
+	int fd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, why);
 	struct stat st;
 	ssize_t n;
 
-	if (fd < 0) {
-		*why = xasprintf("%s: %s", path, strerror(errno));
+	*partial = 0;
+	if (fd < 0)
 		return errno == ENOENT ? STATE_KEYS_MISSING : STATE_KEYS_BAD;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size != (off_t)len) {
+	if (fstat(fd, &st) < 0)
+		st.st_size = -1;
+	if (st.st_size != (off_t)len) {
+		*partial = st.st_size >= 0 && st.st_size < (off_t)len;
 		close(fd);
 		*why = xasprintf("%s: not a %zu-byte key file", path, len);
 		return STATE_KEYS_BAD;
@@ -163,42 +221,40 @@ state_key_read(const char *path, uint8_t *key, size_t len, char **why)
 	return STATE_KEYS_OK;
 }
 
+/* how: STATE_KEYS_CREATE makes a missing key; STATE_KEYS_REPAIR also
+ * replaces a partial one (only when no baseline depends on it). */
 static int
 state_key(struct state *s, const char *name, uint8_t *key, size_t len,
-    int create, char **why)
+    int how, char **why)
 {
 	char *path = state_path(s, name);
-	int r = state_key_read(path, key, len, why);
+	int partial, r = state_key_read(path, key, len, why, &partial);
 
-	if (r == STATE_KEYS_MISSING && create) {
+	if ((r == STATE_KEYS_MISSING && (how & STATE_KEYS_CREATE)) ||
+	    (r == STATE_KEYS_BAD && partial && (how & STATE_KEYS_REPAIR))) {
+		if (r == STATE_KEYS_BAD)
+			log_warnx("%s; no baseline uses it: made again", *why);
 		free(*why);
 		*why = NULL;
-		if (state_key_create(path, key, len) < 0) {
-			*why = xasprintf("%s: cannot create: %s", path,
-			    strerror(errno));
-			r = STATE_KEYS_BAD;
-		} else
-			r = STATE_KEYS_OK;
+		r = state_key_create(s, name, key, len, why) < 0 ?
+		    STATE_KEYS_BAD : STATE_KEYS_OK;
 	}
 	free(path);
 	return r;
 }
 
-/* Load both keys (creating them when create is set). On failure *why
- * says which key and what is wrong. */
+/* Load both keys (creating or repairing them as how says). On failure
+ * *why says which key and what is wrong. */
 int
-state_keys(struct state *s, int create, char **why)
+state_keys(struct state *s, int how, char **why)
 {
 	int r;
 
 	*why = NULL;
 	r = state_key(s, "xxh.key", s->xxh_secret, sizeof(s->xxh_secret),
-	    create, why);
+	    how, why);
 	if (r != STATE_KEYS_OK)
 		return r;
-	r = state_key(s, "hmac.key", s->hmac_key, sizeof(s->hmac_key),
-	    create, why);
-	if (r == STATE_KEYS_OK && create && state_fsync_dir(s->dir) < 0)
-		log_warn("%s: fsync", s->dir);
-	return r;
+	return state_key(s, "hmac.key", s->hmac_key, sizeof(s->hmac_key),
+	    how, why);
 }

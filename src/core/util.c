@@ -1,14 +1,25 @@
 /* Helpers with no policy of their own. Out-of-memory is fatal: a
- * half-built baseline is worse than a clear failure. */
+ * half-built baseline is worse than a clear failure. The log is built
+ * on this file (it escapes every line), so nothing here calls it. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "core/log.h"
 #include "core/util.h"
+
+static void __attribute__((noreturn))
+util_oom(void)
+{
+	static const char msg[] = "fimguard: fatal: out of memory\n";
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	exit(2);
+}
 
 void *
 xmalloc(size_t n)
@@ -16,7 +27,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		fatalx("out of memory");
+		util_oom();
 	return p;
 }
 
@@ -26,7 +37,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
-		fatalx("out of memory");
+		util_oom();
 	return p;
 }
 
@@ -36,7 +47,7 @@ xreallocarray(void *p, size_t n, size_t size)
 	void *q = reallocarray(p, n ? n : 1, size ? size : 1);
 
 	if (q == NULL)
-		fatalx("out of memory");
+		util_oom();
 	return q;
 }
 
@@ -46,7 +57,7 @@ xstrdup(const char *s)
 	char *p = strdup(s);
 
 	if (p == NULL)
-		fatalx("out of memory");
+		util_oom();
 	return p;
 }
 
@@ -56,7 +67,7 @@ xstrndup(const char *s, size_t n)
 	char *p = strndup(s, n);
 
 	if (p == NULL)
-		fatalx("out of memory");
+		util_oom();
 	return p;
 }
 
@@ -71,7 +82,7 @@ xasprintf(const char *fmt, ...)
 	r = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (r < 0)
-		fatalx("out of memory");
+		util_oom();
 	return s;
 }
 
@@ -347,42 +358,67 @@ util_unsafe_cp(const unsigned char *p, size_t k)
 	    (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* For terminals: a hostile file name must not move the cursor, flip
- * the text direction or fake a report line, so control characters,
- * backslash and invalid UTF-8 are shown as C escapes. */
+/* The escape of the UTF-8 sequence (or the byte) at p into e (at most
+ * 13 bytes with the NUL); returns how many bytes of p it stands for. */
+static size_t
+util_escape_one(const unsigned char *p, size_t n, char *e)
+{
+	size_t k = util_utf8_seq(p, n), len = 0;
+
+	if (k > 1 && util_unsafe_cp(p, k)) {
+		for (size_t i = 0; i < k; i++)
+			len += (size_t)sprintf(e + len, "\\x%02x", p[i]);
+	} else if (k > 1) {
+		memcpy(e, p, k);
+		e[k] = '\0';
+	} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+		e[0] = (char)*p;
+		e[1] = '\0';
+	} else if (*p == '\n' || *p == '\t' || *p == '\\') {
+		k = 1;
+		e[0] = '\\';
+		e[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : '\\';
+		e[2] = '\0';
+	} else {
+		k = 1;
+		sprintf(e, "\\x%02x", *p);
+	}
+	return k;
+}
+
+/* For terminals and logs: a hostile file name must not move the
+ * cursor, flip the text direction or fake a report or log line, so
+ * control characters, backslash and invalid UTF-8 are shown as C
+ * escapes. Into out (size n > 0), cut before an escape that does not
+ * fit; returns the length written. No allocation: the log uses it. */
+size_t
+util_escape_to(const char *s, char *out, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), len = 0;
+	char e[16];
+
+	while (left > 0) {
+		size_t k = util_escape_one(p, left, e), el = strlen(e);
+
+		if (len + el >= n)
+			break;
+		memcpy(out + len, e, el);
+		len += el;
+		p += k;
+		left -= k;
+	}
+	out[len] = '\0';
+	return len;
+}
+
 char *
 util_escape(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	char *out = xmalloc(4 * n + 1), *o = out;
+	size_t n = 4 * strlen(s) + 1;
+	char *out = xmalloc(n);
 
-	while (n > 0) {
-		size_t k = util_utf8_seq(p, n);
-
-		if (k > 1 && util_unsafe_cp(p, k)) {
-			for (size_t i = 0; i < k; i++)
-				o += sprintf(o, "\\x%02x", p[i]);
-		} else if (k > 1) {
-			memcpy(o, p, k);
-			o += k;
-		} else if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
-			*o++ = (char)*p;
-		} else {
-			k = 1;
-			if (*p == '\n')
-				o += sprintf(o, "\\n");
-			else if (*p == '\t')
-				o += sprintf(o, "\\t");
-			else if (*p == '\\')
-				o += sprintf(o, "\\\\");
-			else
-				o += sprintf(o, "\\x%02x", *p);
-		}
-		p += k;
-		n -= k;
-	}
-	*o = '\0';
+	util_escape_to(s, out, n);
 	return out;
 }
 

@@ -1,6 +1,8 @@
 /* The vault. Files are written under a temporary name, fsynced and
  * renamed to their SHA-256, so a name always matches its content;
- * content already present is not written twice. */
+ * content already present is not written twice. Temporary names start
+ * with FILE_TMP_PREFIX: a killed run's are removed by the next command
+ * that takes the lock (state_clean). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/state.h"
 #include "core/util.h"
@@ -43,7 +46,7 @@ vault_tmp_open(const char *vault, char **tmp)
 
 	if (mkdir(vault, 0700) < 0 && errno != EEXIST)
 		return -1;
-	*tmp = xasprintf("%s/.tmp.XXXXXX", vault);
+	*tmp = xasprintf("%s/" FILE_TMP_PREFIX "XXXXXX", vault);
 	fd = mkostemp(*tmp, O_CLOEXEC);
 	if (fd < 0) {
 		free(*tmp);
@@ -64,31 +67,34 @@ vault_abort(char *tmp, int fd)
 }
 
 /* Durable before the baseline that names it: fsync the file, rename,
- * fsync the directory. Frees tmp and closes fd in every case. */
+ * fsync the directory. Frees tmp and closes fd in every case. Returns
+ * 0, or -1 with errno (the caller says which file it was for). */
 int
 vault_commit(const char *vault, char *tmp, int fd, const uint8_t sha[32])
 {
 	char *dst = vault_path(vault, sha), *sub;
-	int r = -1;
+	int r = -1, made, err = 0;
 
 	sub = xstrndup(dst, strlen(vault) + 3);
 	if (vault_has(vault, sha)) {
 		r = 0;
 		goto out;
 	}
-	if ((mkdir(sub, 0700) < 0 && errno != EEXIST) || fsync(fd) < 0 ||
-	    rename(tmp, dst) < 0)
+	made = mkdir(sub, 0700) == 0;
+	if ((!made && errno != EEXIST) || fsync(fd) < 0 ||
+	    rename(tmp, dst) < 0) {
+		err = errno;
 		goto out;
+	}
 	free(tmp);
 	tmp = NULL;
-	if (state_fsync_dir(sub) < 0)
+	if (state_fsync_dir(sub) < 0 || (made && state_fsync_dir(vault) < 0))
 		log_warn("%s: fsync", sub);
 	r = 0;
 out:
-	if (r < 0)
-		log_warn("%s: cannot store in vault", dst);
 	vault_abort(tmp, fd);
 	free(sub);
 	free(dst);
+	errno = err;
 	return r;
 }

@@ -78,8 +78,47 @@ ctl_fd_shortages(const struct monitor *m)
 	    __atomic_load_n(&m->data_shortages, __ATOMIC_RELAXED);
 }
 
+/* Add a stopped instance's counters (its threads are joined). */
+void
+ctl_account(struct ctl_totals *t, const struct monitor *m)
+{
+	const struct perm_ctx *p = &m->perm;
+
+	t->events += p->events;
+	t->writes += p->writes;
+	t->denied += p->denied;
+	t->errors += p->errors;
+	t->modified += m->modified;
+	t->restores += m->restores;
+	t->dropped += m->ring.dropped;
+	t->fd_shortages += ctl_fd_shortages(m);
+}
+
+/* Baseline files whose rule wants a vault copy (diff, restore) but that
+ * have none: above vault_max_size, so no diff and no restore. */
+static uint64_t
+ctl_hash_only(const struct monitor *m)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < m->base.ev.n; i++) {
+		const struct entry *e = &m->base.ev.v[i];
+
+		if (e->type != ENTRY_FILE || e->vault || !e->has_sha)
+			continue;
+		for (size_t r = 0; r < m->conf.nrules; r++)
+			if (strcmp(m->conf.rules[r].name, e->rule) == 0) {
+				n += m->conf.rules[r].diff ||
+				    m->conf.rules[r].restore;
+				break;
+			}
+	}
+	return n;
+}
+
 static json_object *
-ctl_status(const struct monitor *m, uint64_t now_ms, unsigned reloads)
+ctl_status(const struct monitor *m, uint64_t now_ms,
+    const struct ctl_totals *t)
 {
 	json_object *o = json_object_new_object();
 	const struct perm_ctx *p = &m->perm;
@@ -92,19 +131,25 @@ ctl_status(const struct monitor *m, uint64_t now_ms, unsigned reloads)
 	ctl_u64(o, "rules", m->conf.nrules);
 	ctl_u64(o, "files", m->nfiles);
 	ctl_u64(o, "directories", m->notify.paths.n);
-	ctl_u64(o, "events", __atomic_load_n(&p->events, __ATOMIC_RELAXED));
-	ctl_u64(o, "writes", __atomic_load_n(&p->writes, __ATOMIC_RELAXED));
-	ctl_u64(o, "denied", __atomic_load_n(&p->denied, __ATOMIC_RELAXED));
-	ctl_u64(o, "modified", m->modified);
-	ctl_u64(o, "restores", m->restores);
+	ctl_u64(o, "events", t->events +
+	    __atomic_load_n(&p->events, __ATOMIC_RELAXED));
+	ctl_u64(o, "writes", t->writes +
+	    __atomic_load_n(&p->writes, __ATOMIC_RELAXED));
+	ctl_u64(o, "denied", t->denied +
+	    __atomic_load_n(&p->denied, __ATOMIC_RELAXED));
+	ctl_u64(o, "modified", t->modified + m->modified);
+	ctl_u64(o, "restores", t->restores + m->restores);
 	ctl_u64(o, "queue", head - tail);
-	ctl_u64(o, "dropped", __atomic_load_n(&m->ring.dropped,
+	ctl_u64(o, "dropped", t->dropped + __atomic_load_n(&m->ring.dropped,
 	    __ATOMIC_RELAXED));
-	ctl_u64(o, "errors", __atomic_load_n(&p->errors, __ATOMIC_RELAXED));
+	ctl_u64(o, "errors", t->errors +
+	    __atomic_load_n(&p->errors, __ATOMIC_RELAXED));
+	ctl_u64(o, "events_lost", event_lost(&m->sink));
+	ctl_u64(o, "vault_hash_only", ctl_hash_only(m));
 	ctl_u64(o, "fd_limit", m->fd_limit);
-	ctl_u64(o, "fd_shortages", ctl_fd_shortages(m));
-	ctl_u64(o, "uptime_s", (now_ms - m->started_ms) / 1000);
-	ctl_u64(o, "reloads", reloads);
+	ctl_u64(o, "fd_shortages", t->fd_shortages + ctl_fd_shortages(m));
+	ctl_u64(o, "uptime_s", (now_ms - t->started_ms) / 1000);
+	ctl_u64(o, "reloads", t->reloads);
 	alert_status(m->alerter, o);
 	return o;
 }
@@ -113,12 +158,12 @@ ctl_status(const struct monitor *m, uint64_t now_ms, unsigned reloads)
  * client that does not read gets a truncated reply). */
 void
 ctl_serve(int lfd, const struct monitor *m, uint64_t now_ms,
-    unsigned reloads)
+    const struct ctl_totals *t)
 {
 	int c;
 
 	while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		json_object *o = ctl_status(m, now_ms, reloads);
+		json_object *o = ctl_status(m, now_ms, t);
 		const char *s = json_object_to_json_string_ext(o,
 		    JSON_C_TO_STRING_PLAIN);
 		struct timeval tv = { 1, 0 };

@@ -46,8 +46,13 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/who.h"
+#include "monitor/writer.h"
 
 #define MONITOR_EVENTS		"/var/log/fimguard/events.json"
+
+/* Events lost to a full disk, counted since the process started: every
+ * instance (a reload makes a new one) writes through it. */
+static struct event_loss monitor_loss = EVENT_LOSS_INIT;
 
 /* Every permission event the kernel hands us carries a descriptor
  * until it is answered, and when the kernel cannot make one (EMFILE) it
@@ -145,9 +150,14 @@ monitor_make_groups(struct monitor_groups *g, const struct conf *c)
 			log_warn("fanotify_init (pre-content group for "
 			    "truncate = deny; needs Linux 6.14): truncation "
 			    "will be restored, not denied");
+	/* a pidfd with each close-write: writer.c binds the writer */
 	g->data = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
-	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
-	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS |
+	    FAN_REPORT_PIDFD, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (g->data < 0 && errno == EINVAL)
+		g->data = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
+		    FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+		    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (g->data < 0) {
 		log_warn("fanotify_init (notification group)");
 		return -1;
@@ -170,6 +180,19 @@ monitor_groups_close(struct monitor_groups *g)
 	g->made = 0;
 }
 
+/* writer.c's fences: made once per run (a reload keeps the groups and
+ * the fence files), watched by each instance's directory table. */
+static void
+monitor_fences(struct monitor *m, int data_fd)
+{
+	char *dir = state_path(&m->state, WRITER_DIR);
+
+	if (writer_init(m->state.dir, data_fd) == 0 &&
+	    notify_mark_fence(&m->notify, dir) < 0)
+		log_warn("%s: cannot watch", dir);
+	free(dir);
+}
+
 static int
 monitor_groups(struct monitor *m, struct monitor_groups *g)
 {
@@ -185,6 +208,7 @@ monitor_groups(struct monitor *m, struct monitor_groups *g)
 		return -1;
 	}
 	g->notify = m->notify.fd;
+	monitor_fences(m, g->data);
 	m->perm_fd = g->perm;
 	m->pre_fd = g->pre;
 	m->data_fd = g->data;
@@ -290,6 +314,33 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 	return 0;
 }
 
+/* One allowed writer's executable: recorded by (device, inode), and
+ * its execs reported to the directory group (writer.c), on exactly the
+ * inode recorded (the mark follows the inode through any path: hard
+ * links, /proc/<pid>/fd, fexecve). */
+static void
+monitor_writer(struct monitor *m, size_t rule, const char *path)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	struct stat st;
+	char proc[64];
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_info("%s: writer not found (rule %s)", path,
+		    m->conf.rules[rule].name);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_OPEN_EXEC, AT_FDCWD,
+	    proc) < 0)
+		log_warn("%s: fanotify_mark (its renames and deletions will "
+		    "count as a non-writer's)", path);
+	close(fd);
+	watch_add_writer(m->tab, rule, st.st_dev, st.st_ino);
+}
+
 static void
 monitor_writers(struct monitor *m)
 {
@@ -303,17 +354,8 @@ monitor_writers(struct monitor *m)
 			if (glob(rule->writers.v[i], GLOB_NOCHECK, NULL,
 			    &g) != 0)
 				continue;
-			for (size_t k = 0; k < g.gl_pathc; k++) {
-				struct stat st;
-
-				if (stat(g.gl_pathv[k], &st) < 0) {
-					log_info("%s: writer not found (rule "
-					    "%s)", g.gl_pathv[k], rule->name);
-					continue;
-				}
-				watch_add_writer(m->tab, r, st.st_dev,
-				    st.st_ino);
-			}
+			for (size_t k = 0; k < g.gl_pathc; k++)
+				monitor_writer(m, r, g.gl_pathv[k]);
 			globfree(&g);
 		}
 	}
@@ -337,8 +379,11 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		/* spool entries come and go (the alerter removes them):
-		 * the directory's mode (root:alerter 02770) guards them */
-		if (depth == 0 && strcmp(de->d_name, SPOOL_DIR) == 0)
+		 * the directory's mode (root:alerter 02770) guards them;
+		 * writer.c's fences are renamed and opened for writing by
+		 * the worker, in a directory of mode 0700 */
+		if (depth == 0 && (strcmp(de->d_name, SPOOL_DIR) == 0 ||
+		    strcmp(de->d_name, WRITER_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
@@ -451,6 +496,7 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 	}
 	entryvec_free(&now);
 	monitor_writers(m);
+	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
 	return errors;
 }
@@ -471,8 +517,14 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	if (ring_init(&m->ring) < 0 ||
 	    (m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
-	event_sink_open(&m->sink, m->conf.events ? m->conf.events :
-	    MONITOR_EVENTS, m->foreground);
+	repeat_init(&m->repeat, (unsigned)m->conf.repeat_interval);
+	/* a FIFO or device there is a configuration error (a reload keeps
+	 * the running instance); a file that cannot be opened now is
+	 * tried again, and what cannot be written is counted */
+	if (event_sink_open(&m->sink, m->conf.events ? m->conf.events :
+	    MONITOR_EVENTS, m->foreground) == EVENT_SINK_NOT_FILE)
+		return EXIT_USAGE;
+	m->sink.loss = &monitor_loss;
 	if (m->alerter != NULL) {
 		m->sink.hook = alert_event;
 		m->sink.hook_arg = m->alerter;
@@ -493,6 +545,124 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	return 0;
 }
 
+/* ---- reload: the marks outlive the instance that made them (they are
+ * on the groups, which the next instance gets); the next one's worker
+ * removes those of files and directories it does not cover, or a file
+ * dropped from the policy would still send every open through us. */
+
+struct monitor_gone {
+	struct monitor_gone_file {
+		uint64_t dev, ino;
+		char	*path;
+	}		*files;
+	size_t		 nfiles;
+	struct strlist	 dirs, keys;	/* directory marks: path, handle */
+};
+
+static void
+monitor_gone_free(struct monitor_gone *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nfiles; i++)
+		free(g->files[i].path);
+	free(g->files);
+	strlist_free(&g->dirs);
+	strlist_free(&g->keys);
+	free(g);
+}
+
+static void
+monitor_gone_add(struct monitor_gone *g, uint64_t dev, uint64_t ino,
+    const char *path)
+{
+	g->files = xreallocarray(g->files, g->nfiles + 1, sizeof(*g->files));
+	g->files[g->nfiles++] = (struct monitor_gone_file){ dev, ino,
+	    xstrdup(path) };
+}
+
+/* old's threads have stopped: what it marked (and what it was handed
+ * and had not got to, after two reloads in a row) goes to next. */
+static void
+monitor_hand_over(struct monitor *old, struct monitor *next)
+{
+	struct monitor_gone *g = xcalloc(1, sizeof(*g)), *left;
+	const struct watch_tab *t = old->tab;
+	uint64_t one = 1;
+
+	if ((left = __atomic_exchange_n(&old->gone, NULL,
+	    __ATOMIC_ACQ_REL)) != NULL) {
+		for (size_t i = 0; i < left->nfiles; i++)
+			monitor_gone_add(g, left->files[i].dev,
+			    left->files[i].ino, left->files[i].path);
+		for (size_t i = 0; i < left->dirs.n; i++) {
+			strlist_push(&g->dirs, left->dirs.v[i]);
+			strlist_push(&g->keys, left->keys.v[i]);
+		}
+		monitor_gone_free(left);
+	}
+	for (size_t i = 0; t != NULL && i < t->cap; i++)
+		if (t->v[i].used && t->v[i].entry < old->nfiles)
+			monitor_gone_add(g, t->v[i].dev, t->v[i].ino,
+			    old->files[t->v[i].entry].path);
+	for (size_t i = 0; i < old->notify.paths.n; i++) {
+		strlist_push(&g->dirs, old->notify.paths.v[i]);
+		strlist_push(&g->keys, old->notify.keys.v[i]);
+	}
+	monitor_gone_free(__atomic_exchange_n(&next->gone, g,
+	    __ATOMIC_ACQ_REL));
+	if (write(next->ring.efd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the worker");
+}
+
+/* One file the previous policy covered and this one does not: its
+ * marks go, if its path still leads to the inode marked (else that
+ * inode was replaced or moved, and is not what the path protects). */
+static void
+monitor_unmark(struct monitor *m, const struct monitor_gone_file *f)
+{
+	int fd = open(f->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char proc[64];
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
+	    (uint64_t)st.st_ino == f->ino) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		/* ENOENT: that group had no mark on it */
+		fanotify_mark(m->perm_fd, FAN_MARK_REMOVE, FAN_OPEN_PERM,
+		    AT_FDCWD, proc);
+		fanotify_mark(m->data_fd, FAN_MARK_REMOVE, FAN_CLOSE_WRITE,
+		    AT_FDCWD, proc);
+		fanotify_mark(m->notify.fd, FAN_MARK_REMOVE, FAN_MODIFY |
+		    FAN_ATTRIB, AT_FDCWD, proc);
+		if (m->pre_fd >= 0)
+			fanotify_mark(m->pre_fd, FAN_MARK_REMOVE,
+			    0x00100000 /* FAN_PRE_ACCESS */, AT_FDCWD, proc);
+	}
+	close(fd);
+}
+
+/* The worker, after a reload: unmark what the previous instance marked
+ * and this one does not cover. The worker is the one thread that
+ * changes this instance's tables, so they cannot change meanwhile. */
+void
+monitor_unmark_gone(struct monitor *m)
+{
+	struct monitor_gone *g = __atomic_exchange_n(&m->gone, NULL,
+	    __ATOMIC_ACQ_REL);
+
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nfiles; i++)
+		if (watch_get(m->tab, g->files[i].dev, g->files[i].ino) == NULL)
+			monitor_unmark(m, &g->files[i]);
+	for (size_t i = 0; i < g->dirs.n; i++)
+		notify_unmark_dir(&m->notify, g->dirs.v[i], g->keys.v[i]);
+	monitor_gone_free(g);
+}
+
 /* The groups' fds belong to struct monitor_groups, not to us. */
 static void
 monitor_close(struct monitor *m)
@@ -510,12 +680,14 @@ monitor_close(struct monitor *m)
 	for (size_t i = 0; i < m->nretired; i++)
 		watch_tab_free(m->retired[i]);
 	free(m->retired);
+	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
 	notify_free(&m->notify);
 	intent_ctx_free(&m->perm.intent);
 	if (m->args != NULL)
 		args_stop(m->args);
 	ring_free(&m->ring);
+	repeat_free(&m->repeat);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);
 	state_close(&m->state);
@@ -643,12 +815,28 @@ monitor_start(const struct cmd_opts *o, int *err, struct monitor_groups *g,
 	return m;
 }
 
-/* Stop the threads and release everything but the groups: a reload
- * hands them to the next instance (last NULL); at exit (last: the
- * groups), the permission groups close as soon as their thread is
- * gone, and the kernel allows whatever is still pending. */
+/* Stop the threads (monitor_halt) and release everything but the
+ * groups (monitor_free): a reload hands them, and what was marked on
+ * them, to the next instance (last NULL, next the new instance); at exit
+ * (last: the groups), the permission groups close as soon as their
+ * thread is gone, and the kernel allows whatever is still pending.
+ * Between the two the instance's counters are final. */
 void
 monitor_stop(struct monitor *m, struct monitor_groups *last)
+{
+	monitor_halt(m, last, NULL);
+	monitor_free(m);
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	monitor_close(m);
+}
+
+void
+monitor_halt(struct monitor *m, struct monitor_groups *last,
+    struct monitor *next)
 {
 	uint64_t one = 1;
 
@@ -667,5 +855,6 @@ monitor_stop(struct monitor *m, struct monitor_groups *last)
 		last->pre = -1;
 	}
 	pthread_join(m->worker_tid, NULL);
-	monitor_close(m);
+	if (next != NULL)
+		monitor_hand_over(m, next);
 }

@@ -2,7 +2,12 @@
  * permission event, so they are seen after the fact here and, in
  * enforce mode with restore = yes, undone by the worker. FAN_RENAME
  * reports both names in one event, so a rename over a protected file
- * is never mistaken for a deletion and an unrelated creation. */
+ * is never mistaken for a deletion and an unrelated creation.
+ * The same group carries the exec events of the allowed writers'
+ * executables and the monitor's fences, and each event a pidfd of the
+ * process behind it: writer.c binds a change to the writer that made
+ * it from their order, so that order is kept here (one queue for the
+ * process, handed over in the order read). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +21,7 @@
 
 #include "core/log.h"
 #include "monitor/notify.h"
+#include "monitor/writer.h"
 
 /* No FAN_EVENT_ON_CHILD: it would send every open and close of any
  * file in the directory through the parent's mark. Entry events
@@ -24,15 +30,36 @@
 #define NOTIFY_DIR_MASK	(FAN_CREATE | FAN_DELETE | FAN_RENAME | \
 	FAN_ATTRIB | FAN_ONDIR)
 
-/* fd >= 0: a group made before (a reload keeps its groups). */
+/* Events read from the group and not handed over yet: read ahead by
+ * notify_exec_ahead, or left by a worker that stopped. Kept for the
+ * process, like the group; capped, because each holds a pidfd. */
+#define NOTIFY_QUEUE	(64 * 1024)
+#define NOTIFY_ROOM	4096	/* more than the largest event */
+
+static struct {
+	char	*buf;
+	size_t	 off, len;	/* [off, len): not handed over */
+} notify_q;
+
+/* fd >= 0: a group made before (a reload keeps its groups). Before
+ * Linux 5.15 (no FAN_REPORT_PIDFD) events carry no pidfd, and no
+ * change seen here is taken for an allowed writer's. */
 int
 notify_init(struct notify *n, int fd)
 {
+	unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+	    FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+
 	memset(n, 0, sizeof(*n));
 	htab_init(&n->dirs, 64);
-	n->fd = fd >= 0 ? fd : fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-	    FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
-	    O_RDONLY | O_CLOEXEC);
+	n->fence = -1;
+	n->fd = fd;
+	if (fd < 0 && (n->fd = fanotify_init(flags | FAN_REPORT_PIDFD,
+	    O_RDONLY | O_CLOEXEC)) < 0 && errno == EINVAL &&
+	    (n->fd = fanotify_init(flags, O_RDONLY | O_CLOEXEC)) >= 0)
+		log_warnx("no FAN_REPORT_PIDFD (Linux 5.15): renames, "
+		    "deletions and attribute changes are never taken for an "
+		    "allowed writer's");
 	return n->fd < 0 ? -1 : 0;
 }
 
@@ -101,6 +128,51 @@ notify_mark_dir(struct notify *n, const char *path, int rule)
 	return 0;
 }
 
+/* A reload: stop watching a directory the previous policy needed and
+ * this one does not (key: its handle when it was marked). Only if the
+ * path still leads to that directory: another one renamed there may be
+ * one we watch. */
+void
+notify_unmark_dir(struct notify *n, const char *path, const char *key)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char buf[128];
+	} h;
+	struct statfs sf;
+	int mnt, same;
+	size_t idx;
+	char *now;
+
+	if (htab_get(&n->dirs, key, &idx))
+		return;		/* still ours */
+	h.fh.handle_bytes = sizeof(h.buf);
+	if (statfs(path, &sf) < 0 ||
+	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+		return;		/* gone: so is its mark */
+	now = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
+	    h.fh.handle_bytes);
+	same = strcmp(now, key) == 0;
+	free(now);
+	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE |
+	    FAN_MARK_DONT_FOLLOW | FAN_MARK_ONLYDIR, NOTIFY_DIR_MASK,
+	    AT_FDCWD, path) < 0 && errno != ENOENT)
+		log_warn("%s: cannot stop watching", path);
+}
+
+/* The fence directory (writer.c): its events are the monitor's own. */
+int
+notify_mark_fence(struct notify *n, const char *path)
+{
+	size_t idx = n->paths.n;
+
+	if (notify_mark_dir(n, path, -1) < 0)
+		return -1;
+	if (n->paths.n == idx + 1)
+		n->fence = (int)idx;
+	return 0;
+}
+
 /* Directory index and entry name of one DFID_NAME record, or -1. */
 static int
 notify_record(struct notify *n, const struct fanotify_event_info_fid *fid,
@@ -160,23 +232,44 @@ notify_dispatch(uint64_t mask, struct notify_event *ev, notify_fn fn,
 	}
 }
 
+/* The monitor's fence: a rename in the fence directory to n<seq>. */
+static int
+notify_fence(const struct notify *n, const struct fanotify_event_metadata *m,
+    int dir, const char *newname)
+{
+	if (n->fence < 0 || dir != n->fence)
+		return 0;
+	if (m->pid == getpid() && (m->mask & FAN_RENAME) && newname != NULL &&
+	    newname[0] == 'n')
+		writer_fence_seen(WRITER_Q_NOTIFY, strtoull(newname + 1, NULL,
+		    10));
+	return 1;
+}
+
 static void
 notify_one(struct notify *n, const struct fanotify_event_metadata *m,
-    notify_fn fn, void *arg)
+    int pidfd, notify_fn fn, void *arg)
 {
 	const char *p = (const char *)(m + 1), *end = (const char *)m +
 	    m->event_len, *name, *oldname = NULL, *newname = NULL;
 	int dir = -1, olddir = -1, newdir = -1;
-	struct notify_event ev = { .pid = m->pid,
+	struct notify_event ev = { .pid = m->pid, .pidfd = pidfd,
 	    .is_dir = (m->mask & FAN_ONDIR) != 0 };
 	char *path = NULL, *npath = NULL;
 
+	/* an allowed writer's executable (nothing else has this mark) */
+	if (m->mask & FAN_OPEN_EXEC)
+		writer_exec(pidfd, m->pid);
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
 		const struct fanotify_event_info_fid *fid = (const void *)p;
 		int d;
 
 		if (fid->hdr.len == 0)
 			break;
+		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_PIDFD) {
+			p += fid->hdr.len;
+			continue;
+		}
 		d = notify_record(n, fid, &name);
 		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
 			dir = d;
@@ -190,11 +283,12 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 		}
 		p += fid->hdr.len;
 	}
-	if (m->mask & FAN_RENAME) {
+	if (m->mask & FAN_RENAME)
 		dir = olddir;
-		if (newdir >= 0 && newname != NULL)
-			npath = notify_join(n, newdir, newname);
-	}
+	if (notify_fence(n, m, dir, newname))
+		return;
+	if ((m->mask & FAN_RENAME) && newdir >= 0 && newname != NULL)
+		npath = notify_join(n, newdir, newname);
 	if (dir >= 0 && oldname != NULL)
 		path = notify_join(n, dir, oldname);
 	ev.path = path;
@@ -207,35 +301,121 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	free(npath);
 }
 
+/* The pidfd record of an event still in the queue (unaligned), or -1. */
+static int
+notify_pidfd(const char *ev, uint32_t elen)
+{
+	struct fanotify_event_info_header h;
+	struct fanotify_event_info_pidfd pi;
+	uint32_t off = FAN_EVENT_METADATA_LEN;
+
+	while (off + sizeof(h) <= elen) {
+		memcpy(&h, ev + off, sizeof(h));
+		if (h.len < sizeof(h) || h.len > elen - off)
+			break;
+		if (h.info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
+		    h.len >= sizeof(pi)) {
+			memcpy(&pi, ev + off, sizeof(pi));
+			return pi.pidfd;
+		}
+		off += h.len;
+	}
+	return -1;
+}
+
+/* Read what the group holds into the queue: 1 read some, 0 nothing
+ * waits, -1 no room left. */
+static int
+notify_fill(int fd)
+{
+	size_t left = notify_q.len - notify_q.off;
+	ssize_t r;
+
+	if (notify_q.buf == NULL)
+		notify_q.buf = xmalloc(NOTIFY_QUEUE);
+	if (notify_q.off > 0 && NOTIFY_QUEUE - notify_q.len < NOTIFY_ROOM) {
+		memmove(notify_q.buf, notify_q.buf + notify_q.off, left);
+		notify_q.off = 0;
+		notify_q.len = left;
+	}
+	if (NOTIFY_QUEUE - notify_q.len < NOTIFY_ROOM)
+		return -1;
+	r = read(fd, notify_q.buf + notify_q.len, NOTIFY_QUEUE - notify_q.len);
+	if (r <= 0)
+		return 0;
+	notify_q.len += (size_t)r;
+	return 1;
+}
+
 /* Events of a FID group are padded to 4 bytes, not 8: an event after
  * one with a name can sit at an address its 64-bit mask may not be
- * read from. Each is copied to an aligned buffer before it is used. */
+ * read from. Each is copied to an aligned buffer before it is used,
+ * and taken off the queue before it is handed over (a handler may read
+ * ahead: notify_exec_ahead). */
 void
 notify_read(struct notify *n, notify_fn fn, void *arg)
 {
-	char buf[8192] __attribute__((aligned(8)));
 	union {
 		struct fanotify_event_metadata m;
-		char b[4096];
+		char b[NOTIFY_ROOM];
 	} ev;
-	ssize_t len;
+	const char *raw;
+	uint32_t elen;
+	int pidfd;
 
-	while ((len = read(n->fd, buf, sizeof(buf))) > 0) {
-		size_t off = 0, left = (size_t)len;
-		uint32_t elen;
-
-		while (left >= FAN_EVENT_METADATA_LEN) {
-			memcpy(&elen, buf + off, sizeof(elen));	/* event_len */
-			if (elen < FAN_EVENT_METADATA_LEN || elen > left)
-				break;
-			if (elen <= sizeof(ev)) {
-				memcpy(&ev, buf + off, elen);
-				if (ev.m.vers == FANOTIFY_METADATA_VERSION &&
-				    !(ev.m.mask & FAN_Q_OVERFLOW))
-					notify_one(n, &ev.m, fn, arg);
-			}
-			off += elen;
-			left -= elen;
+	for (;;) {
+		if (notify_q.off == notify_q.len) {
+			notify_q.off = notify_q.len = 0;
+			if (notify_fill(n->fd) <= 0)
+				return;
 		}
+		raw = notify_q.buf + notify_q.off;
+		memcpy(&elen, raw, sizeof(elen));	/* event_len */
+		if (elen < FAN_EVENT_METADATA_LEN ||
+		    elen > notify_q.len - notify_q.off) {
+			notify_q.off = notify_q.len;	/* the kernel writes
+							   whole events */
+			continue;
+		}
+		pidfd = notify_pidfd(raw, elen);
+		notify_q.off += elen;
+		if (elen <= sizeof(ev)) {
+			memcpy(&ev, raw, elen);
+			if (ev.m.vers == FANOTIFY_METADATA_VERSION &&
+			    !(ev.m.mask & FAN_Q_OVERFLOW))
+				notify_one(n, &ev.m, pidfd, fn, arg);
+		}
+		if (pidfd >= 0)
+			close(pidfd);
 	}
+}
+
+int
+notify_pending(void)
+{
+	return notify_q.off < notify_q.len;
+}
+
+/* Step 4 of writer.c: after reading everything the group holds now,
+ * does an exec of an allowed writer by pid wait among the events not
+ * handed over yet? 1 also when the queue has no room to tell. */
+int
+notify_exec_ahead(struct notify *n, pid_t pid)
+{
+	struct fanotify_event_metadata m;
+	int r;
+
+	while ((r = notify_fill(n->fd)) > 0)
+		continue;
+	if (r < 0)
+		return 1;
+	for (size_t off = notify_q.off;
+	    off + FAN_EVENT_METADATA_LEN <= notify_q.len; off += m.event_len) {
+		memcpy(&m, notify_q.buf + off, sizeof(m));
+		if (m.event_len < FAN_EVENT_METADATA_LEN)
+			return 1;
+		if ((m.mask & FAN_OPEN_EXEC) && m.pid == pid)
+			return 1;
+	}
+	return 0;
 }

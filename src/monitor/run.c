@@ -34,6 +34,7 @@
 #include "core/cmd.h"
 #include "core/log.h"
 #include "core/priv.h"
+#include "core/render.h"
 #include "monitor/args.h"
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
@@ -65,6 +66,39 @@ run_sd_notify(const char *msg)
 	close(fd);
 }
 
+/* The start-up line: the global mode, and the rules whose own mode
+ * overrides it (a rule in enforce under a global audit is the one that
+ * denies). */
+static void
+run_say_modes(const struct monitor *m)
+{
+	const char *other = conf_mode_name(m->conf.mode == CONF_MODE_ENFORCE ?
+	    CONF_MODE_AUDIT : CONF_MODE_ENFORCE);
+	char names[512] = "";
+	size_t n = 0, len = 0;
+
+	for (size_t r = 0; r < m->conf.nrules; r++) {
+		const struct conf_rule *rule = &m->conf.rules[r];
+		int w;
+
+		if (conf_rule_mode(&m->conf, rule) == m->conf.mode)
+			continue;
+		w = snprintf(names + len, sizeof(names) - len, "%s%s",
+		    n++ > 0 ? ", " : "", rule->name);
+		if (w > 0)
+			len = len + (size_t)w < sizeof(names) ? len + (size_t)w :
+			    sizeof(names) - 1;
+	}
+	if (n == 0)
+		log_warnx("monitoring %zu files in %s mode (%zu rules)",
+		    m->nfiles, conf_mode_name(m->conf.mode), m->conf.nrules);
+	else
+		log_warnx("monitoring %zu files in %s mode (%zu rules); "
+		    "in %s mode by their own setting: %s", m->nfiles,
+		    conf_mode_name(m->conf.mode), m->conf.nrules, other,
+		    names);
+}
+
 /* Threads start after the privilege drop: they inherit the dropped
  * capabilities and the seccomp filter of the thread that makes them. */
 static void
@@ -78,8 +112,7 @@ run_threads(struct monitor *m)
 		fatalx("cannot start threads");
 	m->started_ms = util_now_ms();
 	perm_watch(&m->perm, 1);
-	log_warnx("monitoring %zu files in %s mode (%zu rules)", m->nfiles,
-	    conf_mode_name(m->conf.mode), m->conf.nrules);
+	run_say_modes(m);
 }
 
 /* What a run holds across reloads. */
@@ -88,7 +121,7 @@ struct run {
 	struct alerter	 alerter;
 	int		 alerting;
 	int		 restore_caps;	/* kept CAP_CHOWN & co. */
-	unsigned	 reloads;
+	struct ctl_totals totals;	/* since the process started */
 	int		 fd_warned;	/* descriptor shortage logged */
 };
 
@@ -97,7 +130,7 @@ struct run {
 static void
 run_fd_check(const struct monitor *m, struct run *rn)
 {
-	uint64_t n = ctl_fd_shortages(m);
+	uint64_t n = rn->totals.fd_shortages + ctl_fd_shortages(m);
 
 	if (rn->fd_warned || (n == 0 && !m->fd_low))
 		return;
@@ -129,8 +162,10 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 		run_sd_notify("READY=1");
 		return m;
 	}
-	monitor_stop(m, NULL);	/* only after the new one answers */
-	rn->reloads++;
+	monitor_halt(m, NULL, next);	/* only after the new one answers */
+	ctl_account(&rn->totals, m);
+	monitor_free(m);
+	rn->totals.reloads++;
 	run_sd_notify("READY=1");
 	return next;
 }
@@ -157,9 +192,11 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 			*mp = run_reload(o, *mp, rn);
 		}
 		if (lfd >= 0 && (pfd[1].revents & POLLIN))
-			ctl_serve(lfd, *mp, util_now_ms(), rn->reloads);
+			ctl_serve(lfd, *mp, util_now_ms(), &rn->totals);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
 			alert_read(&rn->alerter);
+		if (rn->alerting)
+			alert_tick(&rn->alerter);
 		run_fd_check(*mp, rn);
 		run_sd_notify("WATCHDOG=1");
 	}
@@ -207,6 +244,8 @@ cmd_run(const struct cmd_opts *o)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	rn.totals.started_ms = util_now_ms();
+	render_stdout_setup(o->format);
 	if ((r = run_alerter(o, &rn)) != 0)
 		return r;
 	if ((m = monitor_start(o, &r, &rn.groups, rn.alerting ? &rn.alerter :

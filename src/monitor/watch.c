@@ -140,3 +140,13 @@ watch_writer_ok(const struct watch_tab *t, size_t rule, uint64_t dev,
 			return 1;
 	return 0;
 }
+
+/* Is (dev, ino) an allowed writer of any rule? */
+int
+watch_writer_any(const struct watch_tab *t, uint64_t dev, uint64_t ino)
+{
+	for (size_t r = 0; r < t->nrules; r++)
+		if (watch_writer_ok(t, r, dev, ino))
+			return 1;
+	return 0;
+}

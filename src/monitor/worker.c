@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "monitor/restore.h"
 #include "monitor/who.h"
 #include "monitor/worker.h"
+#include "monitor/writer.h"
 
 #define WORKER_DATASET	"fimguard.monitor"
 /* How long a MODIFY waits for the close-write that usually follows
@@ -55,8 +57,37 @@ worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
 	return &m->files[w->entry];
 }
 
+/* fimguard's own command (approve, init) writing its state files:
+ * allowed because the writer is fimguard's executable, and on record as
+ * the approval itself (history.jsonl, baseline-approved events), so no
+ * alert about fimguard's own file. */
+static int
+worker_own_write(const struct mon_file *f, const struct perm_record *r)
+{
+	return f != NULL && f->rule < 0 && r != NULL &&
+	    r->decision == PERM_ALLOW_WRITER;
+}
+
+/* fimguard.repeat of a summary: how many identical denials it stands
+ * for, and when the first and the last of them were. */
 static void
-worker_perm_event(struct monitor *m, const struct perm_record *r)
+worker_repeat_fields(json_object *ev, const struct repeat_slot *rs)
+{
+	json_object *rp = event_obj(event_obj(ev, "fimguard"), "repeat");
+	char t[40];
+
+	json_object_object_add(rp, "count", json_object_new_uint64(rs->count));
+	repeat_time(rs->first_ms, t, sizeof(t));
+	event_set_str(rp, "first", t);
+	repeat_time(rs->last_ms, t, sizeof(t));
+	event_set_str(rp, "last", t);
+}
+
+/* rs: NULL for a record from the ring, else the summary of the
+ * identical denials an interval folded (r is their latest). */
+static void
+worker_perm_event(struct monitor *m, const struct perm_record *r,
+    const struct repeat_slot *rs)
 {
 	const struct watch *w;
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
@@ -66,6 +97,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 
 	if (w == NULL)
 		return;		/* unwatched since (reload) */
+	if (rs == NULL && denied && repeat_fold(&m->repeat, r, util_now_ms()))
+		return;		/* counted in its interval's summary */
 	if (f != NULL && !denied) {	/* its close-write confirms */
 		struct mon_file *mf = (struct mon_file *)f;
 
@@ -74,6 +107,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 			mf->writer = xmalloc(sizeof(*mf->writer));
 		*mf->writer = *r;
 	}
+	if (worker_own_write(f, r))
+		return;
 	ev = event_new(WORKER_DATASET, denied ? "write-denied" :
 	    "write-allowed", denied ? "failure" : "success");
 	if (f != NULL)
@@ -95,18 +130,47 @@ worker_perm_event(struct monitor *m, const struct perm_record *r)
 	if (r->io_uring)
 		json_object_object_add(op, "io_uring",
 		    json_object_new_boolean(1));
+	if (rs != NULL)
+		worker_repeat_fields(ev, rs);
 	event_emit(&m->sink, ev);
 }
 
-/* Process pid's executable is an allowed writer of rule? */
+/* The summaries of intervals that ended (all: every open one, when the
+ * worker stops); returns the poll timeout until the next one ends. */
 static int
-worker_writer(const struct monitor *m, int rule, pid_t pid)
+worker_repeats(struct monitor *m, int all)
+{
+	struct repeat_slot s;
+
+	while (repeat_take(&m->repeat, util_now_ms(), all, &s))
+		worker_perm_event(m, &s.rec, &s);
+	return repeat_wait_ms(&m->repeat, util_now_ms());
+}
+
+/* Did an allowed writer of rule make the change that (pidfd, pid) read
+ * from queue q reports? Not what the process runs now, but what it ran
+ * when it made the change (writer.c): its executable is read first,
+ * then the directory queue is read to its end for an exec of a writer
+ * by the same process, in that order. Unknown counts as no. */
+static int
+worker_writer(struct monitor *m, int rule, enum writer_queue q, int pidfd,
+    pid_t pid)
 {
 	const struct watch_tab *t = __atomic_load_n(&m->tab, __ATOMIC_ACQUIRE);
 	uint64_t dev, ino;
 
-	return rule >= 0 && pid > 0 && who_exe_id(pid, &dev, &ino) == 0 &&
-	    watch_writer_ok(t, (size_t)rule, dev, ino);
+	return rule >= 0 && writer_identity(q, pidfd, pid, &dev, &ino) == 0 &&
+	    watch_writer_ok(t, (size_t)rule, dev, ino) &&
+	    !notify_exec_ahead(&m->notify, pid);
+}
+
+/* Would a change of f be undone: enforce, restore = yes, a baseline? */
+static int
+worker_restorable(const struct monitor *m, const struct mon_file *f)
+{
+	return f->base != NULL && f->rule >= 0 &&
+	    m->conf.rules[f->rule].restore &&
+	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE;
 }
 
 /* Put f back from the vault (enforce, restore = yes), watch the new
@@ -119,8 +183,7 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	int rule = f->rule;
 	json_object *ev;
 
-	if (f->base == NULL || rule < 0 || !m->conf.rules[rule].restore ||
-	    monitor_rule_mode(m, rule) != CONF_MODE_ENFORCE)
+	if (!worker_restorable(m, f))
 		return 0;
 	path = xstrdup(f->path);
 	if (restore_file(&m->state, f->base, &why) < 0) {
@@ -169,9 +232,9 @@ worker_hash_stable(struct monitor *m, int fd, struct stat *st,
 }
 
 /* Hash what was just written, through the notification's fd;
- * closed = this is the writer's close-write. */
+ * closed = this is the writer's close-write (pidfd: of the closer). */
 static void
-worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
+worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 {
 	const struct mon_file *f;
 	const struct watch *w;
@@ -180,10 +243,15 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 	struct hash_result hr;
 	struct change ch;
 	json_object *ev;
+	int settled_by_writer;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (f = worker_file(m, st.st_dev, st.st_ino, &w)) == NULL)
 		return;
+	/* who made the modifications seen without a close (still pending
+	 * when the close comes first) */
+	settled_by_writer = closed ? f->settle_due_ms == 0 ||
+	    f->settle_writer : f->settle_writer;
 	if (closed) {
 		/* The count can go below zero when the close is read
 		 * before the open's record: the sum still comes right. */
@@ -216,6 +284,11 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 	 * new content once. */
 	if (f->has_last && memcmp(f->last_sha, now.sha, 32) == 0)
 		goto out;
+	if (f->rule < 0 && (f->writer == NULL || f->writer->pid != pid))
+		worker_drain_ring(m);	/* who opened it, if not read yet */
+	if (f->writer != NULL && f->writer->pid == pid &&
+	    worker_own_write(f, f->writer))
+		goto out;
 	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
 	((struct mon_file *)f)->has_last = 1;
 	m->modified++;
@@ -238,12 +311,36 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int closed)
 	event_emit(&m->sink, ev);
 	/* In enforce mode a change that got past the permission check
 	 * (truncate(2), a writer that opened the file before the monitor
-	 * started) is undone, unless an allowed writer made it. */
-	if (!worker_writer(m, f->rule, pid) &&
+	 * started) is undone, unless an allowed writer made it: the one
+	 * that closed the file, as it was when it closed it, and every one
+	 * that modified it without a close, as each was then. */
+	if (worker_restorable(m, f) && !(settled_by_writer && (!closed ||
+	    worker_writer(m, f->rule, WRITER_Q_DATA, pidfd, pid))) &&
 	    worker_restore(m, f, pid, "modified"))
 		((struct mon_file *)f)->has_last = 0;
 out:
 	free(now.xattrs);
+}
+
+/* The pidfd record of a close-write event, or -1. */
+static int
+worker_pidfd(const struct fanotify_event_metadata *e)
+{
+	const char *p = (const char *)e + e->metadata_len;
+	const char *end = (const char *)e + e->event_len;
+
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_header *h = (const void *)p;
+
+		if (h->len < sizeof(*h) || h->len > (size_t)(end - p))
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
+		    h->len >= sizeof(struct fanotify_event_info_pidfd))
+			return ((const struct fanotify_event_info_pidfd *)
+			    (const void *)p)->pidfd;
+		p += h->len;
+	}
+	return -1;
 }
 
 static void
@@ -264,13 +361,18 @@ worker_data(struct monitor *m)
 	 * the open returned, but its wake-up may not have come yet) */
 	worker_drain_ring(m);
 
+	/* in queue order: a fence counts for what follows it (writer.c) */
 	for (e = (const void *)buf; len > 0 && FAN_EVENT_OK(e, len);
 	    e = FAN_EVENT_NEXT(e, len)) {
-		if (e->fd < 0)
-			continue;
-		if ((e->mask & FAN_CLOSE_WRITE) && e->pid != getpid())
-			worker_confirm(m, e->fd, e->pid, 1);
-		close(e->fd);
+		int pidfd = worker_pidfd(e);
+
+		if (e->fd >= 0 && !writer_data_fence(e->fd, e->pid) &&
+		    (e->mask & FAN_CLOSE_WRITE) && e->pid != getpid())
+			worker_confirm(m, e->fd, e->pid, pidfd, 1);
+		if (e->fd >= 0)
+			close(e->fd);
+		if (pidfd >= 0)
+			close(pidfd);
 	}
 }
 
@@ -300,7 +402,8 @@ worker_path_event(struct monitor *m, const char *action, const char *path,
 }
 
 static void
-worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
+worker_attrib(struct monitor *m, const struct mon_file *f,
+    const struct notify_event *nev)
 {
 	struct entry now = { 0 };
 	struct change ch;
@@ -325,16 +428,15 @@ worker_attrib(struct monitor *m, const struct mon_file *f, pid_t pid)
 		return;
 	}
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
-	who_pid_to_event(ev, pid);
+	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
-	if (f->rule >= 0 && m->conf.rules[f->rule].restore &&
-	    (ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
-	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE &&
-	    !worker_writer(m, f->rule, pid)) {
+	if ((ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
+	    worker_restorable(m, f) && !worker_writer(m, f->rule,
+	    WRITER_Q_NOTIFY, nev->pidfd, nev->pid)) {
 		if (restore_attrs(f->base, &why) == 0) {
 			m->restores++;
-			worker_path_event(m, "restored", f->path, f->rule, pid,
-			    NULL);
+			worker_path_event(m, "restored", f->path, f->rule,
+			    nev->pid, NULL);
 		} else
 			log_warnx("%s: %s", f->path, why);
 		free(why);
@@ -377,20 +479,27 @@ worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 
 	if (fd < 0)
 		return;
-	worker_confirm(m, fd, pid, 0);
+	worker_confirm(m, fd, pid, -1, 0);
 	close(fd);
 }
 
-/* A MODIFY: confirm a little later, unless the close-write does. */
+/* A MODIFY: confirm a little later, unless the close-write does. Who
+ * made it is decided now, while this event is the latest read. */
 static void
-worker_settle_later(struct monitor *m, const struct mon_file *f, pid_t pid)
+worker_settle_later(struct monitor *m, const struct mon_file *f,
+    const struct notify_event *ev)
 {
 	struct mon_file *mf = (struct mon_file *)f;
 	uint64_t now = util_now_ms();
+	int by_writer = !worker_restorable(m, f) || worker_writer(m, f->rule,
+	    WRITER_Q_NOTIFY, ev->pidfd, ev->pid);
 
-	mf->settle_pid = pid;
-	if (mf->settle_due_ms != 0)
+	mf->settle_pid = ev->pid;
+	if (mf->settle_due_ms != 0) {
+		mf->settle_writer &= by_writer;
 		return;
+	}
+	mf->settle_writer = by_writer;
 	mf->settle_first_ms = now;
 	mf->settle_due_ms = now + WORKER_SETTLE_MS;
 	m->settling = xreallocarray(m->settling, m->nsettling + 1,
@@ -446,7 +555,8 @@ worker_notify(void *arg, const struct notify_event *ev)
 			break;
 		worker_path_event(m, "deleted", f->path, f->rule, ev->pid,
 		    NULL);
-		if (!worker_writer(m, f->rule, ev->pid))
+		if (worker_restorable(m, f) && !worker_writer(m, f->rule,
+		    WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
 			worker_restore(m, f, ev->pid, "deleted");
 		break;
 	case NOTIFY_RENAME:
@@ -459,21 +569,23 @@ worker_notify(void *arg, const struct notify_event *ev)
 		 * undone; anyone else's rename is. */
 		/* Whatever now sits at a protected path is watched: restored,
 		 * or (allowed writer, audit, restore = no) the new inode. */
-		if (t != NULL && (worker_writer(m, t->rule, ev->pid) ||
-		    !worker_restore(m, t, ev->pid, "renamed over")))
+		if (t != NULL && (!worker_restorable(m, t) ||
+		    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
+		    ev->pid) || !worker_restore(m, t, ev->pid, "renamed over")))
 			monitor_watch_live(m, t->path, t->rule);
-		if (f != NULL && !worker_writer(m, f->rule, ev->pid))
+		if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
+		    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
 			worker_restore(m, f, ev->pid, "renamed away");
 		if (f == NULL && t == NULL && ev->newpath != NULL)
 			worker_created(m, ev, ev->newpath, ev->newdir);
 		break;
 	case NOTIFY_ATTRIB:
 		if (f != NULL)
-			worker_attrib(m, f, ev->pid);
+			worker_attrib(m, f, ev);
 		break;
 	case NOTIFY_MODIFY:
 		if (f != NULL)
-			worker_settle_later(m, f, ev->pid);
+			worker_settle_later(m, f, ev);
 		break;
 	}
 }
@@ -488,8 +600,34 @@ worker_drain_ring(struct monitor *m)
 		log_warn("ring eventfd");
 	while (ring_pop(&m->ring, &r)) {
 		args_fetch(m->args, &r);	/* waits a little, at most */
-		worker_perm_event(m, &r);
+		worker_perm_event(m, &r, NULL);
 	}
+}
+
+/* One worker at a time: during a reload the old and the new one read
+ * the same queues, and writer.c relies on each being handled in the
+ * order it was read. */
+static pthread_mutex_t worker_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The shorter of two poll timeouts, -1 meaning none. */
+static int
+worker_min(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* How long poll may wait: for a MODIFY to settle, for writer.c's next
+ * look at a process, for the end of a repeat interval, not at all for
+ * directory events read ahead. */
+static int
+worker_timeout(struct monitor *m)
+{
+	int a = worker_settle(m), b = writer_tick(m->tab),
+	    c = worker_repeats(m, 0);
+
+	if (notify_pending())
+		return 0;
+	return worker_min(worker_min(a, b), c);
 }
 
 void *
@@ -506,18 +644,23 @@ worker_main(void *arg)
 	/* Here, not on the main thread: it reads the tables this thread
 	 * changes (new files, restores). */
 	monitor_scan_writers(m);
-	for (int timeout = -1;; timeout = worker_settle(m)) {
+	for (int timeout = -1;;) {
 		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
-		if (pfd[3].revents & POLLIN)
+		pthread_mutex_lock(&worker_lock);
+		monitor_unmark_gone(m);	/* after a reload, once */
+		if ((pfd[3].revents & POLLIN) || notify_pending())
 			notify_read(&m->notify, worker_notify, m);
 		if (pfd[0].revents & POLLIN)
 			worker_drain_ring(m);
 		if (pfd[1].revents & POLLIN)
 			worker_data(m);
+		timeout = worker_timeout(m);
+		pthread_mutex_unlock(&worker_lock);
 		if (pfd[2].revents)
 			break;
 	}
 	worker_drain_ring(m);	/* report what was answered before stop */
+	worker_repeats(m, 1);
 	return NULL;
 }

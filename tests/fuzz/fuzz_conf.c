@@ -94,7 +94,8 @@ check_conf(const struct conf *c, int kind, int maxline)
 
 		if (strcmp(s->name, "jira") != 0 &&
 		    strcmp(s->name, "smtp") != 0 &&
-		    strcmp(s->name, "webhook") != 0)
+		    strcmp(s->name, "webhook") != 0 &&
+		    strcmp(s->name, "syslog") != 0)
 			fuzz_fail("unknown section kept", s->name);
 		if (s->keys.n != s->values.n)
 			fuzz_fail("keys and values differ", s->name);

@@ -27,7 +27,7 @@ import pytest
 from conftest import FIMGUARD, sha256_bytes
 from jira_double import JiraDouble
 from mail_double import SmtpDouble, WebhookDouble, make_pki
-from test_monitor import Monitor, by, op
+from test_monitor import PY, Monitor, by, op
 
 HOST = socket.gethostname()
 JIRA_USER = "secops@example.com"
@@ -365,6 +365,172 @@ def test_rate_limit_sends_one_digest_for_the_rest(tree, monitors):
         hook.stop()
 
 
+# ---- floods ----------------------------------------------------------------
+
+# one process opens a protected file for writing n times, as fast as it can
+FLOOD = """
+import os, sys
+denied = 0
+for i in range(int(sys.argv[2])):
+    try:
+        os.close(os.open(sys.argv[1], os.O_WRONLY))
+    except PermissionError:
+        denied += 1
+print(os.getpid(), denied)
+"""
+
+
+def weight(ev):
+    """How many occurrences an event or a digest item stands for."""
+    return ev.get("fimguard", {}).get("repeat", {}).get("count", 1)
+
+
+def flood(path, n):
+    """(pid, seconds it took)"""
+    t = time.monotonic()
+    p = subprocess.run([PY, "-c", FLOOD, path, str(n)], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    pid, denied = map(int, p.stdout.split())
+    assert denied == n          # every one of them denied
+    return pid, time.monotonic() - t
+
+
+def test_a_write_flood_is_folded_counted_and_alerted(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"repeat_interval = 1\n[webhook]\nurl = {hook.url}\n",
+                  mode="enforce")
+        monitors.append(m)
+        path, n = tree.t("a.conf"), 5000
+        pid, took = flood(path, n)
+
+        def mine(e):
+            return by("write-denied", path)(e) and e["process"]["pid"] == pid
+        # the first denial at once, the others in one summary a second
+        wait_until(lambda: sum(weight(e) for e in m.events() if mine(e)) == n,
+                   "every denial counted in the events file")
+        evs = [e for e in m.events() if mine(e)]
+        assert "repeat" not in evs[0]["fimguard"]
+        # one a second (repeat_interval) while it lasted, one after
+        assert 2 <= len(evs) <= 3 + int(took), (took, [weight(e) for e in evs])
+        assert len(m.events()) == len(evs)      # nothing else was written
+        for e in evs[1:]:
+            rp = e["fimguard"]["repeat"]
+            assert rp["count"] >= 1 and rp["first"] <= rp["last"]
+            assert e["fimguard"]["decision"] == "deny"
+            assert e["process"]["executable"] == os.path.realpath(PY)
+        # the alerts add up too, one per event: the spool never held more
+
+        def alerted():
+            return [r["json"]["event"] for r in hook.requests
+                    if r["json"] and r["json"]["event"].get("event", {})
+                    .get("action") == "write-denied"]
+        wait_until(lambda: sum(weight(e) for e in alerted()) == n,
+                   "every denial counted in the alerts")
+        assert len(alerted()) == len(evs)
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+    finally:
+        hook.stop()
+
+
+# n processes, each denied once: no two denials are alike, none folded
+FORK_FLOOD = """
+import os, sys
+pids = []
+for i in range(int(sys.argv[2])):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.open(sys.argv[1], os.O_WRONLY)
+        except PermissionError:
+            os._exit(13)
+        os._exit(0)
+    pids.append(pid)
+print(sum(os.waitpid(p, 0)[1] >> 8 == 13 for p in pids))
+"""
+
+
+def held_count(fim, sink="webhook"):
+    """How many alerts the digest held aside for sink says it holds."""
+    try:
+        with open(os.path.join(fim.state, "spool",
+                               f".overflow-{sink}.json")) as f:
+            return json.load(f)["digest"]["count"]
+    except (OSError, ValueError):
+        return 0
+
+
+def test_the_spool_is_bounded_and_the_rest_is_one_digest(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\nspool_max = 5\n",
+                  mode="enforce")
+        monitors.append(m)
+        hook.fail_next(503, count=100000, retry_after=1)   # the sink is down
+        path, n = tree.t("a.conf"), 60
+        p = subprocess.run([PY, "-c", FORK_FLOOD, path, str(n)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.stdout.split() == [str(n)], p.stderr
+        # the events file has every denial; the spool five of them, and
+        # the rest waits aside as one digest (on disk, out of the
+        # alerter's sight) that says how many
+        wait_until(lambda: len([e for e in m.events()
+                                if by("write-denied", path)(e)]) == n,
+                   "every denial in the events file")
+        held = os.path.join(tree.state, "spool", ".overflow-webhook.json")
+        wait_until(lambda: held_count(tree) == n - 5, "the held digest")
+        assert sorted(spool(tree))[0] == ".overflow-webhook.json"
+        assert len(spool(tree)) == 1 + 5
+        # the sink is back: the five, then one digest of the other 55
+        with hook._lock:
+            hook._failures.clear()
+        wait_until(lambda: spool(tree) == [] and not os.path.exists(held),
+                   "an empty spool", timeout=30)
+        posts = [r["json"] for r in hook.requests if r["status"] == 200]
+        singles = [q for q in posts if q["fimguard"]["digest"] == 0]
+        digests = [q["event"] for q in posts if q["fimguard"]["digest"] > 0]
+        assert len(singles) == 5 and len(digests) == 1, posts
+        d = digests[0]
+        assert d["reason"] == "spool_max" and d["unlisted"] == 0
+        assert d["count"] == n - 5
+        # which: one item, the file and the action, with its count
+        (item,) = d["items"]
+        assert item["file"]["path"] == path
+        assert item["event"]["action"] == "write-denied"
+        assert weight(item) == n - 5
+        assert "did not fit the alert spool" in \
+            [q["text"] for q in posts if q["fimguard"]["digest"]][0]
+        assert status(tree)["alerts"]["folded"] == n - 5
+    finally:
+        hook.stop()
+
+
+def test_a_digest_held_at_a_crash_goes_out_after_the_restart(tree, monitors):
+    hook = WebhookDouble().start()
+    try:
+        m = start(tree, f"[webhook]\nurl = {hook.url}\nspool_max = 2\n",
+                  mode="enforce")
+        monitors.append(m)
+        hook.fail_next(503, count=100000, retry_after=1)
+        path, n = tree.t("a.conf"), 10
+        p = subprocess.run([PY, "-c", FORK_FLOOD, path, str(n)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.stdout.split() == [str(n)], p.stderr
+        wait_until(lambda: held_count(tree) == n - 2, "the held digest")
+        m.kill()                # no clean stop that would release it
+        with hook._lock:
+            hook._failures.clear()
+        m2 = Monitor(tree, "enforce")
+        monitors.append(m2)
+        wait_until(lambda: spool(tree) == [], "an empty spool", timeout=30)
+        assert "a digest left by the last run" in m2.stderr()
+        posts = [r["json"] for r in hook.requests if r["status"] == 200]
+        assert sorted(q["fimguard"]["digest"] for q in posts) == [0, 0, n - 2]
+    finally:
+        hook.stop()
+
+
 # ---- Jira ------------------------------------------------------------------
 
 def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
@@ -387,8 +553,8 @@ def test_jira_cloud_issue_then_comment_for_the_same_change(tree, monitors):
         for needle in (path, sha, "tree", "high", "modified",
                        sha256_bytes(b"alpha\n"), "+evil", "-alpha",
                        # who-data of the open for write, not just a pid
-                       "User id:", "Command line:",
-                       "open(sys.argv[1], 'wb')", "Parent id:"):
+                       # (the arguments only with args = yes)
+                       "User id:", "Argument count:", "Parent id:"):
             assert needle in text, needle
         # exactly one search (by the dedup label) before the create
         posts = [r for r in j.requests if r["method"] == "POST"]
@@ -583,6 +749,62 @@ def test_plaintext_server_is_refused_when_starttls_is_required(tree, monitors,
 
 # ---- secrets ---------------------------------------------------------------
 
+ARG_SECRET = "hunter2-ARG-SECRET"
+
+
+@pytest.mark.parametrize("args", ["default", "yes"])
+def test_command_lines_reach_sinks_only_with_args_yes(tree, monitors, pki,
+                                                      args):
+    # a writer whose arguments hold a secret, as `usermod -p HASH` does:
+    # every sink gets the executable and the count, the arguments only
+    # where it sets args = yes; the local events file keeps them
+    j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
+    srv = SmtpDouble(pki, mode="starttls",
+                     users={"fimguard": SMTP_PASSWORD}).start()
+    hook = WebhookDouble().start()
+    extra = "args = yes\n" if args == "yes" else ""
+    try:
+        env = dict(jira_env(), FIMGUARD_SMTP_PASSWORD=SMTP_PASSWORD)
+        m = start(tree, jira_conf(j) + extra + smtp_conf(srv, pki) + extra +
+                  f"[webhook]\nurl = {hook.url}\n" + extra, env=env)
+        monitors.append(m)
+        path = tree.t("a.conf")
+        code = "import sys; open(sys.argv[1], 'wb').write(b'x\\n')"
+        rc, err = op(code, path, "-p", ARG_SECRET)
+        assert rc == 0, err
+        mod = m.wait_for(by("modified", path), "modified")[0]
+        argv = ["/usr/bin/python3", "-c", code, path, "-p", ARG_SECRET]
+        assert mod["process"]["args"] == argv      # kept locally
+        msg = srv.wait_for_messages(1, timeout=15)[0]
+        wait_until(lambda: j.issues, "an issue")
+        req = wait_until(lambda: hook.requests, "a webhook request")[0]
+        (issue,) = j.issues.values()
+        mail = email.message_from_bytes(msg["data"],
+                                        policy=email.policy.default)
+        bodies = {"webhook": req["body"].decode(), "mail": mail.get_content(),
+                  "jira": "\n".join(adf_texts(issue["fields"]["description"]))}
+        proc = req["json"]["event"]["process"]
+        assert proc["executable"] == os.path.realpath("/usr/bin/python3")
+        if args == "yes":
+            assert proc["args"] == argv and "args_count" not in proc
+            for name, body in bodies.items():
+                assert ARG_SECRET in body, name
+            assert "Command line:" in bodies["mail"]
+        else:
+            assert "args" not in proc and proc["args_count"] == len(argv)
+            for name, body in bodies.items():
+                assert ARG_SECRET not in body, name
+            for name in ("mail", "jira"):
+                assert "Command line:" not in bodies[name], name
+                assert re.search(r"(?m)^Argument count: +6\r?$",
+                                 bodies[name]), name
+        wait_until(lambda: spool(tree) == [], "an empty spool")
+    finally:
+        hook.stop()
+        srv.stop()
+        j.stop()
+
+
 def test_secrets_never_leak(tree, monitors, pki):
     j = JiraDouble(api=3, user=JIRA_USER, token=JIRA_TOKEN).start()
     srv = SmtpDouble(pki, mode="starttls",
@@ -626,3 +848,56 @@ def test_secrets_never_leak(tree, monitors, pki):
     finally:
         srv.stop()
         j.stop()
+
+
+# ---- status --format prometheus -------------------------------------------
+
+PROM_SAMPLE = re.compile(r'^(fimguard_[a-z_]+)(\{sink="[a-z]+"\})? (\d+)$')
+
+
+def prometheus(fim, expect=0):
+    p = subprocess.run([FIMGUARD, "-c", fim.conf, "-p", fim.policy, "-s",
+                        fim.state, "status", "--format", "prometheus"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == expect, p.stderr
+    samples, declared = {}, set()
+    for line in p.stdout.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+            continue
+        m = PROM_SAMPLE.match(line)
+        assert m, f"not a textfile sample: {line!r}"
+        assert m.group(1) in declared, f"{m.group(1)} has no HELP/TYPE"
+        samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+    return samples
+
+
+def test_status_prometheus_shows_spool_depth_age_and_restarts(tree, monitors):
+    with socket.socket() as s:      # a port nobody listens on: sink down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = start(tree, f"[webhook]\nurl = http://127.0.0.1:{port}/hook\n",
+              mode="enforce")
+    monitors.append(m)
+    old = wait_until(lambda: status(tree).get("alerts", {}).get("worker"),
+                     "alerter")
+    rc, _ = op("import sys; open(sys.argv[1], 'ab')", tree.t("a.conf"))
+    assert rc != 0
+    wait_until(lambda: spool(tree), "a spooled alert")
+    time.sleep(1.1)                 # so that the oldest entry is >= 1 s old
+    got = prometheus(tree)
+    assert got["fimguard_up"] == 1
+    assert got["fimguard_denied_total"] >= 1
+    assert got["fimguard_permission_events_total"] >= 1
+    assert got['fimguard_spool_depth{sink="webhook"}'] >= 1
+    assert got["fimguard_spool_oldest_age_seconds"] >= 1
+    assert got["fimguard_alerter_restarts_total"] == 0
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: status(tree)["alerts"]["worker"] not in (old, 0),
+               "a new alerter worker")
+    assert prometheus(tree)["fimguard_alerter_restarts_total"] == 1
+
+
+def test_status_prometheus_without_monitor_says_down(tree):
+    tree.write_config()
+    assert prometheus(tree, expect=2) == {"fimguard_up": 0}

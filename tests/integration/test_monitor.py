@@ -340,6 +340,41 @@ def test_unlink_is_restored(restoring):
     assert try_open(path, "append") == 13
 
 
+# a name that would end a log line and colour the reader's terminal
+NASTY = "evil\n\x1b[31mname"
+NASTY_ESCAPED = "evil\\n\\x1b[31mname"
+
+
+def raw_control_lines(text):
+    """Lines (split on the newlines that end them) holding another
+    control byte: a raw name in a log line."""
+    return [l for l in text.split("\n")
+            if any(ord(c) < 0x20 or c == "\x7f" for c in l)]
+
+
+def test_names_in_monitor_log_lines_are_escaped(fim):
+    path = fim.write(NASTY, b"trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    # without its vault copy the restore fails, and the log says which
+    # file: a line that names it
+    shutil.rmtree(os.path.join(fim.state, "vault"))
+    m = Monitor(fim, "enforce")
+    try:
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", path)
+        assert rc == 0, err
+        m.wait_for(lambda e: by("restored", path)(e) and
+                   e["event"]["outcome"] == "failure", "restore failed")
+        deadline = time.time() + 10
+        while time.time() < deadline and "restore failed" not in m.stderr():
+            time.sleep(0.05)
+    finally:
+        m.stop()
+    err = m.stderr()
+    assert NASTY_ESCAPED + ": restore failed" in err, err
+    assert raw_control_lines(err) == [], err
+
+
 def test_rename_over_is_restored(restoring):
     fim, m = restoring.fim, restoring
     path = fim.t("b.conf")
@@ -487,6 +522,58 @@ def test_reload_applies_new_policy(enforce):
     assert status(fim)["reloads"] == 1, m.stderr()
     assert try_open(os.path.join(other, "x.conf"), "append") == 13
     assert try_open(fim.t("a.conf"), "append") == 13
+
+
+def fanotify_marks(pid):
+    """Inode numbers marked on each fanotify group of pid (fd -> set),
+    from /proc/<pid>/fdinfo: one "fanotify ino:<hex> ..." line a mark."""
+    groups = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[fanotify]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                groups[int(fd)] = {int(l.split()[1][4:], 16) for l in f
+                                   if l.startswith("fanotify ino:")}
+        except FileNotFoundError:
+            pass
+    return groups
+
+
+def test_reload_removes_the_marks_of_what_the_policy_dropped(fim):
+    fim.write("a.conf", b"alpha\n")
+    fim.write("sub/b.conf", b"bravo\n")
+    keep, drop = fim.t("a.conf"), fim.t("sub/b.conf")
+    pol = fim.rule(paths=f"{keep} {drop}", recursive=None)
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        pid = status(fim)["pid"]
+        a, b, sub = (os.stat(p).st_ino for p in (keep, drop, fim.t("sub")))
+        before = fanotify_marks(pid)
+        assert any(b in g for g in before.values()), before
+        assert any(sub in g for g in before.values())  # its directory
+        assert try_open(drop, "append") == 13
+        replace_file(pol, f"[rule tree]\npaths = {keep}\n")
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and status(fim)["reloads"] < 1:
+            time.sleep(0.05)
+        assert status(fim)["reloads"] == 1, m.stderr()
+        # the new instance's worker removes them: every group forgets the
+        # dropped file and its directory; what is still covered stays
+        deadline = time.time() + 10
+        while time.time() < deadline and any(
+                b in g or sub in g for g in fanotify_marks(pid).values()):
+            time.sleep(0.05)
+        after = fanotify_marks(pid)
+        assert not any(b in g or sub in g for g in after.values()), after
+        assert sum(a in g for g in after.values()) == \
+            sum(a in g for g in before.values()) >= 2
+        assert try_open(drop, "append") == 0      # no longer protected
+        assert try_open(keep, "append") == 13
+    finally:
+        m.stop()
 
 
 def test_reload_with_bad_policy_keeps_running(enforce):

@@ -72,6 +72,8 @@ CONFIG_CASES = [
     ("empty-value", "mode =\n", 1, "empty value for 'mode'"),
     ("bad-starttls", "[smtp]\nurl = smtp://mail.example.com:587\nstarttls = maybe\n" + SMTP_REST, 3,
      "invalid value 'maybe' for 'starttls' (expected required | no)"),
+    ("url-with-credentials", "[webhook]\nurl_env = HOOK\nurl = https://bob:hunter2@hooks.example.com/x\n", 3,
+     "invalid value for 'url' (not shown: a URL must not hold user:password@)"),
 ]
 
 ERR_LINE = re.compile(r"^(.+?):(\d+): (.*)$")
@@ -158,6 +160,19 @@ def test_all_errors_reported_in_one_run(fim):
     extra = [e for e in errs if e not in want]
     assert not extra, "unexpected extra errors:\n" + "\n".join(extra)
     assert len(errs) == len(want), errs
+
+
+def test_url_credentials_are_never_echoed(fim):
+    # user:password@ in a URL is refused; the error names the key and the
+    # line but repeats no part of the secret, whatever the command
+    good_policy(fim)
+    fim.write_config(text="[jira]\nurl = https://secops:hunter2-SECRET@jira.example.com\n"
+                          + JIRA_REST)
+    for args in (("policy", "check"), ("init",), ("check",), ("status",)):
+        p = fim.run(*args, expect=2)
+        assert f"{fim.conf}:2: invalid value for 'url'" in p.stderr, (args, p.stderr)
+        for part in ("hunter2", "secops:", "@jira.example.com"):
+            assert part not in p.stderr + p.stdout, (args, p.stderr)
 
 
 def test_good_policy(fim):

@@ -82,3 +82,23 @@ def test_readable_again_after_chmod(unpriv):
     ev = one_event_for(evs, fim.t("secret"))
     assert ev["event"]["action"] != "scan-failed"
     assert "mode" in ev["fimguard"]["changes"]
+
+
+def test_names_in_log_lines_are_escaped(unpriv):
+    """An unreadable file and directory whose names hold a newline and a
+    terminal escape: init and check name them in their warnings, escaped,
+    so no line of stderr carries a raw control byte."""
+    fim = unpriv
+    nasty = "evil\n\x1b[31m"
+    fim.write(nasty + "file", b"x\n", mode=0o000)
+    d = fim.mkdir(nasty + "dir", mode=0o700)
+    fim.write(nasty + "dir/inner", b"x\n")
+    os.chmod(d, 0o700)
+    p = fim.init(user=NOBODY, expect=0)
+    q = fim.check(user=NOBODY, expect=1)
+    for out in (p.stderr, q.stderr):
+        assert "evil\\n\\x1b[31mdir: cannot open directory" in out, out
+        bad = [l for l in out.split("\n")
+               if any(ord(c) < 0x20 or c == "\x7f" for c in l)]
+        assert bad == [], out
+    assert "evil\\n\\x1b[31mfile: recorded without content" in p.stderr

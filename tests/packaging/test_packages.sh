@@ -40,6 +40,7 @@ dpkg-deb -e "$DEB" "$SCRATCH/ctl"
 check "policy and config are conffiles" grep -qx /etc/fimguard/policy.d/10-ssh.rules "$SCRATCH/ctl/conffiles"
 check "config is a conffile" grep -qx /etc/fimguard/fimguard.conf "$SCRATCH/ctl/conffiles"
 check "depends on json-c and xxhash" sh -c "dpkg-deb -f '$DEB' Depends | grep -q libjson-c && dpkg-deb -f '$DEB' Depends | grep -q libxxhash"
+check "depends on zlib (events reads rotated .gz copies)" sh -c "dpkg-deb -f '$DEB' Depends | grep -q zlib1g"
 check "state directory is 0700 in the package" sh -c "dpkg-deb -c '$DEB' | grep -E ' \./var/lib/fimguard/$' | grep -q '^drwx------'"
 if grep -Eq 'deb-systemd-invoke (\$_dh_action|start|restart) .*fimguard\.service' "$SCRATCH/ctl/postinst"; then
 	ko "monitor not enabled or started on install"
@@ -75,6 +76,7 @@ check "installed fimguard policy check (shipped policy)" /usr/sbin/fimguard poli
 check "installed fimguard init (scratch state)" /usr/sbin/fimguard -s "$SCRATCH/state" init
 out=$(/usr/sbin/fimguard -s "$SCRATCH/state" check >/dev/null 2>&1; echo $?)
 case $out in 0|1) ok "installed fimguard check runs (exit $out)";; *) ko "installed check exit $out";; esac
+check "installed fimguard events runs" sh -c "/usr/sbin/fimguard events --format json >/dev/null"
 check "system user fimguard created" getent passwd fimguard
 check "/var/lib/fimguard is 0700" sh -c "[ \"\$(stat -c %a /var/lib/fimguard)\" = 700 ]"
 units=$(ls /lib/systemd/system/fimguard*.service /lib/systemd/system/fimguard*.timer \

@@ -197,6 +197,55 @@ test_spool_foreign_entries(void **state)
 	close(dfd);
 }
 
+/* The digest of what did not fit: held aside (not listed, not
+ * counted), rewritten as it grows, then released as one ready entry
+ * whose digest part comes back with it. */
+static void
+test_spool_hold_and_release(void **state)
+{
+	int dfd = spool_open(*state, getgid());
+	json_object *ev = spool_event("/etc/a"), *d = json_object_new_object();
+	json_object *back, *dig = NULL, *v;
+	struct strlist l = { 0 };
+	char name[96], one[96];
+
+	assert_int_equal(spool_push(dfd, "webhook", 1, ev, one, sizeof(one)),
+	    0);
+	/* nothing held: nothing to release */
+	assert_int_equal(spool_release(dfd, "webhook", name, sizeof(name)),
+	    -1);
+	assert_int_equal(errno, ENOENT);
+	json_object_object_add(d, "count", json_object_new_int(1));
+	assert_int_equal(spool_hold(dfd, "webhook", ev, d), 0);
+	json_object_object_add(d, "count", json_object_new_int(2));
+	assert_int_equal(spool_hold(dfd, "webhook", ev, d), 0);
+	assert_int_equal(spool_count(dfd, "webhook"), 1);	/* held aside */
+	assert_int_equal(spool_count(dfd, "jira"), 0);
+	assert_int_equal(spool_release(dfd, "webhook", name, sizeof(name)),
+	    0);
+	assert_true(spool_is_digest(name));
+	assert_false(spool_is_digest(one));
+	assert_string_equal(spool_sink(name), "webhook");
+	assert_int_equal(spool_count(dfd, "webhook"), 2);
+	assert_int_equal(spool_list(dfd, &l), 0);
+	assert_int_equal(l.n, 2);
+	back = spool_load_entry(dfd, name, &dig);
+	assert_non_null(back);
+	assert_non_null(dig);
+	assert_true(json_object_object_get_ex(dig, "count", &v));
+	assert_int_equal(json_object_get_int(v), 2);	/* the last hold */
+	json_object_put(back);
+	json_object_put(dig);
+	back = spool_load_entry(dfd, one, &dig);	/* a single alert */
+	assert_non_null(back);
+	assert_null(dig);
+	json_object_put(back);
+	strlist_free(&l);
+	json_object_put(d);
+	json_object_put(ev);
+	close(dfd);
+}
+
 /* ---- words ------------------------------------------------------------- */
 
 static json_object *
@@ -345,6 +394,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spool_round_trip,
 		    spool_setup, spool_teardown),
 		cmocka_unit_test_setup_teardown(test_spool_foreign_entries,
+		    spool_setup, spool_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_hold_and_release,
 		    spool_setup, spool_teardown),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_summary_is_cut_at_255_on_a_character),

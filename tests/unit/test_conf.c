@@ -235,9 +235,36 @@ static const struct bad_case bad_cases[] = {
 	{ "bad mode", C, "mode = strict\n", 0,
 	    { "f.conf:1: invalid value 'strict' for 'mode' (expected audit | "
 	      "enforce)" } },
+	{ "bad repeat_interval", C, "repeat_interval = 0\n", 0,
+	    { "f.conf:1: invalid value '0' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "repeat_interval with a unit", C, "repeat_interval = 1m\n", 0,
+	    { "f.conf:1: invalid value '1m' for 'repeat_interval' (expected a "
+	      "whole number from 1 to 100000)" } },
+	{ "bad args", C, "[webhook]\nurl = https://w\nargs = all\n", 0,
+	    { "f.conf:3: invalid value 'all' for 'args' (expected yes | no)" } },
+	{ "bad spool_max", C, "[webhook]\nurl = https://w\nspool_max = 0\n"
+	    "[jira]\nspool_max = 1e6\n" JIRA_REST, 0,
+	    { "f.conf:3: invalid value '0' for 'spool_max' (expected a whole "
+	      "number from 1 to 100000)",
+	      "f.conf:5: invalid value '1e6' for 'spool_max' (expected a "
+	      "whole number from 1 to 100000)",
+	      "f.conf:4: section '[jira]' has no url" } },
 	{ "bad unknown_intent", C, "unknown_intent = maybe\n", 0,
 	    { "f.conf:1: invalid value 'maybe' for 'unknown_intent' "
 	      "(expected deny | allow)" } },
+	{ "vault cap of 0", C, "vault_max_size = 0\n", 0,
+	    { "f.conf:1: invalid value '0' for 'vault_max_size' (expected a "
+	      "size above 0 such as 64M (K, M, G, T: powers of 1024), or "
+	      "none)" } },
+	{ "vault cap with a bad unit", C, "vault_max_size = 5MB\n", 0,
+	    { "f.conf:1: invalid value '5MB' for 'vault_max_size' (expected "
+	      "a size above 0 such as 64M (K, M, G, T: powers of 1024), or "
+	      "none)" } },
+	{ "vault cap too large", C, "vault_max_size = 99999999999T\n", 0,
+	    { "f.conf:1: invalid value '99999999999T' for 'vault_max_size' "
+	      "(expected a size above 0 such as 64M (K, M, G, T: powers of "
+	      "1024), or none)" } },
 	{ "relative events", C, "events = var/log/x.json\n", 0,
 	    { "f.conf:1: path 'var/log/x.json' is not absolute" } },
 	{ "two state dirs", C, "state_dir = /a /b\n", 0,
@@ -260,10 +287,15 @@ static const struct bad_case bad_cases[] = {
 	    { "f.conf:1: [smtp] user needs password_env, password_file or "
 	      "password_credential" } },
 	{ "url with credentials", C, "[webhook]\nurl = https://u:p@h/x\n", 0,
-	    { "f.conf:2: invalid value 'https://u:p@h/x' for 'url' (expected "
-	      "a https | http URL)",
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
 	      "f.conf:1: section '[webhook]' has no url, url_env, url_file "
 	      "or url_credential" } },
+	{ "credentials in a url with a bad scheme", C, "[smtp]\n"
+	    "url = ftp://user:hunter2@m\n" SMTP_REST, 0,
+	    { "f.conf:2: invalid value for 'url' (not shown: a URL must not "
+	      "hold user:password@)",
+	      "f.conf:1: section '[smtp]' has no url" } },
 	{ "mail address with a bracket", C, "[smtp]\nurl = smtp://m\n"
 	    "from = <a@b>\nto = t@b.c x\n", 0,
 	    { "f.conf:3: invalid value '<a@b>' for 'from' (expected a mail "
@@ -504,6 +536,7 @@ static const char good_config[] =
     "unknown_intent = allow\n"
     "state_dir = \"/var/lib/fim guard\"\n"
     "policy_dir = /etc/fimguard/policy.d\n"
+    "repeat_interval = 5\n"
     "[jira]\n"
     "url = https://jira.example.com/x#frag\n"
     "api = 3\n"
@@ -523,7 +556,35 @@ static const char good_config[] =
     "starttls = required\n"
     "password_env = _PW\n"
     "[webhook]\n"
-    "url = http://127.0.0.1:8080/hook\n";
+    "url = http://127.0.0.1:8080/hook\n"
+    "args = yes\n"
+    "spool_max = 200\n";
+
+/* vault_max_size: units are powers of 1024; unset is the default. */
+static void
+test_vault_max_size(void **state)
+{
+	static const struct { const char *text; uint64_t want; } cases[] = {
+		{ "", CONF_VAULT_MAX_DEFAULT },
+		{ "vault_max_size = 4096\n", 4096 },
+		{ "vault_max_size = 8K\n", 8192 },
+		{ "vault_max_size = 64M\n", (uint64_t)64 << 20 },
+		{ "vault_max_size = 2G\n", (uint64_t)2 << 30 },
+		{ "vault_max_size = 1T\n", (uint64_t)1 << 40 },
+		{ "vault_max_size = none\n", UINT64_MAX },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf c;
+
+		conf_init(&c);
+		assert_int_equal(parse_mem(&c, cases[i].text, 0, "f.conf",
+		    CONF_KIND_CONFIG), 0);
+		assert_true(conf_vault_max(&c) == cases[i].want);
+		conf_free(&c);
+	}
+}
 
 static void
 test_good_config(void **state)
@@ -544,11 +605,15 @@ test_good_config(void **state)
 	assert_int_equal(c.nsections, 3);
 	assert_string_equal(c.sections[0].name, "jira");
 	assert_string_equal(c.sections[0].file, "f.conf");
-	assert_int_equal(c.sections[0].line, 6);
+	assert_int_equal(c.sections[0].line, 7);
 	assert_string_equal(c.sections[1].name, "smtp");
-	assert_int_equal(c.sections[1].line, 15);
+	assert_int_equal(c.sections[1].line, 16);
 	assert_string_equal(c.sections[2].name, "webhook");
-	assert_int_equal(c.sections[2].line, 24);
+	assert_int_equal(c.sections[2].line, 25);
+	assert_int_equal(c.repeat_interval, 5);
+	assert_string_equal(conf_section_get(&c, "webhook", "args"), "yes");
+	assert_string_equal(conf_section_get(&c, "webhook", "spool_max"),
+	    "200");
 
 	/* '#' not after white space is part of the value. */
 	assert_string_equal(conf_section_get(&c, "jira", "url"),
@@ -734,6 +799,7 @@ test_load_defaults(void **state)
 	assert_int_equal(c.unknown_intent, CONF_INTENT_UNSET);
 	assert_true(conf_unknown_deny(&c));
 	assert_null(c.events);
+	assert_int_equal(c.repeat_interval, CONF_REPEAT_INTERVAL);
 	f1 = xasprintf("%s/10-a.rules", pol);
 	f2 = xasprintf("%s/20-b.rules", pol);
 	assert_int_equal(c.files.n, 2);
@@ -873,6 +939,7 @@ main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_policy),
 		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_vault_max_size),
 		cmocka_unit_test(test_two_config_streams),
 		cmocka_unit_test(test_duplicate_rule_two_streams),
 		cmocka_unit_test(test_streams_reset_scope),

@@ -304,6 +304,26 @@ test_escape_worst_case(void **state)
 	free(s);
 }
 
+/* Into a fixed buffer (the log's): never past it, never half an
+ * escape, always terminated. */
+static void
+test_escape_to_cuts_whole_escapes(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_int_equal(util_escape_to("ab\ncd", out, sizeof(out)), 6);
+	assert_string_equal(out, "ab\\ncd");
+	/* "\x1b" (4 bytes) does not fit after "abc" + NUL in 6 */
+	assert_int_equal(util_escape_to("abc\x1b" "def", out, 6), 3);
+	assert_string_equal(out, "abc");
+	/* a UTF-8 sequence is not split either */
+	assert_int_equal(util_escape_to("ab\xc3\xa9", out, 4), 2);
+	assert_string_equal(out, "ab");
+	assert_int_equal(util_escape_to("anything", out, 1), 0);
+	assert_string_equal(out, "");
+}
+
 /* ---- util_path_under ---- */
 
 static void
@@ -503,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_utf8_lossy),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_worst_case),
+		cmocka_unit_test(test_escape_to_cuts_whole_escapes),
 		cmocka_unit_test(test_path_under),
 		cmocka_unit_test(test_strlist),
 		cmocka_unit_test(test_xalloc),
