@@ -45,6 +45,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,11 +300,13 @@ intent_from_syscall(const char *line, struct intent_info *in)
 
 /* The opener queues the event before it goes to sleep waiting for our
  * answer; until it is off its CPU the kernel shows "running" instead of
- * its syscall. That is normally a few microseconds (the kernel does not
- * preempt it there), so read again at once for a while, then nap (a
- * nap lets a starved opener's CPU go to it; sched_yield would not
- * under higher-priority load). */
-#define INTENT_SPINS	64
+ * its syscall. That is normally a few microseconds. Yield at first: an
+ * opener waiting for our CPU gets it at once (a busy re-read would keep
+ * it off; measured: a writer whose process was gone by the time the
+ * worker read its next event); then nap, so that under higher-priority
+ * load, where a yield can cost a whole time slice, a few naps still fit
+ * in the batch's budget. Every turn checks that budget (intent_decode). */
+#define INTENT_YIELDS	64
 #define INTENT_NAP_NS	20000L
 
 static void
@@ -311,7 +314,9 @@ intent_wait(unsigned i)
 {
 	struct timespec nap = { 0, INTENT_NAP_NS };
 
-	if (i >= INTENT_SPINS)
+	if (i < INTENT_YIELDS)
+		sched_yield();
+	else
 		nanosleep(&nap, NULL);
 }
 
