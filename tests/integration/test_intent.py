@@ -161,7 +161,7 @@ def test_reads_never_fail_with_every_core_busy(enforce, helpers):
     count, never taken for unknown intent."""
     fim = enforce.fim
     spin = [subprocess.Popen(["nice", "-n", "-10", helpers["reads"], "spin",
-                              "30"]) for _ in range(3 * os.cpu_count())]
+                              "6"]) for _ in range(3 * os.cpu_count())]
     try:
         readers = [subprocess.Popen(["nice", "-n", "19", helpers["reads"],
                                      fim.t("a.conf"), "1000"],
