@@ -430,24 +430,30 @@ def test_writer_running_before_the_monitor_starts_is_recognised(fim):
     new = os.path.join(fim.outside, "r.conf.new")
     with open(new, "w") as f:
         f.write("packaged\n")
+    done = os.path.join(fim.outside, "done")
+    # the writer stays until its changes are handled: one that is gone
+    # when its event is read counts as a non-writer (fimguard(8))
     code = ("import os, sys, time\n"
-            "go, new, tree = sys.argv[1:4]\n"
+            "go, new, tree, done = sys.argv[1:5]\n"
             "t = time.time() + 60\n"
             "while not os.path.exists(go) and time.time() < t:\n"
             "    time.sleep(0.02)\n"
             "os.rename(new, os.path.join(tree, 'r.conf'))\n"
-            "os.unlink(os.path.join(tree, 'u.conf'))\n")
+            "os.unlink(os.path.join(tree, 'u.conf'))\n"
+            "while not os.path.exists(done) and time.time() < t:\n"
+            "    time.sleep(0.02)\n")
     p = subprocess.Popen(["timeout", "-s", "KILL", "90", writer, "-c", code,
-                          go, new, fim.tree])
+                          go, new, fim.tree, done])
     m = None
     try:
         time.sleep(0.2)             # the writer runs before the monitor
         m = Monitor(fim, "enforce")
         open(go, "w").close()
-        assert p.wait(timeout=60) == 0
         m.wait_for(by("renamed", fim.t("r.conf")), "renamed r.conf")
         m.wait_for(by("deleted", fim.t("u.conf")), "deleted u.conf")
         time.sleep(0.5)
+        open(done, "w").close()
+        assert p.wait(timeout=60) == 0
         assert not [e for e in m.events() if e["event"]["action"] == "restored"]
         assert content(fim.t("r.conf")) == "packaged\n"
         assert not os.path.exists(fim.t("u.conf"))
