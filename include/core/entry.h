@@ -47,6 +47,6 @@ const char	*entry_type_name(int);
 int		 entry_type_parse(const char *);
 int		 entry_read_meta(struct entry *, int, const char *);
 void		 entry_read_xattrs_fd(struct entry *, int);
-void		 entry_read_xattrs_path(struct entry *);
+void		 entry_read_xattrs_at(struct entry *, int, const char *);
 
 #endif

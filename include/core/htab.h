@@ -14,6 +14,7 @@ struct htab {
 void	htab_init(struct htab *, size_t);
 void	htab_free(struct htab *);
 int	htab_put(struct htab *, const char *, size_t);
+void	htab_set(struct htab *, const char *, size_t);
 int	htab_get(const struct htab *, const char *, size_t *);
 
 #endif

@@ -106,6 +106,9 @@ void	 monitor_groups_close(struct monitor_groups *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);
+int	 monitor_open_parent(const struct monitor *, const char *,
+	    const char **, char **);
+int	 monitor_restore_dir(void *, const char *, uint64_t *, uint64_t *);
 void	 monitor_scan_writers(struct monitor *);
 int	 monitor_rule_mode(const struct monitor *, int);
 void	 monitor_event_rule(const struct monitor *, json_object *, int);

@@ -30,12 +30,18 @@ struct notify {
 	struct strlist	 keys;
 	struct strlist	 paths;		/* directory paths */
 	int		*rule;		/* children covered by rule, or -1 */
+	struct notify_id {
+		uint64_t dev, ino;	/* the directory when marked */
+	}		*id;
+	struct htab	 bypath;	/* path -> newest index */
 	int		 fence;		/* index of writer.c's fence dir, or -1 */
 };
 
 int	 notify_init(struct notify *, int);
 void	 notify_free(struct notify *);
 int	 notify_mark_dir(struct notify *, const char *, int);
+int	 notify_mark_fd(struct notify *, int, const char *, int);
+int	 notify_dir_id(void *, const char *, uint64_t *, uint64_t *);
 void	 notify_unmark_dir(struct notify *, const char *, const char *);
 int	 notify_mark_fence(struct notify *, const char *);
 typedef void (*notify_fn)(void *, const struct notify_event *);

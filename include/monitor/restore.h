@@ -1,11 +1,15 @@
-/* Put trusted content and metadata back from the vault. */
+/* Put trusted content and metadata back from the vault, through
+ * directory descriptors verified against what was recorded. */
 #ifndef FIMGUARD_RESTORE_H
 #define FIMGUARD_RESTORE_H
 
 #include "core/entry.h"
+#include "core/fdpath.h"
 #include "core/state.h"
 
-int	 restore_file(const struct state *, const struct entry *, char **);
-int	 restore_attrs(const struct entry *, char **);
+int	 restore_file(const struct state *, const struct entry *,
+	    fdpath_expect_fn, void *, char **);
+int	 restore_attrs(const struct entry *, fdpath_expect_fn, void *,
+	    char **);
 
 #endif

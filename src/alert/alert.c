@@ -32,7 +32,7 @@
  * modified event that follows carries the writer), nor approvals. */
 static const char *alert_default_actions[] = { "modified", "created",
 	"deleted", "renamed", "attributes-changed", "write-denied",
-	"restored", "preexisting-writer", "scan-failed" };
+	"restored", "restore-failed", "preexisting-writer", "scan-failed" };
 
 static void
 alert_split(const char *v, struct strlist *out)

@@ -21,6 +21,7 @@
 #include "core/cmd.h"
 #include "core/compare.h"
 #include "core/event.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/scan.h"
@@ -132,7 +133,7 @@ check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
 }
 
 /* For a modified file whose rule asks for it: the diff, read through
- * a fresh descriptor (never following a link). */
+ * a fresh descriptor (never following a link; any depth). */
 static void
 check_diff(json_object *ev, const struct conf *c, const struct state *s,
     const struct change *ch)
@@ -146,8 +147,8 @@ check_diff(json_object *ev, const struct conf *c, const struct state *s,
 		if (strcmp(c->rules[r].name, ch->now->rule) == 0 &&
 		    !c->rules[r].diff)
 			return;
-	fd = open(ch->now->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC);
+	fd = fdpath_openat(ch->now->path, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY, NULL, NULL, NULL);
 	if (fd < 0)
 		return;
 	vault = state_path(s, "vault");

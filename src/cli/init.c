@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/cmd.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/walk.h"
 #include "monitor/ctl.h"
@@ -19,8 +20,13 @@ init_count_errors(const struct entryvec *ev)
 
 	for (size_t i = 0; i < ev->n; i++)
 		if (ev->v[i].error != NULL) {
-			log_warnx("%s: recorded without content: %s",
-			    ev->v[i].path, ev->v[i].error);
+			/* a path beyond PATH_MAX is cut in the middle, so the
+			 * reason still fits in the log line */
+			char *shown = fdpath_show(ev->v[i].path);
+
+			log_warnx("%s: recorded without content: %s", shown,
+			    ev->v[i].error);
+			free(shown);
 			n++;
 		}
 	return n;

@@ -215,7 +215,10 @@ compare_present(const struct baseline *b, const struct entry *e,
 	old = &b->ev.v[bi];
 	gone[bi] = 0;
 	if (e->error != NULL) {
-		changes_add(out, CMP_SCAN_FAILED, 0, e, old);
+		/* Content is unknown, but metadata read before the failure
+		 * (a chmod 000 is what made it unreadable) is still said. */
+		changes_add(out, CMP_SCAN_FAILED, e->unstat ? 0 :
+		    compare_entry(e, old) & ~(unsigned)CMP_CONTENT, e, old);
 		return;
 	}
 	w = compare_entry(e, old);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -128,25 +130,31 @@ entry_name_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* path: read by name without following a link, unless follow (a
+ * /proc/self/fd link, followed to the object it stands for). */
 static ssize_t
-entry_listxattr(int fd, const char *path, char *buf, size_t n)
+entry_listxattr(int fd, const char *path, int follow, char *buf, size_t n)
 {
-	return fd >= 0 ? flistxattr(fd, buf, n) : llistxattr(path, buf, n);
+	if (fd >= 0)
+		return flistxattr(fd, buf, n);
+	return follow ? listxattr(path, buf, n) : llistxattr(path, buf, n);
 }
 
 static ssize_t
-entry_getxattr(int fd, const char *path, const char *name, void *buf,
-    size_t n)
+entry_getxattr(int fd, const char *path, int follow, const char *name,
+    void *buf, size_t n)
 {
-	return fd >= 0 ? fgetxattr(fd, name, buf, n) :
+	if (fd >= 0)
+		return fgetxattr(fd, name, buf, n);
+	return follow ? getxattr(path, name, buf, n) :
 	    lgetxattr(path, name, buf, n);
 }
 
 /* Canonical form, sorted by name so that two reads compare equal.
  * Through fd when there is one (no second path lookup, and the same
- * object that was hashed), else by path without following links. */
+ * object that was hashed), else by path. */
 static char *
-entry_xattrs_read(int fd, const char *path)
+entry_xattrs_read(int fd, const char *path, int follow)
 {
 	static __thread char list[ENTRY_XATTR_LIST_MAX];
 	char *out = NULL;
@@ -154,10 +162,10 @@ entry_xattrs_read(int fd, const char *path)
 	size_t nn = 0, outlen = 0;
 	/* The kernel allocates as much as the buffer we offer: ask small
 	 * first (most files have no xattrs) and large only on ERANGE. */
-	ssize_t len = entry_listxattr(fd, path, list, 1024);
+	ssize_t len = entry_listxattr(fd, path, follow, list, 1024);
 
 	if (len < 0 && errno == ERANGE)
-		len = entry_listxattr(fd, path, list, sizeof(list));
+		len = entry_listxattr(fd, path, follow, list, sizeof(list));
 	if (len <= 0)
 		return NULL;
 	for (char *p = list; p < list + len && nn < 512; p += strlen(p) + 1)
@@ -166,7 +174,7 @@ entry_xattrs_read(int fd, const char *path)
 	qsort(names, nn, sizeof(names[0]), entry_name_cmp);
 	for (size_t i = 0; i < nn; i++) {
 		static __thread uint8_t val[ENTRY_XATTR_VALUE_MAX];
-		ssize_t vl = entry_getxattr(fd, path, names[i], val,
+		ssize_t vl = entry_getxattr(fd, path, follow, names[i], val,
 		    sizeof(val));
 		char *b64, *line;
 
@@ -183,13 +191,41 @@ entry_xattrs_read(int fd, const char *path)
 	return out;
 }
 
-/* Security xattrs by path, without following a link (the monitor's
- * attribute-change handler: no open of a protected file). */
-void
-entry_read_xattrs_path(struct entry *e)
+/* Is /proc there (asked once)? */
+static int
+entry_have_proc(void)
 {
+	static int have = -1;
+	int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+
+	if (h < 0) {
+		h = access("/proc/self/fd", X_OK) == 0;
+		__atomic_store_n(&have, h, __ATOMIC_RELAXED);
+	}
+	return h;
+}
+
+/* Security xattrs of name in dirfd without following a link and
+ * without opening the object for reading (a FIFO, a device, a
+ * directory that may not be listed): through an O_PATH fd, whose
+ * /proc/self/fd link leads to exactly that object (a symlink
+ * included). Without /proc, by path, if it fits in one. */
+void
+entry_read_xattrs_at(struct entry *e, int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char proc[64];
+
 	free(e->xattrs);
-	e->xattrs = entry_xattrs_read(-1, e->path);
+	e->xattrs = NULL;
+	if (fd < 0)
+		return;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (entry_have_proc())
+		e->xattrs = entry_xattrs_read(-1, proc, 1);
+	else if (strlen(e->path) < PATH_MAX)
+		e->xattrs = entry_xattrs_read(-1, e->path, 0);
+	close(fd);
 }
 
 /* Security xattrs of an open regular file (scan.c, while hashing). */
@@ -197,7 +233,7 @@ void
 entry_read_xattrs_fd(struct entry *e, int fd)
 {
 	free(e->xattrs);
-	e->xattrs = entry_xattrs_read(fd, e->path);
+	e->xattrs = entry_xattrs_read(fd, e->path, 0);
 }
 
 /* The parts lstat does not give: symlink target and security xattrs.
@@ -216,6 +252,6 @@ entry_read_meta(struct entry *e, int dirfd, const char *name)
 		e->target = xstrdup(buf);
 	}
 	if (e->type != ENTRY_FILE)
-		e->xattrs = entry_xattrs_read(-1, e->path);
+		entry_read_xattrs_at(e, dirfd, name);
 	return 0;
 }

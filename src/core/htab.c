@@ -71,6 +71,22 @@ htab_put(struct htab *t, const char *key, size_t val)
 	return 1;
 }
 
+/* Insert, or replace the value of a present key (the key kept is the
+ * new one: the caller may free the old string). */
+void
+htab_set(struct htab *t, const char *key, size_t val)
+{
+	if (t->cap > 0)
+		for (size_t i = htab_hash(key) & (t->cap - 1);
+		    t->keys[i] != NULL; i = (i + 1) & (t->cap - 1))
+			if (strcmp(t->keys[i], key) == 0) {
+				t->keys[i] = key;
+				t->vals[i] = val;
+				return;
+			}
+	htab_put(t, key, val);
+}
+
 int
 htab_get(const struct htab *t, const char *key, size_t *val)
 {

@@ -98,8 +98,7 @@ report_change(FILE *fp, const struct conf *c, const struct change *ch)
 		fprintf(fp, "    cannot verify: %s\n", ch->now->error);
 	else if (ch->action == CMP_CREATED)
 		report_hex_line(fp, "sha256", NULL, ch->now);
-	if (ch->base != NULL && ch->now != NULL &&
-	    ch->action != CMP_SCAN_FAILED)
+	if (ch->base != NULL && ch->now != NULL)
 		report_details(fp, ch);
 }
 

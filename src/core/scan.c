@@ -1,5 +1,7 @@
-/* Content scanning. Every regular file is opened with O_NOFOLLOW |
- * O_NONBLOCK | O_NOCTTY and checked with fstat before a byte is read:
+/* Content scanning. Every regular file is opened relative to its
+ * directory (core/fdpath.c: any depth, and the directories the walk
+ * recorded must still be those), with O_NOFOLLOW | O_NONBLOCK |
+ * O_NOCTTY, and checked with fstat before a byte is read:
  * if the walk saw a regular file but something else now sits there (a
  * FIFO or device swapped in), it is recorded, never read. A file whose
  * size or times change while it is read is read again, up to three
@@ -16,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fdpath.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/scan.h"
@@ -24,6 +27,7 @@
 
 #define SCAN_TRIES	3
 #define SCAN_MAX_THREADS 8
+#define SCAN_BATCH	8	/* entries a thread takes at once */
 
 static int
 scan_same(const struct stat *a, const struct stat *b)
@@ -148,41 +152,66 @@ scan_set_error(struct entry *e, const char *what, int err)
 	e->error = xasprintf("%s: %s", what, strerror(err));
 }
 
-/* open() failed: still record what is there (lstat, no link followed),
- * and an error only if it is a regular file we could not read. Returns
- * -1 if nothing is there any more. */
+/* open() failed: still record what is there (fstatat, no link
+ * followed), and an error only if it is a regular file we could not
+ * read. Returns -1 if nothing is there any more. */
 static int
-scan_open_failed(struct entry *e, int err)
+scan_open_failed(struct entry *e, int dirfd, const char *name, int err)
 {
 	struct stat st;
 
 	if (err == ENOENT || err == ENOTDIR)
 		return -1;
-	if (lstat(e->path, &st) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? -1 : 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return -1;
+		scan_set_error(e, "open", err);
+		return 0;
+	}
 	entry_from_stat(e, &st);
 	e->unstat = 0;
 	if (!S_ISREG(st.st_mode)) {	/* a symlink or FIFO took its place */
-		entry_read_meta(e, AT_FDCWD, e->path);
+		entry_read_meta(e, dirfd, name);
 		return 0;
 	}
 	scan_set_error(e, "open", err);
 	return 0;
 }
 
-/* Hash one regular file. Returns 0 normally, -1 if it vanished (the
- * caller treats the entry as gone). */
-int
-scan_file(struct entry *e, const struct scan_opts *o)
+/* Its directory could not be opened: gone (-1), or an error that says
+ * which directory and why (a link in a recorded directory's place). */
+static int
+scan_dir_failed(struct entry *e, char *why)
+{
+	int err = errno;
+
+	if (err == ENOENT || err == ENOTDIR) {
+		free(why);
+		return -1;
+	}
+	free(e->error);
+	e->error = why != NULL ? why : xasprintf("open: %s", strerror(err));
+	return 0;
+}
+
+/* Hash one regular file, opened through its directory (chain c).
+ * Returns 0 normally, -1 if it vanished (the caller treats the entry
+ * as gone). */
+static int
+scan_file_in(struct entry *e, const struct scan_opts *o, struct fdpath *c)
 {
 	for (int attempt = 0; attempt < SCAN_TRIES; attempt++) {
+		const char *name;
+		char *why = NULL;
 		struct stat st;
-		int fd, r;
+		int dfd, fd, r;
 
-		fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+		if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0)
+			return scan_dir_failed(e, why);
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
 		    O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
-			return scan_open_failed(e, errno);
+			return scan_open_failed(e, dfd, name, errno);
 		if (fstat(fd, &st) < 0) {
 			scan_set_error(e, "fstat", errno);
 			close(fd);
@@ -212,9 +241,24 @@ scan_file(struct entry *e, const struct scan_opts *o)
 	return 0;
 }
 
+/* One file on its own (check's SHA-256 confirmation): no directory is
+ * recorded here, so links above it are followed as in any lookup. */
+int
+scan_file(struct entry *e, const struct scan_opts *o)
+{
+	struct fdpath c;
+	int r;
+
+	fdpath_init(&c, NULL, NULL);
+	r = scan_file_in(e, o, &c);
+	fdpath_close(&c);
+	return r;
+}
+
 struct scan_pool {
 	struct entryvec		*ev;
 	const struct scan_opts	*o;
+	struct fdpath_known	 known;	/* the walk's directories */
 	size_t			 next;
 	size_t			 done;
 	unsigned char		*gone;
@@ -236,20 +280,31 @@ static void
 scan_run(struct scan_pool *p, int shows)
 {
 	time_t last = time(NULL);
+	struct fdpath c;
 
+	/* Files are opened through the directories the walk recorded,
+	 * each checked to be what the walk saw; the chain reuses them. */
+	fdpath_init(&c, fdpath_known_fn, &p->known);
 	for (;;) {
-		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
-		struct entry *e;
+		/* a few neighbours at a time: they share a directory */
+		size_t i = __atomic_fetch_add(&p->next, SCAN_BATCH,
+		    __ATOMIC_RELAXED), end = i + SCAN_BATCH, n;
 
 		if (i >= p->ev->n)
 			break;
-		e = &p->ev->v[i];
-		if (e->type == ENTRY_FILE && scan_file(e, p->o) < 0)
-			p->gone[i] = 1;
-		__atomic_fetch_add(&p->done, 1, __ATOMIC_RELAXED);
-		if (shows && (i & 255) == 0)
+		end = end < p->ev->n ? end : p->ev->n;
+		for (n = end - i; i < end; i++) {
+			struct entry *e = &p->ev->v[i];
+
+			if (e->type == ENTRY_FILE &&
+			    scan_file_in(e, p->o, &c) < 0)
+				p->gone[i] = 1;
+		}
+		__atomic_fetch_add(&p->done, n, __ATOMIC_RELAXED);
+		if (shows)
 			scan_progress(p, &last);
 	}
+	fdpath_close(&c);
 }
 
 static void *
@@ -294,6 +349,7 @@ scan_entries(struct entryvec *ev, const struct scan_opts *o)
 	int n = scan_threads(), started = 0;
 
 	p.gone = xcalloc(ev->n + 1, 1);
+	fdpath_known_init(&p.known, ev);
 	for (int i = 1; i < n; i++) {
 		if (pthread_create(&tids[started], NULL, scan_worker, &p) != 0)
 			break;
@@ -305,6 +361,7 @@ scan_entries(struct entryvec *ev, const struct scan_opts *o)
 	if (o->progress)
 		fprintf(stderr, "\rfimguard: scanned %zu entries%20s\n",
 		    ev->n, "");
+	fdpath_known_free(&p.known);
 	scan_compact(ev, p.gone);
 	free(p.gone);
 }

@@ -7,7 +7,10 @@
  *    descends further, never into another filesystem;
  *  - excludes drop an entry (and, for a directory, its subtree);
  *  - symlinks are recorded with their target and never followed.
- * Only lstat-level work happens here; content is read by scan.c. */
+ * Only lstat-level work happens here; content is read by scan.c.
+ * Everything goes through directory descriptors (openat, fstatat), so
+ * depth is no limit but WALK_MAX_DEPTH, and a directory that cannot be
+ * read is an error on its entry, which check reports (scan-failed). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -19,11 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fdpath.h"
 #include "core/htab.h"
 #include "core/log.h"
 #include "core/walk.h"
 
-#define WALK_MAX_DEPTH	512
+/* Each level below keeps one fd (not a directory stream) open. */
+#define WALK_MAX_DEPTH	4096
 
 struct walk {
 	const struct conf *conf;
@@ -107,10 +112,12 @@ walk_join(const char *dir, const char *name)
 
 /* Record one object. st NULL: a regular file by its directory entry,
  * whose metadata scan.c takes with fstat on the fd it hashes through
- * (one stat instead of two, and on every core instead of this one). */
+ * (one stat instead of two, and on every core instead of this one).
+ * meta 0: a directory about to be descended into, whose xattrs are read
+ * through the fd that lists it. */
 static struct entry *
 walk_record(struct walk *w, char *path, const struct stat *st, int rule,
-    int dirfd, const char *name)
+    int dirfd, const char *name, int meta)
 {
 	struct entry *e = entryvec_add(w->out);
 
@@ -123,36 +130,90 @@ walk_record(struct walk *w, char *path, const struct stat *st, int rule,
 		return e;
 	}
 	entry_from_stat(e, st);
-	if (entry_read_meta(e, dirfd, name) < 0 && errno != ENOENT)
+	if (meta && entry_read_meta(e, dirfd, name) < 0 && errno != ENOENT)
 		log_warn("%s: cannot read metadata", path);
 	return e;
 }
 
-static void walk_dir(struct walk *, int, const char *, int, int, dev_t);
+/* Subdirectories of one directory, descended into once it is listed:
+ * a single directory stream is open at a time whatever the depth. */
+struct walk_subs {
+	size_t		*v;		/* entry indexes */
+	size_t		 n, cap;
+};
 
 static void
-walk_subdir(struct walk *w, int dirfd, const char *name, size_t ei, int rule,
-    int depth, dev_t rootdev)
+walk_subs_push(struct walk_subs *s, size_t idx)
 {
-	char *path;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	s->v[s->n++] = idx;
+}
+
+static void walk_dir(struct walk *, int, const char *, int, int, dev_t);
+
+/* Name of an entry in its directory ("." for the root directory). */
+static const char *
+walk_name(const char *path)
+{
+	const char *name = strrchr(path, '/') + 1;
+
+	return *name != '\0' ? name : ".";
+}
+
+/* A directory that is not read: said (its path cut if long, so the
+ * reason fits in the line), and recorded as an error on its entry:
+ * "opendir: " and the reason when a system call said why. */
+static void
+walk_dir_error(struct walk *w, size_t ei, int dirfd, int sys,
+    const char *reason)
+{
+	struct entry *e = &w->out->v[ei];
+	char *shown = fdpath_show(e->path);
+
+	log_warnx("%s: cannot open directory: %s", shown, reason);
+	free(shown);
+	free(e->error);
+	e->error = sys ? xasprintf("opendir: %s", reason) : xstrdup(reason);
+	entry_read_meta(e, dirfd, walk_name(e->path));
+}
+
+/* Descend into the directory recorded as entry ei, in dirfd. What
+ * cannot be read is an error on that entry (check reports it). */
+static void
+walk_subdir(struct walk *w, int dirfd, size_t ei, int rule, int depth,
+    dev_t rootdev)
+{
+	const char *name = walk_name(w->out->v[ei].path);
+	struct stat st;
+	char *path, *what;
 	int fd;
 
 	if (depth >= WALK_MAX_DEPTH) {
-		log_warnx("%s: deeper than %d levels, not descended",
-		    w->out->v[ei].path, WALK_MAX_DEPTH);
+		what = xasprintf("deeper than %d levels: not read",
+		    WALK_MAX_DEPTH);
+		walk_dir_error(w, ei, dirfd, 0, what);
+		free(what);
 		return;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
-	if (fd < 0) {
-		if (errno != ENOENT) {
-			log_warn("%s: cannot open directory",
-			    w->out->v[ei].path);
-			w->out->v[ei].error = xasprintf("opendir: %s",
-			    strerror(errno));
-		}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (errno != ENOENT)
+			walk_dir_error(w, ei, dirfd, 1, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
+	if ((uint64_t)st.st_ino != w->out->v[ei].ino ||
+	    (uint64_t)st.st_dev != w->out->v[ei].dev) {
+		close(fd);
+		walk_dir_error(w, ei, dirfd, 0, "replaced while being read");
+		return;
+	}
+	entry_read_xattrs_fd(&w->out->v[ei], fd);
 	/* The vector may move while the subtree is added: copy the path. */
 	path = xstrdup(w->out->v[ei].path);
 	walk_dir(w, fd, path, rule, depth + 1, rootdev);
@@ -161,12 +222,13 @@ walk_subdir(struct walk *w, int dirfd, const char *name, size_t ei, int rule,
 
 static void
 walk_child(struct walk *w, int dirfd, const char *dirpath,
-    const struct dirent *de, int rule, int depth, dev_t rootdev)
+    const struct dirent *de, int rule, dev_t rootdev, struct walk_subs *subs)
 {
 	const struct conf_rule *r = &w->conf->rules[rule];
 	char *path = walk_join(dirpath, de->d_name);
 	struct stat st;
 	size_t idx;
+	int descend;
 
 	if (htab_get(&w->root_tab, path, &idx) ||
 	    walk_excluded(r, path, de->d_name)) {
@@ -174,67 +236,85 @@ walk_child(struct walk *w, int dirfd, const char *dirpath,
 		return;
 	}
 	if (de->d_type == DT_REG) {
-		walk_record(w, path, NULL, rule, dirfd, de->d_name);
+		walk_record(w, path, NULL, rule, dirfd, de->d_name, 1);
 		return;
 	}
 	if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		free(path);	/* vanished */
 		return;
 	}
-	walk_record(w, path, &st, rule, dirfd, de->d_name);
-	if (S_ISDIR(st.st_mode) && r->recursive && st.st_dev == rootdev)
-		walk_subdir(w, dirfd, de->d_name, w->out->n - 1, rule, depth,
-		    rootdev);
+	descend = S_ISDIR(st.st_mode) && r->recursive && st.st_dev == rootdev;
+	walk_record(w, path, &st, rule, dirfd, de->d_name, !descend);
+	if (descend)
+		walk_subs_push(subs, w->out->n - 1);
 }
 
-/* Takes ownership of fd. */
+/* Takes ownership of fd. Lists the directory, then descends into its
+ * subdirectories through a duplicate of fd (the stream is closed). */
 static void
 walk_dir(struct walk *w, int fd, const char *dirpath, int rule, int depth,
     dev_t rootdev)
 {
-	DIR *d = fdopendir(fd);
+	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = keep < 0 ? NULL : fdopendir(fd);
+	struct walk_subs subs = { 0 };
 	struct dirent *de;
 
 	if (d == NULL) {
+		log_warn("%s: cannot list", dirpath);
 		close(fd);
+		if (keep >= 0)
+			close(keep);
 		return;
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		walk_child(w, dirfd(d), dirpath, de, rule, depth, rootdev);
+		walk_child(w, keep, dirpath, de, rule, rootdev, &subs);
 	}
 	if (errno != 0)
 		log_warn("%s: readdir", dirpath);
 	closedir(d);
+	for (size_t i = 0; i < subs.n; i++)
+		walk_subdir(w, keep, subs.v[i], rule, depth, rootdev);
+	free(subs.v);
+	close(keep);
 }
 
+/* A root is opened through its parent (a path of any length; symlinks
+ * above the root are followed, the root itself never is). */
 static void
-walk_root(struct walk *w, size_t idx)
+walk_root(struct walk *w, struct fdpath *c, size_t idx)
 {
-	const char *path = w->roots.v[idx];
-	int rule = w->root_rule[idx], fd;
+	const char *path = w->roots.v[idx], *name;
+	int rule = w->root_rule[idx], pfd;
+	char *why = NULL;
 	struct stat st;
-	struct entry *e;
 
-	if (lstat(path, &st) < 0) {
+	if (strcmp(path, "/") == 0) {
+		pfd = fdpath_dir(c, path, 1, &why);
+		name = ".";
+	} else
+		pfd = fdpath_parent(c, path, &name, &why);
+	if (pfd < 0 ||
+	    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR) {
-			log_warn("%s", path);
+			if (why != NULL)
+				log_warnx("%s", why);
+			else
+				log_warn("%s", path);
 			w->errors++;
 		}
+		free(why);
 		return;
 	}
-	e = walk_record(w, xstrdup(path), &st, rule, AT_FDCWD, path);
-	if (!S_ISDIR(st.st_mode))
-		return;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		log_warn("%s: cannot open directory", path);
-		e->error = xasprintf("opendir: %s", strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		walk_record(w, xstrdup(path), &st, rule, pfd, name, 1);
 		return;
 	}
-	walk_dir(w, fd, path, rule, 1, st.st_dev);
+	walk_record(w, xstrdup(path), &st, rule, pfd, name, 0);
+	walk_subdir(w, pfd, w->out->n - 1, rule, 0, st.st_dev);
 }
 
 /* Collect every entry the policy covers, in walk order (sort before
@@ -243,10 +323,13 @@ int
 walk_policy(const struct conf *c, struct entryvec *out)
 {
 	struct walk w = { .conf = c, .out = out };
+	struct fdpath chain;
 
 	walk_collect_roots(&w);
+	fdpath_init(&chain, NULL, NULL);
 	for (size_t i = 0; i < w.roots.n; i++)
-		walk_root(&w, i);
+		walk_root(&w, &chain, i);
+	fdpath_close(&chain);
 	htab_free(&w.root_tab);
 	strlist_free(&w.roots);
 	free(w.root_rule);

@@ -39,6 +39,7 @@
 #include "alert/alert.h"
 #include "alert/spool.h"
 #include "core/cmd.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
@@ -246,29 +247,51 @@ monitor_pre_mark(struct monitor *m, const char *path, const char *proc)
 static int
 monitor_slot_live(const struct monitor *m, const struct watch *w)
 {
+	const char *name;
 	struct stat st;
+	int dfd, live;
 
-	return w->entry < m->nfiles &&
-	    lstat(m->files[w->entry].path, &st) == 0 &&
+	if (w->entry >= m->nfiles || (dfd = monitor_open_parent(m,
+	    m->files[w->entry].path, &name, NULL)) < 0)
+		return 0;
+	live = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (uint64_t)st.st_dev == w->dev && (uint64_t)st.st_ino == w->ino;
+	close(dfd);
+	return live;
 }
 
-/* Mark one regular file and record it in tab. rule -1: fimguard's own
- * files. Called at setup, and by the worker for files created or
- * restored later (on a clone of the table, then published). */
-int
-monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
-    int rule, int mode)
+/* A path that cannot be watched, with the reason: every one is said
+ * (escaped, long ones cut in the middle). Returns -1. */
+static int
+monitor_unwatched(const char *path, const char *why)
 {
-	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char *shown = fdpath_show(path);
+
+	log_warnx("%s: cannot be watched: %s", shown, why ? why : "?");
+	free(shown);
+	return -1;
+}
+
+/* Mark the regular file name in the directory dfd and record it in tab
+ * as path. rule -1: fimguard's own files. Returns 0 (also when it is
+ * gone or not a regular file), or -1 with the reason in *why. */
+static int
+monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
+    const char *name, const char *path, int rule, int mode, char **why)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct mon_file *f;
 	struct watch *w;
 	struct stat st;
 	char proc[64];
 	size_t idx;
 
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*why = xasprintf("open: %s", strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return 0;
@@ -283,7 +306,7 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 	    FAN_CLOSE_WRITE, AT_FDCWD, proc) < 0 ||
 	    fanotify_mark(m->notify.fd, FAN_MARK_ADD, FAN_MODIFY | FAN_ATTRIB,
 	    AT_FDCWD, proc) < 0) {
-		log_warn("%s: fanotify_mark", path);
+		*why = xasprintf("fanotify_mark: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -312,6 +335,32 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 	w->rule = rule >= 0 ? (uint16_t)rule : WATCH_SELF;
 	w->mode = (uint8_t)mode;
 	return 0;
+}
+
+/* Mark one regular file by path (any length: through the watched
+ * directories above it) and record it in tab. Called at setup for
+ * fimguard's own files, and by the worker for files created or
+ * restored later (on a clone of the table, then published). A failure
+ * is logged with the path and the reason. */
+int
+monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
+    int rule, int mode)
+{
+	const char *name;
+	char *why = NULL;
+	int dfd = monitor_open_parent(m, path, &name, &why), r;
+
+	if (dfd < 0) {
+		r = errno == ENOENT ? 0 : monitor_unwatched(path, why);
+		free(why);
+		return r;
+	}
+	if ((r = monitor_watch_at(m, tab, dfd, name, path, rule, mode,
+	    &why)) < 0)
+		monitor_unwatched(path, why);
+	close(dfd);
+	free(why);
+	return r;
 }
 
 /* One allowed writer's executable: recorded by (device, inode), and
@@ -414,6 +463,38 @@ monitor_self(struct monitor *m, const struct cmd_opts *o)
 		    CONF_MODE_ENFORCE);
 }
 
+/* The directory of path, opened through the directories the monitor
+ * watches (each still the one marked, no link followed below the
+ * first): an O_PATH fd the caller closes, and the last component in
+ * *name. Any depth. */
+int
+monitor_open_parent(const struct monitor *m, const char *path,
+    const char **name, char **why)
+{
+	return fdpath_open_parent(path, name, notify_dir_id,
+	    (void *)&m->notify, why);
+}
+
+/* What a restore may write through (an fdpath_expect_fn over the
+ * monitor): each directory the baseline records must still be that
+ * (device, inode); above those (the directory of a file a rule names,
+ * and its parents), the one the monitor marked at start. */
+int
+monitor_restore_dir(void *arg, const char *path, uint64_t *dev,
+    uint64_t *ino)
+{
+	struct monitor *m = arg;
+	struct entry *e;
+
+	if (baseline_find(&m->base, path, &e)) {
+		/* recorded as something else: no directory will do */
+		*dev = e->type == ENTRY_DIR ? e->dev : 0;
+		*ino = e->type == ENTRY_DIR ? e->ino : 0;
+		return 1;
+	}
+	return notify_dir_id(&m->notify, path, dev, ino);
+}
+
 /* rule.name, severity and mode of an event; rule -1: fimguard's own
  * files, protected in every mode. */
 void
@@ -435,21 +516,71 @@ monitor_rule_mode(const struct monitor *m, int rule)
 	return conf_rule_mode(&m->conf, &m->conf.rules[rule]);
 }
 
-/* Directory marks for what no permission event shows: a directory's
- * own entries belong to its rule; a file's parent is watched so that
- * its deletion, renames and attribute changes are seen. */
+/* Watch the entries of the directory dir, open as dfd: deletions,
+ * renames and attribute changes of its files are seen there; rule >= 0
+ * makes its new entries the rule's. Returns -1 (said) on failure. */
 static int
-monitor_notify_marks(struct monitor *m, const struct entry *e, int rule)
+monitor_mark_dir(struct monitor *m, int dfd, const char *dir, int rule)
 {
-	char *parent = util_dirname(e->path);
-	int r = notify_mark_dir(&m->notify, parent, -1);
+	char *why;
 
-	free(parent);
-	if (e->type == ENTRY_DIR && notify_mark_dir(&m->notify, e->path,
-	    rule) < 0)
+	if (notify_mark_fd(&m->notify, dfd, dir, rule) == 0)
+		return 0;
+	why = xasprintf("directory mark: %s", strerror(errno));
+	monitor_unwatched(dir, why);
+	free(why);
+	return -1;
+}
+
+/* A walked directory's own entries belong to its rule. */
+static int
+monitor_mark_own_dir(struct monitor *m, struct fdpath *c,
+    const struct entry *e, int rule)
+{
+	char *why = NULL;
+	int dfd = fdpath_dir(c, e->path, strlen(e->path), &why), r;
+
+	if (dfd < 0)
+		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
+	else
+		r = monitor_mark_dir(m, dfd, e->path, rule);
+	free(why);
+	return r;
+}
+
+/* The marks of one walked entry, through the chain c (any depth): its
+ * directory (once for a run of entries in the same one), its own
+ * entries if a directory, its own marks if a regular file. Each
+ * failure is said with its reason; returns -1 if any. */
+static int
+monitor_mark_entry(struct monitor *m, struct fdpath *c, const struct entry *e,
+    int rule, char **last)
+{
+	const char *name;
+	char *why = NULL;
+	size_t dlen;
+	int dfd, r = 0;
+
+	if (strcmp(e->path, "/") == 0)
+		return monitor_mark_own_dir(m, c, e, rule);
+	if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0) {
+		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
+		free(why);
+		return r;
+	}
+	dlen = name - 1 == e->path ? 1 : (size_t)(name - 1 - e->path);
+	if (*last == NULL || strlen(*last) != dlen ||
+	    memcmp(*last, e->path, dlen) != 0) {
+		free(*last);
+		*last = xstrndup(e->path, dlen);
+		r = monitor_mark_dir(m, dfd, *last, -1);
+	}
+	if (e->type == ENTRY_FILE && monitor_watch_at(m, m->tab, dfd, name,
+	    e->path, rule, monitor_rule_mode(m, rule), &why) < 0)
+		r = monitor_unwatched(e->path, why);
+	free(why);
+	if (e->type == ENTRY_DIR && monitor_mark_own_dir(m, c, e, rule) < 0)
 		r = -1;
-	if (r < 0)
-		log_warn("%s: cannot watch its directory", e->path);
 	return r;
 }
 
@@ -461,8 +592,7 @@ monitor_watch_live(struct monitor *m, const char *path, int rule)
 {
 	struct watch_tab *old = m->tab, *t = watch_tab_clone(old);
 
-	if (monitor_watch(m, t, path, rule, monitor_rule_mode(m, rule)) < 0)
-		log_warn("%s: cannot watch", path);
+	monitor_watch(m, t, path, rule, monitor_rule_mode(m, rule));
 	__atomic_store_n(&m->perm.tab, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
 	m->retired = xreallocarray(m->retired, m->nretired + 1,
@@ -474,11 +604,17 @@ static int
 monitor_marks(struct monitor *m, const struct cmd_opts *o)
 {
 	struct entryvec now = { 0 };
+	struct fdpath_known known;
+	struct fdpath chain;
+	char *last = NULL;
 	int errors = 0;
 
 	walk_policy(&m->conf, &now);
 	m->tab = watch_tab_new(now.n + 64, m->conf.nrules);
 	htab_init(&m->byname, now.n + 64);
+	/* through the directories the walk just recorded, each checked */
+	fdpath_known_init(&known, &now);
+	fdpath_init(&chain, fdpath_known_fn, &known);
 	for (size_t i = 0; i < now.n; i++) {
 		struct entry *e = &now.v[i];
 		int rule = -1;
@@ -486,14 +622,13 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 		for (size_t r = 0; r < m->conf.nrules; r++)
 			if (e->rule == m->conf.rules[r].name)
 				rule = (int)r;
-		if (rule < 0)
-			continue;
-		if (monitor_notify_marks(m, e, rule) < 0)
-			errors++;
-		if (e->type == ENTRY_FILE && monitor_watch(m, m->tab, e->path,
-		    rule, monitor_rule_mode(m, rule)) < 0)
+		if (rule >= 0 && monitor_mark_entry(m, &chain, e, rule,
+		    &last) < 0)
 			errors++;
 	}
+	free(last);
+	fdpath_close(&chain);
+	fdpath_known_free(&known);
 	entryvec_free(&now);
 	monitor_writers(m);
 	writer_adopt(m->tab);	/* after the exec marks; first start only */
@@ -531,8 +666,10 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	}
 	if (monitor_groups(m, g) < 0)
 		return EXIT_USAGE;
-	if (monitor_marks(m, o) > 0)
-		log_warnx("some files could not be watched");
+	if ((r = monitor_marks(m, o)) > 0)
+		log_warnx("%d file%s or director%s could not be watched (each "
+		    "is named above, with the reason)", r, r == 1 ? "" : "s",
+		    r == 1 ? "y" : "ies");
 	monitor_fd_budget(m);
 	m->args = args_new();
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
@@ -621,7 +758,9 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 static void
 monitor_unmark(struct monitor *m, const struct monitor_gone_file *f)
 {
-	int fd = open(f->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* through its directory's fd (any depth); the inode is checked */
+	int fd = fdpath_openat(f->path, O_PATH | O_NOFOLLOW, NULL, NULL,
+	    NULL);
 	char proc[64];
 	struct stat st;
 

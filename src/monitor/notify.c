@@ -19,6 +19,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "monitor/notify.h"
 #include "monitor/writer.h"
@@ -52,6 +53,7 @@ notify_init(struct notify *n, int fd)
 
 	memset(n, 0, sizeof(*n));
 	htab_init(&n->dirs, 64);
+	htab_init(&n->bypath, 64);
 	n->fence = -1;
 	n->fd = fd;
 	if (fd < 0 && (n->fd = fanotify_init(flags | FAN_REPORT_PIDFD,
@@ -69,6 +71,8 @@ notify_free(struct notify *n)
 	if (n->fd >= 0)
 		close(n->fd);
 	htab_free(&n->dirs);
+	htab_free(&n->bypath);
+	free(n->id);
 	strlist_free(&n->keys);
 	strlist_free(&n->paths);
 	free(n->rule);
@@ -89,10 +93,28 @@ notify_key(const void *fsid, int type, const unsigned char *h, size_t len)
 	return k;
 }
 
-/* Watch a directory's entries. rule >= 0: its children belong to that
- * rule (new files are protected); -1: only named files matter. */
-int
-notify_mark_dir(struct notify *n, const char *path, int rule)
+static void
+notify_add(struct notify *n, char *key, const char *path, int rule,
+    const struct stat *st)
+{
+	size_t idx = n->paths.n;
+
+	strlist_push_owned(&n->keys, key);
+	htab_put(&n->dirs, key, idx);
+	n->rule = xreallocarray(n->rule, idx + 1, sizeof(int));
+	n->rule[idx] = rule;
+	n->id = xreallocarray(n->id, idx + 1, sizeof(*n->id));
+	n->id[idx].dev = (uint64_t)st->st_dev;
+	n->id[idx].ino = (uint64_t)st->st_ino;
+	strlist_push(&n->paths, path);
+	/* the newest directory at a path is the one expected there */
+	htab_set(&n->bypath, n->paths.v[idx], idx);
+}
+
+/* The handle key of the directory open as fd (what its events carry),
+ * or NULL; its stat in *st. */
+static char *
+notify_fd_key(int fd, struct stat *st)
 {
 	struct {
 		struct file_handle fh;
@@ -100,32 +122,81 @@ notify_mark_dir(struct notify *n, const char *path, int rule)
 	} h;
 	struct statfs sf;
 	int mnt;
-	size_t idx;
-	char *key;
 
 	h.fh.handle_bytes = sizeof(h.buf);
-	if (statfs(path, &sf) < 0 ||
-	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
-		return -1;
-	key = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, st) < 0 ||
+	    name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
+		return NULL;
+	return notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
 	    h.fh.handle_bytes);
+}
+
+/* Watch the entries of the directory open as fd (O_PATH) at path.
+ * rule >= 0: its children belong to that rule (new files are
+ * protected); -1: only named files matter. */
+int
+notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
+{
+	struct stat st;
+	size_t idx;
+	char *key = notify_fd_key(fd, &st), proc[64];
+
+	if (key == NULL)
+		return -1;
 	if (htab_get(&n->dirs, key, &idx)) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
 		free(key);
 		return 0;
 	}
-	if (fanotify_mark(n->fd, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW |
-	    FAN_MARK_ONLYDIR, NOTIFY_DIR_MASK, AT_FDCWD, path) < 0) {
+	/* fanotify_mark() refuses an O_PATH fd as its object, but follows
+	 * its /proc link to exactly the directory opened (at any depth). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fanotify_mark(n->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
+	    NOTIFY_DIR_MASK, AT_FDCWD, proc) < 0) {
 		free(key);
 		return -1;
 	}
-	strlist_push_owned(&n->keys, key);
-	htab_put(&n->dirs, key, n->paths.n);
-	n->rule = xreallocarray(n->rule, n->paths.n + 1, sizeof(int));
-	n->rule[n->paths.n] = rule;
-	strlist_push(&n->paths, path);
+	notify_add(n, key, path, rule, &st);
 	return 0;
+}
+
+/* The same by path (a directory created later): opened through the
+ * watched directories above it, never through a link. */
+int
+notify_mark_dir(struct notify *n, const char *path, int rule)
+{
+	const char *name = ".";
+	int pfd, fd, r;
+
+	if (strcmp(path, "/") == 0)
+		pfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	else
+		pfd = fdpath_open_parent(path, &name, notify_dir_id, n, NULL);
+	if (pfd < 0)
+		return -1;
+	fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(pfd);
+	if (fd < 0)
+		return -1;
+	r = notify_mark_fd(n, fd, path, rule);
+	close(fd);
+	return r;
+}
+
+/* What a watched directory at path was when it was marked: what a path
+ * through it must lead to (an fdpath_expect_fn). */
+int
+notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	const struct notify *n = arg;
+	size_t idx;
+
+	if (!htab_get(&n->bypath, path, &idx))
+		return 0;
+	*dev = n->id[idx].dev;
+	*ino = n->id[idx].ino;
+	return 1;
 }
 
 /* A reload: stop watching a directory the previous policy needed and
@@ -135,29 +206,27 @@ notify_mark_dir(struct notify *n, const char *path, int rule)
 void
 notify_unmark_dir(struct notify *n, const char *path, const char *key)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char buf[128];
-	} h;
-	struct statfs sf;
-	int mnt, same;
+	struct stat st;
 	size_t idx;
-	char *now;
+	char *now, proc[64];
+	int fd, same;
 
 	if (htab_get(&n->dirs, key, &idx))
 		return;		/* still ours */
-	h.fh.handle_bytes = sizeof(h.buf);
-	if (statfs(path, &sf) < 0 ||
-	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+	/* through its directory's fd: any depth */
+	fd = strcmp(path, "/") == 0 ? open("/", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC) : fdpath_openat(path, O_PATH | O_DIRECTORY |
+	    O_NOFOLLOW, NULL, NULL, NULL);
+	if (fd < 0)
 		return;		/* gone: so is its mark */
-	now = notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
-	    h.fh.handle_bytes);
-	same = strcmp(now, key) == 0;
+	now = notify_fd_key(fd, &st);
+	same = now != NULL && strcmp(now, key) == 0;
 	free(now);
-	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE |
-	    FAN_MARK_DONT_FOLLOW | FAN_MARK_ONLYDIR, NOTIFY_DIR_MASK,
-	    AT_FDCWD, path) < 0 && errno != ENOENT)
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (same && fanotify_mark(n->fd, FAN_MARK_REMOVE | FAN_MARK_ONLYDIR,
+	    NOTIFY_DIR_MASK, AT_FDCWD, proc) < 0 && errno != ENOENT)
 		log_warn("%s: cannot stop watching", path);
+	close(fd);
 }
 
 /* The fence directory (writer.c): its events are the monitor's own. */
@@ -200,12 +269,28 @@ notify_join(const struct notify *n, int dir, const char *name)
 	    xasprintf("%s/%s", d, name);
 }
 
+/* Does path exist now? Looked up through the watched directories. */
+static int
+notify_exists(struct notify *n, const char *path)
+{
+	const char *name;
+	struct stat st;
+	int pfd, r;
+
+	if (path == NULL || (pfd = fdpath_open_parent(path, &name,
+	    notify_dir_id, n, NULL)) < 0)
+		return 0;
+	r = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	close(pfd);
+	return r;
+}
+
 /* fanotify merges queued events on the same name into one mask (a
  * delete and a create of the same name become FAN_DELETE|FAN_CREATE):
  * hand each kind over, in the order that ends in what is there now. */
 static void
-notify_dispatch(uint64_t mask, struct notify_event *ev, notify_fn fn,
-    void *arg)
+notify_dispatch(struct notify *n, uint64_t mask, struct notify_event *ev,
+    notify_fn fn, void *arg)
 {
 	static const struct { uint64_t bit; int kind; } gone[] = {
 		{ FAN_CREATE, NOTIFY_CREATE }, { FAN_ATTRIB, NOTIFY_ATTRIB },
@@ -214,8 +299,10 @@ notify_dispatch(uint64_t mask, struct notify_event *ev, notify_fn fn,
 		{ FAN_DELETE, NOTIFY_DELETE }, { FAN_CREATE, NOTIFY_CREATE },
 		{ FAN_ATTRIB, NOTIFY_ATTRIB }, { FAN_MODIFY, NOTIFY_MODIFY },
 	};
-	struct stat st;
-	int exists = ev->path != NULL && lstat(ev->path, &st) == 0;
+	uint64_t kinds = mask & (FAN_CREATE | FAN_ATTRIB | FAN_MODIFY |
+	    FAN_DELETE);
+	/* the order matters only when several kinds were merged */
+	int exists = (kinds & (kinds - 1)) != 0 && notify_exists(n, ev->path);
 
 	if (mask & FAN_RENAME) {
 		ev->kind = NOTIFY_RENAME;
@@ -296,7 +383,7 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	ev.dir = dir;
 	ev.newdir = newdir;
 	if (path != NULL || npath != NULL)
-		notify_dispatch(m->mask, &ev, fn, arg);
+		notify_dispatch(n, m->mask, &ev, fn, arg);
 	free(path);
 	free(npath);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/compare.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/util.h"
@@ -173,8 +174,37 @@ worker_restorable(const struct monitor *m, const struct mon_file *f)
 	    monitor_rule_mode(m, f->rule) == CONF_MODE_ENFORCE;
 }
 
+static void
+worker_log_failed(const char *path, const char *why)
+{
+	char *shown = fdpath_show(path);
+
+	log_warnx("%s: restore failed: %s", shown, why);
+	free(shown);
+}
+
+/* An attribute restore that did not happen (the directory is not the
+ * recorded one any more...): restore-failed, with the reason, in the
+ * events and the log. */
+static void
+worker_restore_failed(struct monitor *m, const char *path, int rule,
+    pid_t pid, const char *cause, const char *why)
+{
+	json_object *ev = event_new(WORKER_DATASET, "restore-failed",
+	    "failure");
+
+	worker_log_failed(path, why);
+	event_put_path(event_obj(ev, "file"), "path", path);
+	monitor_event_rule(m, ev, rule);
+	event_set_str(event_obj(ev, "fimguard"), "error", why);
+	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
+	who_pid_to_event(ev, pid);
+	event_emit(&m->sink, ev);
+}
+
 /* Put f back from the vault (enforce, restore = yes), watch the new
- * inode, and report. Returns 1 if restored. */
+ * inode, and report (restored, or restore-failed with the reason).
+ * Returns 1 if a restore was due (done or failed). */
 static int
 worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
     const char *cause)
@@ -186,10 +216,11 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	if (!worker_restorable(m, f))
 		return 0;
 	path = xstrdup(f->path);
-	if (restore_file(&m->state, f->base, &why) < 0) {
-		ev = event_new(WORKER_DATASET, "restored", "failure");
+	if (restore_file(&m->state, f->base, monitor_restore_dir, m,
+	    &why) < 0) {
+		ev = event_new(WORKER_DATASET, "restore-failed", "failure");
 		event_set_str(event_obj(ev, "fimguard"), "error", why);
-		log_warnx("%s: restore failed: %s", path, why);
+		worker_log_failed(path, why);
 	} else {
 		m->restores++;
 		monitor_watch_live(m, path, rule);
@@ -401,6 +432,16 @@ worker_path_event(struct monitor *m, const char *action, const char *path,
 	event_emit(&m->sink, ev);
 }
 
+/* Would the attribute change nev reports be undone (restorable, and
+ * not an allowed writer's)? */
+static int
+worker_undoes(struct monitor *m, const struct mon_file *f,
+    const struct notify_event *nev)
+{
+	return worker_restorable(m, f) && !worker_writer(m, f->rule,
+	    WRITER_Q_NOTIFY, nev->pidfd, nev->pid);
+}
+
 static void
 worker_attrib(struct monitor *m, const struct mon_file *f,
     const struct notify_event *nev)
@@ -409,10 +450,25 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	struct change ch;
 	struct stat st;
 	json_object *ev;
+	const char *name;
 	char *why = NULL;
+	int dfd;
 
-	if (f->base == NULL || lstat(f->path, &st) < 0)
+	if (f->base == NULL)
 		return;
+	/* Read through the watched directories: with one swapped for a
+	 * link, another directory's file must not pass for this one. */
+	if ((dfd = monitor_open_parent(m, f->path, &name, &why)) < 0) {
+		if (worker_undoes(m, f, nev))
+			worker_restore_failed(m, f->path, f->rule, nev->pid,
+			    "attributes-changed", why);
+		free(why);
+		return;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(dfd);
+		return;
+	}
 	entry_from_stat(&now, &st);
 	now.path = f->path;
 	now.rule = f->base->rule;
@@ -420,7 +476,8 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	memcpy(now.xxh, f->base->xxh, sizeof(now.xxh));
 	now.has_sha = f->base->has_sha;
 	memcpy(now.sha, f->base->sha, sizeof(now.sha));
-	entry_read_xattrs_path(&now);
+	entry_read_xattrs_at(&now, dfd, name);
+	close(dfd);
 	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base), &now,
 	    f->base };
 	if (ch.what == 0) {
@@ -431,14 +488,14 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
 	if ((ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
-	    worker_restorable(m, f) && !worker_writer(m, f->rule,
-	    WRITER_Q_NOTIFY, nev->pidfd, nev->pid)) {
-		if (restore_attrs(f->base, &why) == 0) {
+	    worker_undoes(m, f, nev)) {
+		if (restore_attrs(f->base, monitor_restore_dir, m, &why) == 0) {
 			m->restores++;
 			worker_path_event(m, "restored", f->path, f->rule,
 			    nev->pid, NULL);
 		} else
-			log_warnx("%s: %s", f->path, why);
+			worker_restore_failed(m, f->path, f->rule, nev->pid,
+			    "attributes-changed", why);
 		free(why);
 	}
 	free(now.xattrs);
@@ -469,14 +526,20 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 }
 
 /* Content changed without a close (truncate(2), a writer still holding
- * the file open): read it by path. The worker's own open of a watched
- * file is answered at once by the permission thread. */
+ * the file open): read it by path, through the watched directories.
+ * The worker's own open of a watched file is answered at once by the
+ * permission thread. */
 static void
 worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
-	int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC);
+	const char *name;
+	int dfd = monitor_open_parent(m, f->path, &name, NULL), fd;
 
+	if (dfd < 0)
+		return;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	close(dfd);
 	if (fd < 0)
 		return;
 	worker_confirm(m, fd, pid, -1, 0);

@@ -195,7 +195,7 @@ def test_vault_size_cap_keeps_large_files_as_hashes(fim):
     try:
         assert status(fim)["vault_hash_only"] == 1
         os.unlink(big)
-        ev = m.wait_for(by("restored", big), "restore attempt")[0]
+        ev = m.wait_for(by("restore-failed", big), "restore attempt")[0]
         assert ev["event"]["outcome"] == "failure"
         assert "vault" in ev["fimguard"]["error"], ev
     finally:

@@ -84,6 +84,21 @@ def test_readable_again_after_chmod(unpriv):
     assert "mode" in ev["fimguard"]["changes"]
 
 
+def test_scan_failed_keeps_the_mode_change(unpriv):
+    """The chmod that made a file unreadable is said with the scan-failed
+    event it causes, not dropped (issue 13, case 9)."""
+    fim = unpriv
+    os.chmod(fim.t("secret"), 0o644)
+    fim.init(user=NOBODY, expect=0)
+    os.chmod(fim.t("secret"), 0o000)
+    p, evs = fim.check_json(user=NOBODY, expect=1)
+    ev = one_event_for(evs, fim.t("secret"), "scan-failed")
+    assert ev["fimguard"]["changes"] == ["mode"], ev
+    assert ev["fimguard"].get("error"), ev
+    p = fim.check(user=NOBODY, expect=1)
+    assert "    mode 0644 -> 0000\n" in p.stdout, p.stdout
+
+
 def test_names_in_log_lines_are_escaped(unpriv):
     """An unreadable file and directory whose names hold a newline and a
     terminal escape: init and check name them in their warnings, escaped,

@@ -431,8 +431,9 @@ def test_writer_running_before_the_monitor_starts_is_recognised(fim):
     with open(new, "w") as f:
         f.write("packaged\n")
     done = os.path.join(fim.outside, "done")
-    # the writer stays until its changes are handled: one that is gone
-    # when its event is read counts as a non-writer (fimguard(8))
+    # The writer stays alive until its changes were judged: a change
+    # whose writer is gone when it is read counts as a non-writer's. Its
+    # last act, a new file, comes after them in the directory queue.
     code = ("import os, sys, time\n"
             "go, new, tree, done = sys.argv[1:5]\n"
             "t = time.time() + 60\n"
@@ -440,6 +441,7 @@ def test_writer_running_before_the_monitor_starts_is_recognised(fim):
             "    time.sleep(0.02)\n"
             "os.rename(new, os.path.join(tree, 'r.conf'))\n"
             "os.unlink(os.path.join(tree, 'u.conf'))\n"
+            "open(os.path.join(tree, 'last.conf'), 'w').close()\n"
             "while not os.path.exists(done) and time.time() < t:\n"
             "    time.sleep(0.02)\n")
     p = subprocess.Popen(["timeout", "-s", "KILL", "90", writer, "-c", code,
@@ -451,7 +453,7 @@ def test_writer_running_before_the_monitor_starts_is_recognised(fim):
         open(go, "w").close()
         m.wait_for(by("renamed", fim.t("r.conf")), "renamed r.conf")
         m.wait_for(by("deleted", fim.t("u.conf")), "deleted u.conf")
-        time.sleep(0.5)
+        m.wait_for(by("created", fim.t("last.conf")), "created last.conf")
         open(done, "w").close()
         assert p.wait(timeout=60) == 0
         assert not [e for e in m.events() if e["event"]["action"] == "restored"]

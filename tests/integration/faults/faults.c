@@ -12,8 +12,11 @@
  *                         WHEN is before or after, OP is write (a file
  *                         whose path contains SUBSTR), rename (the new
  *                         name ends with SUBSTR) or fsync (the file)
+ *   FAULT_MARK=PATH       fanotify_mark() of PATH fails with EOPNOTSUPP
+ *                         (as on a filesystem without permission events)
  * VANISH and GROW touch only the content-reading opens
- * (O_RDONLY|O_NOFOLLOW). Calls glibc makes internally (stdio's buffered
+ * (O_RDONLY|O_NOFOLLOW), by path or relative to a directory fd (openat).
+ * Calls glibc makes internally (stdio's buffered
  * writes, mkostemp's open) cannot be interposed: the points above are
  * the ones fimguard reaches through its own calls. */
 #define _GNU_SOURCE
@@ -22,6 +25,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,14 +116,33 @@ faults_enospc(int fd, size_t n, int *match)
 	return room < n ? (size_t)room : n;
 }
 
-static int
-faults_open(const char *path, int flags, mode_t mode)
+/* The path meant by (dirfd, name): fimguard opens files relative to
+ * their directory's fd. */
+static const char *
+faults_path(int dirfd, const char *name, char *buf, size_t n)
 {
+	size_t len;
+
+	if (dirfd == AT_FDCWD || name[0] == '/')
+		return name;
+	faults_fd_path(dirfd, buf, n);
+	if ((len = strlen(buf)) == 0)
+		return name;
+	snprintf(buf + len, n - len, "%s%s", strcmp(buf, "/") != 0 ? "/" : "",
+	    name);
+	return buf;
+}
+
+static int
+faults_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	char buf[8192];
+	const char *path = faults_path(dirfd, name, buf, sizeof(buf));
 	int fd;
 
 	if ((flags & O_NOFOLLOW) && faults_target("FAULT_VANISH", path))
-		unlink(path);
-	fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+		unlinkat(dirfd, name, 0);
+	fd = (int)syscall(SYS_openat, dirfd, name, flags, mode);
 	if (fd >= 0 && (flags & O_NOFOLLOW) && faults_target("FAULT_GROW", path))
 		grow_fd = fd;
 	return fd;
@@ -136,10 +159,26 @@ open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	return faults_open(path, flags, mode);
+	return faults_open(AT_FDCWD, path, flags, mode);
 }
 
 int open64(const char *, int, ...) __attribute__((alias("open")));
+
+int
+openat(int dirfd, const char *name, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return faults_open(dirfd, name, flags, mode);
+}
+
+int openat64(int, const char *, int, ...) __attribute__((alias("openat")));
 
 ssize_t
 read(int fd, void *buf, size_t n)
@@ -212,4 +251,25 @@ int
 rename(const char *from, const char *to)
 {
 	return renameat2(AT_FDCWD, from, AT_FDCWD, to, 0);
+}
+
+/* The monitor marks through /proc/self/fd links: resolved here. */
+int
+fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd,
+    const char *path)
+{
+	char buf[8192];
+	const char *p = path;
+	ssize_t n;
+
+	if (path != NULL && strncmp(path, "/proc/self/fd/", 14) == 0 &&
+	    (n = readlink(path, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		p = buf;
+	}
+	if (p != NULL && faults_target("FAULT_MARK", p)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return (int)syscall(SYS_fanotify_mark, fd, flags, mask, dirfd, path);
 }
