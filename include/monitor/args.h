@@ -16,6 +16,5 @@ void	 args_stop(struct args *);
 int	 args_request(struct args *, uint64_t, pid_t, uint64_t);
 void	 args_kick(struct args *, size_t);
 void	 args_fetch(struct args *, struct perm_record *);
-uint64_t args_missed(const struct args *);
 
 #endif

@@ -58,7 +58,6 @@ struct args {
 	uint64_t	 tail;		/* under lock (read atomically) */
 	uint64_t	 floor;		/* under lock: older ones unwanted */
 	struct args_res	*res;		/* under lock; NULL once stopped */
-	uint64_t	 missed;	/* not there in time */
 	int		 efd;		/* semaphore: one count a request */
 	int		 refs;		/* the monitor + each reader */
 	int		 stop;
@@ -279,17 +278,10 @@ args_fetch(struct args *a, struct perm_record *r)
 			break;
 		}
 		if (util_now_ms() >= until) {
-			__atomic_add_fetch(&a->missed, 1, __ATOMIC_RELAXED);
 			break;
 		}
 		(void)pthread_cond_timedwait(&a->done, &a->lock, &ts);
 	}
 	a->floor = r->seq + 1;
 	pthread_mutex_unlock(&a->lock);
-}
-
-uint64_t
-args_missed(const struct args *a)
-{
-	return __atomic_load_n(&a->missed, __ATOMIC_RELAXED);
 }
