@@ -28,6 +28,11 @@ struct monitor_groups {
 
 struct alerter;
 struct monitor_gone;	/* what a previous instance marked (reload) */
+struct args;
+
+/* The most close-write events the worker reads at once (each holds a
+ * descriptor until it is hashed). */
+#define MONITOR_DATA_BATCH	170
 
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
@@ -63,6 +68,7 @@ struct monitor {
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
+	struct args	*args;		/* command line readers */
 	struct repeat	 repeat;	/* the worker's: denials folded */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
@@ -74,7 +80,11 @@ struct monitor {
 	int		 foreground;
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
+	/* descriptors: the limit, and what is held at once within it */
+	size_t		 fd_limit, perm_batch, intent_cache, data_batch;
+	int		 fd_low;	/* below a full-size monitor's needs */
 	uint64_t	 modified, confirmed_same, restores, quarantined;
+	uint64_t	 data_shortages;	/* close-writes lost: no fd */
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */
 	/* handed over by the instance this one replaced, for the worker
