@@ -21,6 +21,7 @@ int	 quarantine_release(const struct state *, const struct strlist *,
 	    char **);
 int	 quarantine_find(const struct state *, const char *, char **,
 	    json_object **);
+json_object *quarantine_json(const struct state *, const char *);
 int	 quarantine_put_back(const struct state *, const char *, json_object *,
 	    fdpath_expect_fn, void *, char **);
 

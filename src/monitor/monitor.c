@@ -47,6 +47,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/quarantine.h"
+#include "monitor/remade.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
 
@@ -656,6 +657,7 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 		return r;
 	if (quarantine_init(&m->state) < 0)
 		log_warn("%s/%s: cannot create", m->state.dir, QUARANTINE_DIR);
+	remade_apply(&m->state, &m->base);	/* what tree.c made again */
 	monitor_raise_nofile();
 	/* Everything setup opens is opened before the first mark: once a
 	 * file is marked, opening it waits for a permission thread that

@@ -579,6 +579,21 @@ quarantine_read_json(int dfd, const char *name)
 	return o;
 }
 
+/* A JSON file of the quarantine directory (release.json, remade.json),
+ * or NULL. */
+json_object *
+quarantine_json(const struct state *s, const char *name)
+{
+	int qfd = quarantine_open(s, 0);
+	json_object *o;
+
+	if (qfd < 0)
+		return NULL;
+	o = quarantine_read_json(qfd, name);
+	close(qfd);
+	return o;
+}
+
 static const char *
 quarantine_str(json_object *o, const char *a, const char *b)
 {
@@ -711,13 +726,9 @@ quarantine_release_has(json_object *arr, const char *path)
 int
 quarantine_released(const struct state *s, const char *path, pid_t pid)
 {
-	int qfd = quarantine_open(s, 0), hit = 0;
-	json_object *o, *p, *t, *arr;
+	json_object *o = quarantine_json(s, QUARANTINE_RELEASE), *p, *t, *arr;
+	int hit = 0;
 
-	if (qfd < 0)
-		return 0;
-	o = quarantine_read_json(qfd, QUARANTINE_RELEASE);
-	close(qfd);
 	if (o != NULL && json_object_object_get_ex(o, "pid", &p) &&
 	    json_object_object_get_ex(o, "time_ms", &t) &&
 	    json_object_object_get_ex(o, "paths_base64", &arr) &&

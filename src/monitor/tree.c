@@ -32,6 +32,7 @@
 #include "core/report.h"
 #include "core/walk.h"
 #include "monitor/quarantine.h"
+#include "monitor/remade.h"
 #include "monitor/restore.h"
 #include "monitor/tree.h"
 #include "monitor/who.h"
@@ -226,16 +227,26 @@ tree_dir_rule(const struct monitor *m, const char *path, int rule)
 	return own ? rule : -1;
 }
 
+/* The baseline entry b is (dev, ino) now, here and for the instances
+ * after this one (remade.c). */
+static void
+tree_remade(struct monitor *m, struct entry *b, uint64_t dev, uint64_t ino)
+{
+	if (b->dev == dev && b->ino == ino)
+		return;
+	remade_note(&m->state, b->path, b->dev, b->ino, dev, ino);
+	b->dev = dev;
+	b->ino = ino;
+}
+
 /* A directory now at path is the one expected there: recorded as such
  * and watched (rule: its entries' rule, or -1). */
 static void
 tree_adopt_dir(struct monitor *m, struct entry *b, const char *path,
     int rule, uint64_t dev, uint64_t ino)
 {
-	if (b != NULL) {
-		b->dev = dev;
-		b->ino = ino;
-	}
+	if (b != NULL)
+		tree_remade(m, b, dev, ino);
 	if (notify_mark_dir(&m->notify, path, rule) < 0)
 		log_warn("%s: cannot watch", path);
 }
@@ -403,10 +414,8 @@ tree_ensure_link(struct monitor *m, struct entry *e, int rule, int dfd,
 	}
 	if (restore_symlink(e, monitor_restore_dir, m, why) < 0)
 		return -1;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		e->dev = (uint64_t)st.st_dev;
-		e->ino = (uint64_t)st.st_ino;
-	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		tree_remade(m, e, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 	notify_mark_link(&m->notify, dfd, name);
 	return 1;
 }
@@ -489,6 +498,20 @@ tree_restore(struct monitor *m, const char *path, int rule, pid_t pid,
 		event_set_str(event_obj(ev, "fimguard"), "error",
 		    "some entries below it could not be put back");
 	event_emit(&m->sink, ev);
+}
+
+/* A symlink made again by an attribute restore: watched like the one
+ * it replaces. */
+static void
+tree_mark_link(struct monitor *m, const char *path)
+{
+	const char *name;
+	int dfd = monitor_open_parent(m, path, &name, NULL);
+
+	if (dfd < 0)
+		return;
+	notify_mark_link(&m->notify, dfd, name);
+	close(dfd);
 }
 
 /* A new entry's `created` event (its type, when it is still there). */
@@ -659,8 +682,9 @@ tree_attrib(struct monitor *m, const struct notify_event *ev,
 			    "attributes-changed", why);
 		else {
 			if (r == 1 && tree_stat(m, b->path, &st) == 0) {
-				b->dev = (uint64_t)st.st_dev;
-				b->ino = (uint64_t)st.st_ino;
+				tree_remade(m, b, (uint64_t)st.st_dev,
+				    (uint64_t)st.st_ino);
+				tree_mark_link(m, b->path);
 			}
 			m->restores++;
 			event_emit(&m->sink, tree_event(m, "restored",

@@ -13,6 +13,7 @@ file while one runs: children with timeouts do (op())."""
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -413,17 +414,29 @@ def test_dir_renamed_away_and_replaced_is_undone(dirs):
     assert mode_of(fim.t("sub", "b.conf")) == 0o640
     assert os.path.isdir(moved)                 # what was moved: left
     assert try_open(fim.t("sub", "b.conf"), "append") == 13   # watched
+    # sub is a new inode, which the baseline does not have until approve:
+    # after a reload it is still the directory expected there
+    os.kill(status(fim)["pid"], signal.SIGHUP)
+    wait_until(lambda: status(fim)["reloads"] == 1, "reloaded")
+    rc, err = op("import os, sys; os.chmod(sys.argv[1], 0o777); "
+                 "os.unlink(sys.argv[1] + '/b.conf')", fim.t("sub"))
+    assert rc == 0, err
+    wait_until(lambda: mode_of(fim.t("sub")) == 0o755, "mode back")
+    m.wait_for(lambda e: by("restored", fim.t("sub", "b.conf"))(e) and
+               e["fimguard"]["cause"] == "deleted", "restored after reload")
+    assert content(fim.t("sub", "b.conf")) == "b trusted\n"
     tree_is_baseline(fim, m)
 
 
 def test_rmdir_is_undone(dirs):
     fim, m = dirs.fim, dirs
-    rc, err = op("import os, sys; os.rmdir(sys.argv[1])", fim.t("empty"))
+    d = fim.t("empty")
+    rc, err = op("import os, sys; os.rmdir(sys.argv[1])", d)
     assert rc == 0, err
-    m.wait_for(by("deleted", fim.t("empty")), "deleted")
-    m.wait_for(by("restored", fim.t("empty")), "restored")
-    assert os.path.isdir(fim.t("empty"))
-    assert mode_of(fim.t("empty")) == 0o750
+    m.wait_for(by("deleted", d), "deleted")
+    m.wait_for(by("restored", d), "restored")
+    assert os.path.isdir(d)
+    assert mode_of(d) == 0o750
     tree_is_baseline(fim, m)
 
 
