@@ -550,8 +550,13 @@ def test_quarantine_across_filesystems(other_fs):
     fim.init()
     m = Monitor(fim, "enforce")
     try:
+        # written whole under an excluded name, then renamed into place
+        # (a copy takes what the file holds when it is taken)
         path = fim.t("evil.conf")
-        rc, err = op(CREATE, path, "evil across\n", "640")
+        rc, err = op("import os, sys\n" + CREATE.replace(
+            "sys.argv[1]", "sys.argv[1] + '.tmp'") +
+            "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n",
+            path, "evil across\n", "640")
         assert rc == 0, err
         ev = quarantined(m, path)
         q = ev["fimguard"]["quarantine"]
