@@ -85,6 +85,17 @@ worker_repeat_fields(json_object *ev, const struct repeat_slot *rs)
 	event_set_str(rp, "last", t);
 }
 
+/* A record standing for several denials that no interval could take
+ * (every repeat slot in use): its own summary, so the count is said. */
+static const struct repeat_slot *
+worker_folded(const struct perm_record *r, struct repeat_slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->count = r->more;
+	s->first_ms = s->last_ms = repeat_now_ms();
+	return s;
+}
+
 /* rs: NULL for a record from the ring, else the summary of the
  * identical denials an interval folded (r is their latest). */
 static void
@@ -94,6 +105,7 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 	const struct watch *w;
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
+	struct repeat_slot alone;
 	json_object *ev, *fg, *op;
 	char flags[32];
 
@@ -101,6 +113,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 		return;		/* unwatched since (reload) */
 	if (rs == NULL && denied && repeat_fold(&m->repeat, r, util_now_ms()))
 		return;		/* counted in its interval's summary */
+	if (rs == NULL && r->more > 0 && !repeat_followed(&m->repeat, r))
+		rs = worker_folded(r, &alone);	/* no slot: say the count */
 	if (f != NULL && !denied) {	/* its close-write confirms */
 		struct mon_file *mf = (struct mon_file *)f;
 
