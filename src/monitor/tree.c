@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@
 /* What a restore of a subtree did. */
 struct tree_job {
 	int		 rule;
-	pid_t		 pid;
+	const struct notify_event *nev;	/* the change being undone */
 	const char	*cause;
 	size_t		 done, failed;
 };
@@ -106,9 +107,33 @@ tree_restorable(const struct monitor *m, int rule)
 	    monitor_rule_mode(m, rule) == CONF_MODE_ENFORCE;
 }
 
+/* Who made the change nev reports: all that /proc says of the process
+ * while its pidfd shows it alive (so the pid was not reused meanwhile:
+ * read first, checked after), else its pid. */
+static void
+tree_who(json_object *ev, const struct notify_event *nev)
+{
+	struct pollfd p = { nev != NULL ? nev->pidfd : -1, POLLIN, 0 };
+	struct perm_record r;
+
+	if (nev == NULL || nev->pid <= 0)
+		return;
+	if (nev->pidfd >= 0) {
+		memset(&r, 0, sizeof(r));
+		who_snapshot(nev->pid, &r);
+		if (r.exe[0] != '\0' && poll(&p, 1, 0) == 0) {
+			r.pid = nev->pid;
+			who_to_event(ev, &r);
+			return;
+		}
+	}
+	who_pid_to_event(ev, nev->pid);
+}
+
 static json_object *
 tree_event(struct monitor *m, const char *action, const char *outcome,
-    const char *path, int rule, pid_t pid, const char *cause)
+    const char *path, int rule, const struct notify_event *nev,
+    const char *cause)
 {
 	json_object *ev = event_new(TREE_DATASET, action, outcome);
 
@@ -116,16 +141,17 @@ tree_event(struct monitor *m, const char *action, const char *outcome,
 	monitor_event_rule(m, ev, rule);
 	if (cause != NULL)
 		event_set_str(event_obj(ev, "fimguard"), "cause", cause);
-	who_pid_to_event(ev, pid);
+	tree_who(ev, nev);
 	return ev;
 }
 
 static void
-tree_failed(struct monitor *m, const char *path, int rule, pid_t pid,
+tree_failed(struct monitor *m, const char *path, int rule,
+    const struct notify_event *nev,
     const char *cause, const char *why)
 {
 	json_object *ev = tree_event(m, "restore-failed", "failure", path,
-	    rule, pid, cause);
+	    rule, nev, cause);
 	char *shown = fdpath_show(path);
 
 	log_warnx("%s: restore failed: %s", shown, why ? why : "?");
@@ -161,10 +187,11 @@ tree_type(const struct stat *st)
  * or restore-failed. Returns 0 (also when it is gone), -1. */
 static int
 tree_quarantine_at(struct monitor *m, int dfd, const char *name,
-    const char *path, int rule, pid_t pid, const char *cause)
+    const char *path, int rule, const struct notify_event *nev,
+    const char *cause)
 {
 	json_object *ev = tree_event(m, "quarantined", "success", path, rule,
-	    pid, cause);
+	    nev, cause);
 	char *why = NULL;
 	int r = quarantine_take(&m->state, dfd, name, path, ev, &why);
 
@@ -174,7 +201,7 @@ tree_quarantine_at(struct monitor *m, int dfd, const char *name,
 	} else {
 		json_object_put(ev);
 		if (r < 0)
-			tree_failed(m, path, rule, pid, cause, why);
+			tree_failed(m, path, rule, nev, cause, why);
 	}
 	free(why);
 	return r < 0 ? -1 : 0;
@@ -184,7 +211,7 @@ tree_quarantine_at(struct monitor *m, int dfd, const char *name,
  * index dir: only in that very directory. */
 static int
 tree_quarantine(struct monitor *m, const char *path, int dir, int rule,
-    pid_t pid, const char *cause)
+    const struct notify_event *nev, const char *cause)
 {
 	const struct notify_id *id = &m->notify.id[dir];
 	const char *name;
@@ -199,11 +226,11 @@ tree_quarantine(struct monitor *m, const char *path, int dir, int rule,
 		why = xstrdup("its directory is not the one watched");
 	}
 	if (dfd < 0) {
-		tree_failed(m, path, rule, pid, cause, why);
+		tree_failed(m, path, rule, nev, cause, why);
 		free(why);
 		return -1;
 	}
-	r = tree_quarantine_at(m, dfd, name, path, rule, pid, cause);
+	r = tree_quarantine_at(m, dfd, name, path, rule, nev, cause);
 	close(dfd);
 	return r;
 }
@@ -298,7 +325,7 @@ tree_clear_dir(struct monitor *m, const char *path, struct tree_job *j,
 		if (tree_expected_dir(m, path, &st))
 			r = 0;
 		else if (tree_quarantine_at(m, dfd, name, path, j->rule,
-		    j->pid, "replaced") < 0) {
+		    j->nev, "replaced") < 0) {
 			*why = xstrdup("what is in its place could not be "
 			    "taken out");
 			r = -1;
@@ -377,7 +404,7 @@ tree_ensure_file(struct monitor *m, struct entry *e, int rule, int dfd,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISREG(st.st_mode))
 			return 0;	/* there: its own marks guard it */
-		if (tree_quarantine_at(m, dfd, name, e->path, rule, j->pid,
+		if (tree_quarantine_at(m, dfd, name, e->path, rule, j->nev,
 		    "replaced") < 0)
 			return -1;
 	}
@@ -409,7 +436,7 @@ tree_ensure_link(struct monitor *m, struct entry *e, int rule, int dfd,
 		    e->target != NULL && strcmp(target, e->target) == 0))
 			return 0;
 		if (S_ISDIR(st.st_mode) && tree_quarantine_at(m, dfd, name,
-		    e->path, rule, j->pid, "replaced") < 0)
+		    e->path, rule, j->nev, "replaced") < 0)
 			return -1;
 	}
 	if (restore_symlink(e, monitor_restore_dir, m, why) < 0)
@@ -449,10 +476,10 @@ tree_ensure(struct monitor *m, struct entry *e, int rule, struct tree_job *j,
  * it is put back. One `restored` event for path when all is back;
  * restore-failed for each entry that is not. */
 static void
-tree_restore(struct monitor *m, const char *path, int rule, pid_t pid,
-    const char *cause)
+tree_restore(struct monitor *m, const char *path, int rule,
+    const struct notify_event *nev, const char *cause)
 {
-	struct tree_job j = { .rule = rule, .pid = pid, .cause = cause };
+	struct tree_job j = { .rule = rule, .nev = nev, .cause = cause };
 	size_t lo, hi;
 	char *why = NULL;
 	struct entry *b;
@@ -460,14 +487,14 @@ tree_restore(struct monitor *m, const char *path, int rule, pid_t pid,
 	int brule = -1, r;
 
 	if (tree_ensure_above(m, path, &j, &why) < 0) {
-		tree_failed(m, path, rule, pid, cause, why);
+		tree_failed(m, path, rule, nev, cause, why);
 		free(why);
 		return;
 	}
 	b = tree_base(m, path, &brule);
 	if ((r = b != NULL ? tree_ensure(m, b, brule, &j, &why) :
 	    tree_ensure_dir(m, path, &j, &why)) < 0) {
-		tree_failed(m, path, rule, pid, cause, why);
+		tree_failed(m, path, rule, nev, cause, why);
 		free(why);
 		return;
 	}
@@ -482,7 +509,7 @@ tree_restore(struct monitor *m, const char *path, int rule, pid_t pid,
 		why = NULL;
 		if ((r = tree_ensure(m, e, erule, &j, &why)) < 0) {
 			j.failed++;
-			tree_failed(m, e->path, erule, pid, cause, why);
+			tree_failed(m, e->path, erule, nev, cause, why);
 		} else
 			j.done += (size_t)r;
 		free(why);
@@ -491,7 +518,7 @@ tree_restore(struct monitor *m, const char *path, int rule, pid_t pid,
 		return;		/* all there: made again already */
 	m->restores++;
 	ev = tree_event(m, j.failed ? "restore-failed" : "restored",
-	    j.failed ? "failure" : "success", path, rule, pid, cause);
+	    j.failed ? "failure" : "success", path, rule, nev, cause);
 	json_object_object_add(event_obj(ev, "fimguard"), "restored_entries",
 	    json_object_new_uint64(j.done));
 	if (j.failed)
@@ -516,9 +543,10 @@ tree_mark_link(struct monitor *m, const char *path)
 
 /* A new entry's `created` event (its type, when it is still there). */
 static void
-tree_created_event(struct monitor *m, const char *path, int rule, pid_t pid)
+tree_created_event(struct monitor *m, const char *path, int rule,
+    const struct notify_event *nev)
 {
-	json_object *ev = tree_event(m, "created", "success", path, rule, pid,
+	json_object *ev = tree_event(m, "created", "success", path, rule, nev,
 	    NULL);
 	struct stat st;
 
@@ -539,9 +567,9 @@ tree_came_back(struct monitor *m, const struct notify_event *ev,
 	if (tree_stat(m, b->path, &st) < 0 || ((uint64_t)st.st_dev == b->dev &&
 	    (uint64_t)st.st_ino == b->ino))
 		return;
-	tree_created_event(m, b->path, rule, ev->pid);
+	tree_created_event(m, b->path, rule, ev);
 	if (tree_restorable(m, rule) && !wf(m, rule, ev)) {
-		tree_restore(m, b->path, rule, ev->pid, "replaced");
+		tree_restore(m, b->path, rule, ev, "replaced");
 		return;
 	}
 	if (b->type == ENTRY_DIR && S_ISDIR(st.st_mode))
@@ -567,11 +595,11 @@ tree_created(struct monitor *m, const struct notify_event *ev,
 	if (rule < 0 || walk_excluded(&m->conf.rules[rule], path,
 	    strrchr(path, '/') + 1))
 		return;		/* not covered, or excluded (editor swap files) */
-	tree_created_event(m, path, rule, ev->pid);
+	tree_created_event(m, path, rule, ev);
 	if (conf_rule_new_files(&m->conf, &m->conf.rules[rule]) ==
 	    CONF_NEW_QUARANTINE && !wf(m, rule, ev) &&
 	    !quarantine_released(&m->state, path, ev->pid)) {
-		tree_quarantine(m, path, dir, rule, ev->pid, "created");
+		tree_quarantine(m, path, dir, rule, ev, "created");
 		return;
 	}
 	/* an allowed writer's (or reported only): protected from now on */
@@ -610,13 +638,13 @@ tree_gone(struct monitor *m, const struct notify_event *ev, const char *path,
 		notify_forget(&m->notify, path);
 	out = tree_event(m, ev->kind == NOTIFY_DELETE ? "deleted" : "renamed",
 	    "success", ev->kind == NOTIFY_RENAME && ev->newpath != NULL ?
-	    ev->newpath : path, rule, ev->pid, NULL);
+	    ev->newpath : path, rule, ev, NULL);
 	if (ev->kind == NOTIFY_RENAME && ev->path != NULL)
 		event_put_path(event_obj(event_obj(out, "fimguard"),
 		    "previous"), "path", ev->path);
 	event_emit(&m->sink, out);
 	if (tree_restorable(m, rule) && !wf(m, rule, ev))
-		tree_restore(m, path, rule, ev->pid, cause);
+		tree_restore(m, path, rule, ev, cause);
 	return 1;
 }
 
@@ -672,13 +700,13 @@ tree_attrib(struct monitor *m, const struct notify_event *ev,
 	    &now, b };
 	if (ch.what != 0) {
 		out = report_event(&m->conf, &ch, TREE_DATASET, NULL);
-		who_pid_to_event(out, ev->pid);
+		tree_who(out, ev);
 		event_emit(&m->sink, out);
 	}
 	if (ch.what != 0 && tree_restorable(m, rule) && !wf(m, rule, ev)) {
 		if ((r = restore_attrs(&m->state, b, monitor_restore_dir, m,
 		    &why)) < 0)
-			tree_failed(m, b->path, rule, ev->pid,
+			tree_failed(m, b->path, rule, ev,
 			    "attributes-changed", why);
 		else {
 			if (r == 1 && tree_stat(m, b->path, &st) == 0) {
@@ -688,7 +716,7 @@ tree_attrib(struct monitor *m, const struct notify_event *ev,
 			}
 			m->restores++;
 			event_emit(&m->sink, tree_event(m, "restored",
-			    "success", b->path, rule, ev->pid,
+			    "success", b->path, rule, ev,
 			    "attributes-changed"));
 		}
 	}

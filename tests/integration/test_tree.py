@@ -181,6 +181,8 @@ def test_new_file_by_non_writer_is_quarantined(guarded):
     assert ev["fimguard"]["cause"] == "created"
     assert ev["process"]["executable"] == os.path.realpath(PY)
     assert ev["process"]["pid"] > 0
+    assert ev["process"]["parent"]["pid"] == os.getpid()
+    assert ev["user"]["id"] == "0"
     assert ev["file"]["type"] == "file"
     assert ev["file"]["mode"] == "0644" and ev["file"]["uid"] == "0"
     assert ev["file"]["hash"]["sha256"] == \
