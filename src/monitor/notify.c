@@ -193,6 +193,18 @@ notify_object(const struct notify *n, const struct fanotify_event_info_fid
 	return 0;
 }
 
+/* The directory at path (and every watched one below it) was moved or
+ * removed: what its marks report from now on happens elsewhere, not at
+ * these paths. Its identity stays what a path through it must lead to
+ * until another directory is watched there. */
+void
+notify_forget(struct notify *n, const char *path)
+{
+	for (size_t i = 0; i < n->paths.n; i++)
+		if ((int)i != n->fence && util_path_under(n->paths.v[i], path))
+			n->id[i].gone = 1;
+}
+
 /* Watch the entries of the directory open as fd (O_PATH) at path.
  * rule >= 0: its children belong to that rule (new files are
  * protected); -1: only named files matter. */
@@ -207,6 +219,9 @@ notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
 	if (key == NULL)
 		return -1;
 	notify_keep_fs(n, fd, fsid);
+	if (htab_get(&n->dirs, key, &idx) && !n->id[idx].gone &&
+	    strcmp(n->paths.v[idx], path) != 0)
+		notify_forget(n, n->paths.v[idx]);	/* moved: watched anew */
 	if (htab_get(&n->dirs, key, &idx) && !n->id[idx].gone) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
@@ -291,18 +306,6 @@ notify_dir_at(const struct notify *n, const char *path)
 	size_t idx;
 
 	return htab_get(&n->bypath, path, &idx) ? (int)idx : -1;
-}
-
-/* The directory at path (and every watched one below it) was moved or
- * removed: what its marks report from now on happens elsewhere, not at
- * these paths. Its identity stays what a path through it must lead to
- * until another directory is watched there. */
-void
-notify_forget(struct notify *n, const char *path)
-{
-	for (size_t i = 0; i < n->paths.n; i++)
-		if ((int)i != n->fence && util_path_under(n->paths.v[i], path))
-			n->id[i].gone = 1;
 }
 
 /* A reload: stop watching a directory the previous policy needed and

@@ -307,6 +307,18 @@ tree_expected_dir(struct monitor *m, const char *path, const struct stat *st)
 	return (uint64_t)st->st_dev == dev && (uint64_t)st->st_ino == ino;
 }
 
+/* The directory expected at path is there: if its marks were forgotten
+ * (it was moved away, and has come back), it is watched again. */
+static void
+tree_rewatch(struct monitor *m, const char *path, int rule)
+{
+	int d = notify_dir_at(&m->notify, path);
+
+	if (d >= 0 && m->notify.id[d].gone &&
+	    notify_mark_dir(&m->notify, path, tree_dir_rule(m, path, rule)) < 0)
+		log_warn("%s: cannot watch", path);
+}
+
 /* Is the directory expected at path there (0)? Else what is in its
  * way is taken out into the quarantine: 1, the name is free now; -1
  * (*why) when it cannot be. */
@@ -354,7 +366,9 @@ tree_ensure_dir(struct monitor *m, const char *path, struct tree_job *j,
 	/* someone may make something there between our look and our
 	 * mkdir: then that is taken out too, a few times at most */
 	for (int tries = 0; tries < 3 && dev == 0 && ino == 0; tries++) {
-		if ((r = tree_clear_dir(m, path, j, why)) <= 0)
+		if ((r = tree_clear_dir(m, path, j, why)) == 0)
+			tree_rewatch(m, path, b != NULL ? rule : -1);
+		if (r <= 0)
 			return r;
 		free(*why);
 		*why = NULL;
@@ -610,6 +624,35 @@ tree_created(struct monitor *m, const struct notify_event *ev,
 		monitor_watch_live(m, path, rule);
 }
 
+/* Nothing is undone: the directories now at path and below it that the
+ * baseline records (or, for path, that the monitor watched) are watched
+ * again, whatever they are (a directory moved away and back, or one
+ * that took its place): their entries' changes are still reported. */
+static void
+tree_keep(struct monitor *m, const char *path)
+{
+	struct entry *b;
+	struct stat st;
+	size_t lo, hi;
+	int rule = -1;
+
+	if (tree_stat(m, path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		b = tree_base(m, path, &rule);
+		if (b == NULL || b->type == ENTRY_DIR)
+			tree_adopt_dir(m, b, path, tree_dir_rule(m, path, rule),
+			    (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	}
+	tree_below(m, path, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		b = &m->base.ev.v[i];
+		if (b->type == ENTRY_DIR && (rule = tree_rule_index(m,
+		    b->rule)) >= 0 && tree_stat(m, b->path, &st) == 0 &&
+		    S_ISDIR(st.st_mode))
+			tree_adopt_dir(m, b, b->path, tree_dir_rule(m, b->path,
+			    rule), (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	}
+}
+
 /* path, a baseline directory or symlink or a watched directory above
  * the baseline's entries, was removed or renamed (ev: DELETE, RENAME
  * or MOVED). Returns 0 when path is none of these (the worker's). */
@@ -645,6 +688,8 @@ tree_gone(struct monitor *m, const struct notify_event *ev, const char *path,
 	event_emit(&m->sink, out);
 	if (tree_restorable(m, rule) && !wf(m, rule, ev))
 		tree_restore(m, path, rule, ev, cause);
+	else
+		tree_keep(m, path);
 	return 1;
 }
 

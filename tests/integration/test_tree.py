@@ -430,6 +430,41 @@ def test_dir_renamed_away_and_replaced_is_undone(dirs):
     tree_is_baseline(fim, m)
 
 
+@pytest.mark.parametrize("mode", ["enforce", "audit"])
+def test_dir_moved_away_and_back_is_still_watched(fim, mode):
+    """mv sub away and straight back: the same directory, which is
+    watched again, so what happens in it later is still seen. (In
+    enforce mode the monitor may be first: then sub is made again, the
+    moved one quarantined, and the move back fails; sub is watched all
+    the same.)"""
+    fim.mkdir("sub")
+    fim.write("sub/b.conf", b"b trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, mode)
+    try:
+        d, f = fim.t("sub"), fim.t("sub", "b.conf")
+        rc, err = op("import os, sys\n"
+                     "os.rename(sys.argv[1], sys.argv[2])\n"
+                     "try:\n"
+                     "    os.rename(sys.argv[2], sys.argv[1])\n"
+                     "except OSError:\n"
+                     "    pass\n"
+                     "open(sys.argv[1] + '.back', 'w').close()\n",
+                     d, d + ".x")
+        assert rc == 0, err
+        # the marker after the move back: both renames were handled
+        m.wait_for(by("created", d + ".back"), "the marker")
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", f)
+        assert rc == 0, err
+        m.wait_for(by("deleted", f), "deleted, seen in the directory")
+        if mode == "enforce":
+            wait_restored(m, f, "deleted")
+            assert content(f) == "b trusted\n"
+    finally:
+        m.stop()
+
+
 def test_rmdir_is_undone(dirs):
     fim, m = dirs.fim, dirs
     d = fim.t("empty")
