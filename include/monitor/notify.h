@@ -58,6 +58,8 @@ int	 notify_mark_fd(struct notify *, int, const char *, int);
 int	 notify_mark_link(struct notify *, int, const char *);
 int	 notify_dir_id(void *, const char *, uint64_t *, uint64_t *);
 int	 notify_dir_at(const struct notify *, const char *);
+int	 notify_dir_was(const struct notify *, const char *, uint64_t,
+	    uint64_t);
 void	 notify_forget(struct notify *, const char *);
 void	 notify_unmark_dir(struct notify *, const char *, const char *);
 int	 notify_mark_fence(struct notify *, const char *);

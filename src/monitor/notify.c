@@ -299,6 +299,18 @@ notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	return 1;
 }
 
+/* Was (dev, ino) watched at path, now or before it was moved away? */
+int
+notify_dir_was(const struct notify *n, const char *path, uint64_t dev,
+    uint64_t ino)
+{
+	for (size_t i = 0; i < n->paths.n; i++)
+		if (n->id[i].dev == dev && n->id[i].ino == ino &&
+		    strcmp(n->paths.v[i], path) == 0)
+			return 1;
+	return 0;
+}
+
 /* The newest watched directory at path, or -1. */
 int
 notify_dir_at(const struct notify *n, const char *path)

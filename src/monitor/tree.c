@@ -19,6 +19,7 @@
  * watched there (notify.c). Every step goes through directory fds
  * verified against those (monitor.c:monitor_restore_dir). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,6 +44,8 @@
 #define TREE_ATTRS	(CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS | CMP_TARGET)
 /* directories made again above one entry, at most */
 #define TREE_MAX_LEVELS	256
+/* entries of one directory looked at by a sweep, at most */
+#define TREE_SWEEP_MAX	10000
 
 /* What a restore of a subtree did. */
 struct tree_job {
@@ -50,6 +53,9 @@ struct tree_job {
 	const struct notify_event *nev;	/* the change being undone */
 	const char	*cause;
 	size_t		 done, failed;
+	/* directories made again, or back after being away: what else is
+	 * in them slipped in unseen (tree_sweep) */
+	struct strlist	 sweep;
 };
 
 static int
@@ -294,29 +300,44 @@ tree_ancestor_entry(const struct monitor *m, const char *path,
 	return 0;
 }
 
-/* Is the object st the directory expected at path (what the monitor
- * watched there last, else the baseline's)? */
+/* Is the object st a directory that belongs at path: the baseline's,
+ * or one the monitor watched there (the original moved away and back,
+ * one it made again)? Anything else there is an intruder. */
 static int
 tree_expected_dir(struct monitor *m, const char *path, const struct stat *st)
 {
-	uint64_t dev, ino;
+	uint64_t dev = (uint64_t)st->st_dev, ino = (uint64_t)st->st_ino, bd, bi;
 
-	if (!S_ISDIR(st->st_mode) || (!notify_dir_id(&m->notify, path, &dev,
-	    &ino) && !monitor_restore_dir(m, path, &dev, &ino)))
-		return S_ISDIR(st->st_mode);
-	return (uint64_t)st->st_dev == dev && (uint64_t)st->st_ino == ino;
+	if (!S_ISDIR(st->st_mode))
+		return 0;
+	if (notify_dir_was(&m->notify, path, dev, ino))
+		return 1;
+	if (monitor_restore_dir(m, path, &bd, &bi))
+		return bd == dev && bi == ino;
+	return notify_dir_at(&m->notify, path) < 0;	/* nothing recorded */
 }
 
-/* The directory expected at path is there: if its marks were forgotten
- * (it was moved away, and has come back), it is watched again. */
+/* The directory st, which belongs at path, is the one there now: what
+ * paths through it expect, and watched (when it was moved away and
+ * back, or came back while the monitor made another). */
 static void
-tree_rewatch(struct monitor *m, const char *path, int rule)
+tree_readopt(struct monitor *m, const char *path, const struct stat *st,
+    struct tree_job *j)
 {
-	int d = notify_dir_at(&m->notify, path);
+	int rule = -1, d = notify_dir_at(&m->notify, path);
+	struct entry *b = tree_base(m, path, &rule);
 
-	if (d >= 0 && m->notify.id[d].gone &&
-	    notify_mark_dir(&m->notify, path, tree_dir_rule(m, path, rule)) < 0)
-		log_warn("%s: cannot watch", path);
+	if (b != NULL && b->type != ENTRY_DIR)
+		return;
+	if (b != NULL && (b->dev != (uint64_t)st->st_dev ||
+	    b->ino != (uint64_t)st->st_ino))
+		tree_remade(m, b, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+	if (d < 0 || m->notify.id[d].gone || m->notify.id[d].dev !=
+	    (uint64_t)st->st_dev || m->notify.id[d].ino != (uint64_t)st->st_ino) {
+		tree_adopt_dir(m, NULL, path, tree_dir_rule(m, path, rule),
+		    (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+		strlist_push(&j->sweep, path);	/* it was away */
+	}
 }
 
 /* Is the directory expected at path there (0)? Else what is in its
@@ -334,9 +355,10 @@ tree_clear_dir(struct monitor *m, const char *path, struct tree_job *j,
 	    why)) < 0)
 		return -1;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (tree_expected_dir(m, path, &st))
+		if (tree_expected_dir(m, path, &st)) {
+			tree_readopt(m, path, &st, j);
 			r = 0;
-		else if (tree_quarantine_at(m, dfd, name, path, j->rule,
+		} else if (tree_quarantine_at(m, dfd, name, path, j->rule,
 		    j->nev, "replaced") < 0) {
 			*why = xstrdup("what is in its place could not be "
 			    "taken out");
@@ -366,9 +388,7 @@ tree_ensure_dir(struct monitor *m, const char *path, struct tree_job *j,
 	/* someone may make something there between our look and our
 	 * mkdir: then that is taken out too, a few times at most */
 	for (int tries = 0; tries < 3 && dev == 0 && ino == 0; tries++) {
-		if ((r = tree_clear_dir(m, path, j, why)) == 0)
-			tree_rewatch(m, path, b != NULL ? rule : -1);
-		if (r <= 0)
+		if ((r = tree_clear_dir(m, path, j, why)) <= 0)
 			return r;
 		free(*why);
 		*why = NULL;
@@ -376,9 +396,11 @@ tree_ensure_dir(struct monitor *m, const char *path, struct tree_job *j,
 		    (CMP_MODE | CMP_UID | CMP_GID), monitor_restore_dir, m,
 		    &dev, &ino, why);
 	}
-	if (dev != 0 || ino != 0)
+	if (dev != 0 || ino != 0) {
 		tree_adopt_dir(m, b, path, tree_dir_rule(m, path, b != NULL ?
 		    rule : -1), dev, ino);
+		strlist_push(&j->sweep, path);	/* before it was watched */
+	}
 	return r < 0 ? -1 : 1;
 }
 
@@ -416,8 +438,11 @@ tree_ensure_file(struct monitor *m, struct entry *e, int rule, int dfd,
 	struct stat st;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISREG(st.st_mode))
-			return 0;	/* there: its own marks guard it */
+		/* there and watched: its own marks guard it; an unwatched
+		 * one came while its directory was away or being made */
+		if ((S_ISREG(st.st_mode) && watch_get(m->tab, st.st_dev,
+		    st.st_ino) != NULL) || !tree_restorable(m, rule))
+			return 0;
 		if (tree_quarantine_at(m, dfd, name, e->path, rule, j->nev,
 		    "replaced") < 0)
 			return -1;
@@ -485,6 +510,114 @@ tree_ensure(struct monitor *m, struct entry *e, int rule, struct tree_job *j,
 	return r;
 }
 
+/* One entry below what is restored, tried again once when it fails:
+ * its directory may have changed under the restore (the original came
+ * back over the one being made, an intruder took its place), so the
+ * directories above it are looked at again first. */
+static int
+tree_ensure_again(struct monitor *m, struct entry *e, int rule,
+    struct tree_job *j, char **why)
+{
+	int r = tree_ensure(m, e, rule, j, why);
+
+	if (r >= 0)
+		return r;
+	free(*why);
+	*why = NULL;
+	if (tree_ensure_above(m, e->path, j, why) < 0)
+		return -1;
+	return tree_ensure(m, e, rule, j, why);
+}
+
+/* A new entry's `created` event (its type, when it is still there). */
+static void
+tree_created_event(struct monitor *m, const char *path, int rule,
+    const struct notify_event *nev)
+{
+	json_object *ev = tree_event(m, "created", "success", path, rule, nev,
+	    NULL);
+	struct stat st;
+
+	if (tree_stat(m, path, &st) == 0)
+		event_set_str(event_obj(ev, "file"), "type", tree_type(&st));
+	event_emit(&m->sink, ev);
+}
+
+/* An entry a sweep found: reported, then quarantined (new_files) or
+ * protected. */
+static void
+tree_swept(struct monitor *m, int dfd, const char *name, const char *path,
+    int rule, struct tree_job *j)
+{
+	struct stat st;
+
+	tree_created_event(m, path, rule, j->nev);
+	if (conf_rule_new_files(&m->conf, &m->conf.rules[rule]) ==
+	    CONF_NEW_QUARANTINE) {
+		tree_quarantine_at(m, dfd, name, path, rule, j->nev, "created");
+		return;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		if (m->conf.rules[rule].recursive)
+			notify_mark_dir(&m->notify, path, rule);
+	} else
+		monitor_watch_live(m, path, rule);
+}
+
+/* Is path an entry the monitor knows: the baseline's, a file it
+ * watches, a directory it watches? */
+static int
+tree_known(struct monitor *m, const char *path)
+{
+	struct entry *e;
+	size_t i;
+	int d = notify_dir_at(&m->notify, path);
+
+	return baseline_find(&m->base, path, &e) || htab_get(&m->byname,
+	    path, &i) || (d >= 0 && !m->notify.id[d].gone);
+}
+
+/* The directory dir was made again, or is back after being away: what
+ * is in it that the monitor does not know came in unseen, and is a new
+ * entry like any other (reported; quarantined or protected). */
+static void
+tree_sweep(struct monitor *m, const char *dir, struct tree_job *j)
+{
+	int brule = -1, rule, fd, dup;
+	struct entry *b = tree_base(m, dir, &brule);
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	rule = b != NULL ? tree_dir_rule(m, dir, brule) : -1;
+	if (rule < 0 || (fd = fdpath_openat(dir, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW, monitor_restore_dir, m, NULL)) < 0)
+		return;
+	if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    (d = fdopendir(dup)) == NULL) {
+		if (dup >= 0)
+			close(dup);
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && n++ < TREE_SWEEP_MAX) {
+		char *path;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		path = strcmp(dir, "/") == 0 ? xasprintf("/%s", de->d_name) :
+		    xasprintf("%s/%s", dir, de->d_name);
+		if (!tree_known(m, path) && !walk_excluded(&m->conf.rules[rule],
+		    path, de->d_name))
+			tree_swept(m, fd, de->d_name, path, rule, j);
+		free(path);
+	}
+	closedir(d);
+	close(fd);
+}
+
 /* path (a baseline entry, or a watched directory above them) is gone
  * or replaced: everything recorded from the top down to it and below
  * it is put back. One `restored` event for path when all is back;
@@ -503,6 +636,7 @@ tree_restore(struct monitor *m, const char *path, int rule,
 	if (tree_ensure_above(m, path, &j, &why) < 0) {
 		tree_failed(m, path, rule, nev, cause, why);
 		free(why);
+		strlist_free(&j.sweep);
 		return;
 	}
 	b = tree_base(m, path, &brule);
@@ -510,6 +644,7 @@ tree_restore(struct monitor *m, const char *path, int rule,
 	    tree_ensure_dir(m, path, &j, &why)) < 0) {
 		tree_failed(m, path, rule, nev, cause, why);
 		free(why);
+		strlist_free(&j.sweep);
 		return;
 	}
 	j.done += (size_t)r;
@@ -521,13 +656,16 @@ tree_restore(struct monitor *m, const char *path, int rule,
 		if (erule < 0)
 			continue;
 		why = NULL;
-		if ((r = tree_ensure(m, e, erule, &j, &why)) < 0) {
+		if ((r = tree_ensure_again(m, e, erule, &j, &why)) < 0) {
 			j.failed++;
 			tree_failed(m, e->path, erule, nev, cause, why);
 		} else
 			j.done += (size_t)r;
 		free(why);
 	}
+	for (size_t i = 0; i < j.sweep.n; i++)
+		tree_sweep(m, j.sweep.v[i], &j);
+	strlist_free(&j.sweep);
 	if (j.done == 0 && j.failed == 0)
 		return;		/* all there: made again already */
 	m->restores++;
@@ -553,20 +691,6 @@ tree_mark_link(struct monitor *m, const char *path)
 		return;
 	notify_mark_link(&m->notify, dfd, name);
 	close(dfd);
-}
-
-/* A new entry's `created` event (its type, when it is still there). */
-static void
-tree_created_event(struct monitor *m, const char *path, int rule,
-    const struct notify_event *nev)
-{
-	json_object *ev = tree_event(m, "created", "success", path, rule, nev,
-	    NULL);
-	struct stat st;
-
-	if (tree_stat(m, path, &st) == 0)
-		event_set_str(event_obj(ev, "file"), "type", tree_type(&st));
-	event_emit(&m->sink, ev);
 }
 
 /* Something new has the name of a baseline directory or symlink: what
