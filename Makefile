@@ -3,7 +3,7 @@
 # machine lacks; test and run call it first.
 
 CC	?= cc
-PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib
+PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib rpm
 CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -36,7 +36,7 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
-	     zlib1g-dev
+	     zlib1g-dev librpm-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
 	     util-linux attr acl cppcheck patch liburing-dev \
 	     rsyslog rsyslog-relp rsyslog-openssl
