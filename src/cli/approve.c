@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -539,6 +540,51 @@ approve_pkg_print(const struct cmd_opts *o, const struct approve_run *a)
 		printf("fimguard approve --packages: nothing to approve\n");
 }
 
+struct approve_loader {
+	const struct state	*s;
+	struct baseline		*b;
+	int			 r;
+};
+
+static void *
+approve_load(void *arg)
+{
+	struct approve_loader *l = arg;
+
+	l->r = cmd_load_baseline(l->s, l->b);
+	return NULL;
+}
+
+/* The baseline loads on a thread of its own while the package
+ * database is read and the tree walked and hashed (XXH3: what is
+ * unchanged needs no more), as check does. */
+static int
+approve_pkg_scan(const struct conf *c, struct state *s,
+    struct approve_run *a)
+{
+	struct approve_loader l = { s, &a->b, 0 };
+	pthread_t t;
+	int threaded = pthread_create(&t, NULL, approve_load, &l) == 0, r;
+
+	if (!threaded)
+		approve_load(&l);
+	r = cmd_packages(c, &a->db) < 0 ? EXIT_USAGE : 0;
+	if (r == 0 && a->db.manager == PKG_NONE) {
+		log_warnx("no package database found under %s (packages = "
+		    "auto): nothing to verify against", c->package_root ?
+		    c->package_root : "/");
+		r = EXIT_USAGE;
+	}
+	if (r == 0) {
+		walk_policy(c, &a->now);
+		pkg_assign(&a->db, &a->now);
+		cmd_scan(&a->now, s, c, 0);
+	}
+	if (threaded)
+		pthread_join(t, NULL);
+	return l.r != 0 ? l.r : r;
+}
+
 /* Load, walk, scan, compare, label, accept. Returns 0 or an exit. */
 static int
 approve_pkg_collect(const struct cmd_opts *o, const struct conf *c,
@@ -546,19 +592,10 @@ approve_pkg_collect(const struct cmd_opts *o, const struct conf *c,
 {
 	int r;
 
-	if ((r = cmd_load_baseline(s, &a->b)) != 0)
+	if (approve_events_ok(c) < 0)
+		return EXIT_USAGE;
+	if ((r = approve_pkg_scan(c, s, a)) != 0)
 		return r;
-	if (approve_events_ok(c) < 0 || cmd_packages(c, &a->db) < 0)
-		return EXIT_USAGE;
-	if (a->db.manager == PKG_NONE) {
-		log_warnx("no package database found under %s (packages = "
-		    "auto): nothing to verify against", c->package_root ?
-		    c->package_root : "/");
-		return EXIT_USAGE;
-	}
-	walk_policy(c, &a->now);
-	pkg_assign(&a->db, &a->now);
-	cmd_scan(&a->now, s, c, 0);
 	approve_split_pkgs(a);
 	approve_hash_again(a, s);
 	if (cmd_scan(&a->cand, s, c, 1) > 0) {

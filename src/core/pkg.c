@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <cap-ng.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,16 +88,25 @@ const struct pkg_owner *
 pkg_owners_intern(struct pkg_owners *o, const char *manager,
     const char *name, const char *version)
 {
-	char *key = xasprintf("%s\t%s\t%s", manager, name, version), *buf;
+	char stack[512], *key = stack, *buf;
 	struct pkg_owner *w;
 	size_t i;
+	int n;
 
+	/* once per baseline record: no allocation for the usual case */
+	n = snprintf(stack, sizeof(stack), "%s\t%s\t%s", manager, name,
+	    version);
+	if (n < 0 || (size_t)n >= sizeof(stack))
+		key = xasprintf("%s\t%s\t%s", manager, name, version);
 	if (o->idx.cap == 0)
 		htab_init(&o->idx, 64);
 	if (htab_get(&o->idx, key, &i)) {
-		free(key);
+		if (key != stack)
+			free(key);
 		return o->v[i];
 	}
+	if (key == stack)
+		key = xstrdup(stack);
 	buf = xstrdup(key);
 	w = xmalloc(sizeof(*w));
 	w->manager = buf;
@@ -725,6 +735,12 @@ pkg_label(const struct pkg_db *db, struct change *ch)
 		sum = ch->now->pkgsum ? ch->now->pkgsum : ch->base->pkgsum;
 	l->verified = pkg_verify(db, ch->now, sum, pkg_needed(ch),
 	    &l->why) == PKG_VERIFIED;
+	/* a rename also removes the old path: the package must agree */
+	if (l->verified && ch->action == CMP_RENAMED &&
+	    pkg_find(db, ch->base->path) != NULL) {
+		l->verified = 0;
+		l->why = "the package still lists the old name";
+	}
 	if (l->verified)
 		l->why = NULL;
 }
