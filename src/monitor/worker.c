@@ -248,14 +248,37 @@ worker_hash_stable(struct monitor *m, int fd, struct stat *st,
 	return 0;	/* still moving: the next close-write reports again */
 }
 
+/* Is the process behind an event gone (or unknown: FAN_NOPIDFD)? */
+static int
+worker_gone(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return pidfd < 0 || poll(&p, 1, 0) > 0;
+}
+
+/* Did one of the rule's writers open f for the write that pid closed?
+ * The permission thread decided it at the open, while the opener was
+ * frozen (PERM_ALLOW_WRITER). */
+static int
+worker_opened_by_writer(struct monitor *m, const struct mon_file *f,
+    pid_t pid)
+{
+	if (f->writer == NULL || f->writer->pid != pid)
+		worker_drain_ring(m);	/* the open's record, if not read */
+	return f->writer != NULL && f->writer->pid == pid &&
+	    f->writer->decision == PERM_ALLOW_WRITER;
+}
+
 /* The label of a change of a file its package owned at the baseline
  * (fimguard.package: verified only once the package hook's approval
  * says so, hold.c). Returns 1 when the event is to be held: written by
  * one of the rule's writers (dpkg, rpm) while the hook is on. writer:
- * 1 or 0 when known, -1 to ask writer.c about a close-write. */
+ * 1 or 0 when the caller knows (a rename over the file), -1 for a
+ * close-write (the open's decision says). */
 static int
 worker_label(struct monitor *m, const struct mon_file *f, struct change *ch,
-    int closed, int pidfd, pid_t pid, int writer)
+    int closed, pid_t pid, int writer)
 {
 	const struct pkg_owner *o = f->base != NULL ? f->base->owner : NULL;
 
@@ -269,8 +292,7 @@ worker_label(struct monitor *m, const struct mon_file *f, struct change *ch,
 		return 0;
 	}
 	if (writer < 0)
-		writer = closed && worker_writer(m, f->rule, WRITER_Q_DATA,
-		    pidfd, pid);
+		writer = closed && worker_opened_by_writer(m, f, pid);
 	ch->pkg.why = writer ? "held for 'fimguard approve --packages'" :
 	    "not written by one of the rule's writers";
 	return writer;
@@ -362,7 +384,7 @@ worker_confirm_as(struct monitor *m, int fd, pid_t pid, int pidfd,
 	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
 	((struct mon_file *)f)->has_last = 1;
 	m->modified++;
-	held = worker_label(m, f, &ch, closed, pidfd, pid, writer);
+	held = worker_label(m, f, &ch, closed, pid, writer);
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	if (f->base == NULL)
 		event_set_str(event_obj(ev, "fimguard"), "note",
@@ -492,7 +514,7 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 		free(now.xattrs);
 		return;
 	}
-	worker_label(m, f, &ch, 0, -1, nev->pid, 0);
+	worker_label(m, f, &ch, 0, nev->pid, 0);
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
@@ -567,6 +589,12 @@ worker_replaced(struct monitor *m, const struct mon_file *f,
 	    ev->pid);
 	if (!writer && worker_restorable(m, f))
 		return;		/* the caller put it back (or tried) */
+	/* A rename has no open to judge by, and writer.c names a process
+	 * only while it lives: one gone before its rename was read (a short
+	 * dpkg run) is held too. Holding only delays the modified event
+	 * (the renamed one is sent at once), and only the package
+	 * database, through the hook's approval, can make it verified. */
+	writer = writer || worker_gone(ev->pidfd);
 	fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 	if (fd < 0)
