@@ -244,6 +244,28 @@ def test_dpkg_trojan_before_init_is_a_package_mismatch(fim, deb):
     fim.run("check", "--verify-packages", expect=1)
 
 
+def test_dpkg_database_files_go_with_the_transaction(fim, deb):
+    # the package's own records in dpkg's database change with the
+    # upgrade; nothing vouches for them, approve --packages takes them
+    deb.install(deb.build("1.0-1", contents(1)))
+    info = [f"/var/lib/dpkg/info/{deb.name}.{x}" for x in ("list", "md5sums")]
+    fim.write_config(extra="packages = dpkg\n")
+    fim.write_policy(f"[rule pkg]\npaths = {deb.prefix}/\nrecursive = yes\n"
+                     f"exclude = *.dpkg-*\n[rule db]\npaths = {' '.join(info)}\n")
+    fim.init()
+    deb.install(deb.build("2.0-1", contents(2)))
+    _, evs = fim.check_json(expect=1)
+    by = changes_by_path(evs)
+    p = pkg_of(by[info[1]])
+    assert p["database"] == "/var/lib/dpkg" and p["verified"] is False, p
+    assert "name" not in p
+    out = fim.run("approve", "--packages", expect=0).stdout
+    assert "of the dpkg database in /var/lib/dpkg" in out, out
+    fim.check(expect=0)
+    h = [x for x in fim.history() if (x.get("package") or {}).get("database")]
+    assert len(h) == 1 and info[1] in h[0]["paths"], fim.history()
+
+
 def resign(fim, transform):
     """Rewrite baseline.json through transform(lines) and sign it again
     with the state's key (whichever form hmac.key holds it in)."""
@@ -333,6 +355,9 @@ def test_monitor_holds_dpkg_changes_until_approve(fim, deb):
         assert evs[0]["process"]["executable"] == "/usr/bin/dpkg"
         assert evs[0]["file"]["hash"]["sha256"] == sha256_bytes(
             b"#!/bin/sh\necho 2\n")
+        text = fim.run("events", "--format", "text", "--action",
+                       "modified", expect=0).stdout
+        assert f"[pkg {deb.name} 2.0-1 verified]" in text, text
         # dpkg wrote data2 too, but the hand edit made the file differ:
         # not accepted, sent unverified once package_quiet passed
         evs = m.wait_for(lambda e: e["event"]["action"] == "modified" and
@@ -340,6 +365,41 @@ def test_monitor_holds_dpkg_changes_until_approve(fim, deb):
                          "package_quiet" in (pkg_of(e) or {}).get("reason", ""),
                          "the held change nobody approved", timeout=15)
         assert pkg_of(evs[0])["verified"] is False
+    finally:
+        assert m.stop() == 0
+
+
+def test_monitor_holds_an_allowed_writers_close_write(fim, deb):
+    # the package's own content written in place (open, write, close) by
+    # one of the rule's writers: held too, then verified by the approval
+    deb.install(deb.build("1.0-1", contents(1)))
+    deb.install(deb.build("2.0-1", contents(2)))
+    with open(deb.p("bin/tool"), "wb") as f:      # not the package's
+        f.write(b"#!/bin/sh\necho 1\n")
+    writer = os.path.join(fim.base, "writer")
+    shutil.copy("/usr/bin/cp", writer)
+    fim.write_config(extra="packages = dpkg\npackage_quiet = 30\n")
+    fim.rule(paths=deb.prefix + "/", exclude="*.dpkg-*", writers=writer)
+    fim.init()
+    m = Monitor(fim)
+    try:
+        src = os.path.join(fim.base, "deb-2.0-1", deb.prefix[1:], "bin/tool")
+        run(["timeout", "10", writer, src, deb.p("bin/tool")])
+        # a non-writer's write after it: its modified comes from the same
+        # queue, after the one the writer's close would have sent
+        rc, err = op("import sys; open(sys.argv[1], 'ab').write(b'x')",
+                     deb.p("share/data"))
+        assert rc == 0, err
+        m.wait_for(lambda e: e["event"]["action"] == "modified" and
+                   e["file"]["path"] == deb.p("share/data"), "the edit")
+        assert not [e for e in m.events() if e["event"]["action"] ==
+                    "modified" and e["file"]["path"] == deb.p("bin/tool")]
+        fim.run("approve", "--packages", expect=0)
+        ev = m.wait_for(lambda e: e["event"]["action"] == "modified" and
+                        e["file"]["path"] == deb.p("bin/tool"),
+                        "the held change")[0]
+        assert pkg_of(ev)["verified"] is True, ev
+        assert ev["process"]["executable"] == writer
     finally:
         assert m.stop() == 0
 
