@@ -38,9 +38,9 @@ BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
 	     zlib1g-dev librpm-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev \
+	     util-linux attr acl cppcheck patch liburing-dev rpm \
 	     rsyslog rsyslog-relp rsyslog-openssl
-BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
+BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd debsums
 FUZZ_DEPS  = clang
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
@@ -140,6 +140,7 @@ bench: deps
 	$(MAKE) all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
+	bash tests/bench/packages.sh
 	bash tests/bench/monitor.sh
 	$(PYTHON) tests/bench/alerts.py
 
