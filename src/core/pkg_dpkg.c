@@ -107,6 +107,28 @@ dpkg_para_line(struct dpkg_para *p, char *line)
 	dpkg_field(p, "Version", &p->version, line);
 }
 
+/* " /etc/a b.conf <md5> [obsolete|remove-on-upgrade]": split from the
+ * end (a path may hold spaces). Returns 1 if obsolete, 0, or -1. */
+static int
+dpkg_conffile_split(char *l, char **path, char **sum)
+{
+	char *sp = strrchr(l, ' ');
+	int obsolete = 0;
+
+	if (sp != NULL && (strcmp(sp + 1, "obsolete") == 0 ||
+	    strcmp(sp + 1, "remove-on-upgrade") == 0)) {
+		obsolete = strcmp(sp + 1, "obsolete") == 0;
+		*sp = '\0';
+		sp = strrchr(l, ' ');
+	}
+	if (sp == NULL)
+		return -1;
+	*sp = '\0';
+	*sum = sp + 1;
+	*path = l + strspn(l, " ");
+	return **path == '/' ? obsolete : -1;
+}
+
 /* The package's conffiles: MD5 of the version it ships. Obsolete ones
  * belong to no version installed now; "newconffile" has no sum yet. */
 static void
@@ -114,16 +136,12 @@ dpkg_conffiles(struct dpkg_reader *rd, uint32_t pkg,
     const struct dpkg_para *p)
 {
 	for (size_t i = 0; i < p->conffiles.n; i++) {
-		char *l = xstrdup(p->conffiles.v[i]), *s = NULL, *path, *sum;
-		char *flag, *dbp;
+		char *l = xstrdup(p->conffiles.v[i]), *path, *sum, *dbp;
 		struct pkg_file *f;
 		uint8_t md5[16];
+		int obsolete = dpkg_conffile_split(l, &path, &sum);
 
-		path = strtok_r(l, " ", &s);
-		sum = strtok_r(NULL, " ", &s);
-		flag = strtok_r(NULL, " ", &s);
-		if (path != NULL && sum != NULL && (flag == NULL ||
-		    strcmp(flag, "obsolete") != 0)) {
+		if (obsolete >= 0 && !obsolete) {
 			dbp = dpkg_where(rd, pkg, path);
 			f = dbp ? pkg_find_own(rd->db, pkg, dbp) : NULL;
 			if (f == NULL && dbp != NULL)

@@ -60,6 +60,7 @@ make_root(void)
 	    "Multi-Arch: same\nArchitecture: amd64\nVersion: 1:2.0-1\n"
 	    "Conffiles:\n /etc/x.conf " MD5_C "\n"
 	    " /etc/x.old " MD5_C " obsolete\n"
+	    " /etc/x y.conf " MD5_A " remove-on-upgrade\n"
 	    "Description: x\n continued line\n\n"
 	    "Package: tool\nStatus: install ok installed\n"
 	    "Architecture: all\nVersion: 3\n\n"
@@ -70,7 +71,8 @@ make_root(void)
 	spit(root, "var/lib/dpkg/diversions",
 	    "/usr/bin/t\n/usr/bin/t.real\ndiv\n");
 	spit(root, "var/lib/dpkg/info/libx:amd64.list",
-	    "/.\n/bin\n/bin/x\n/etc/x.conf\n/etc/x.old\n/srv/out\n");
+	    "/.\n/bin\n/bin/x\n/etc/x.conf\n/etc/x.old\n/etc/x y.conf\n"
+	    "/srv/out\n");
 	spit(root, "var/lib/dpkg/info/libx:amd64.md5sums",
 	    MD5_A "  bin/x\n" MD5_B "  srv/out\nnot a line\n");
 	spit(root, "var/lib/dpkg/info/tool.list", "/usr/bin/t\n");
@@ -148,6 +150,9 @@ test_dpkg_reader(void **state)
 	f = find(&db, root, "/etc/x.old");
 	assert_non_null(f);		/* still listed */
 	assert_null(f->digest);
+	f = find(&db, root, "/etc/x y.conf");	/* split from the end */
+	assert_non_null(f);
+	assert_string_equal(f->digest, "md5:" MD5_A);
 	/* tool's /usr/bin/t lives at t.real; div owns /usr/bin/t */
 	f = find(&db, root, "/usr/bin/t.real");
 	assert_non_null(f);
