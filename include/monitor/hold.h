@@ -10,17 +10,21 @@
 #include "core/baseline.h"
 #include "core/event.h"
 
-#define HOLD_MAX	10000	/* past it, sent at once (unverified) */
+/* past either, the next is sent at once (unverified) */
+#define HOLD_MAX	10000
+#define HOLD_MAX_BYTES	((size_t)64 << 20)	/* events with their diffs */
 
 struct hold_item {
 	char		*path;
 	uint8_t		 sha[32];	/* the content the event reports */
 	json_object	*ev;		/* the event, not yet emitted */
+	size_t		 bytes;		/* its JSON text */
 };
 
 struct hold {
 	struct hold_item *v;
 	size_t		 n;
+	size_t		 bytes;		/* of all held events */
 	uint64_t	 last_ms;	/* when the latest was held */
 	struct hold	*incoming;	/* from the instance this one
 					   replaced (atomic) */

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/util.h"
 #include "monitor/hold.h"
 
@@ -22,13 +21,19 @@ int
 hold_push(struct hold *h, const char *path, const uint8_t *sha,
     json_object *ev, uint64_t now)
 {
-	if (h->n >= HOLD_MAX)
+	size_t len = 0;
+
+	/* an event with a large diff weighs what its text does */
+	json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN, &len);
+	if (h->n >= HOLD_MAX || h->bytes + len > HOLD_MAX_BYTES)
 		return -1;
 	h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
 	h->v[h->n].path = xstrdup(path);
 	memcpy(h->v[h->n].sha, sha, 32);
 	h->v[h->n].ev = ev;
+	h->v[h->n].bytes = len;
 	h->n++;
+	h->bytes += len;
 	h->last_ms = now;
 	return 0;
 }
@@ -49,12 +54,14 @@ hold_hand_over(struct hold *from, struct hold *to)
 	for (size_t i = 0; i < from->n; i++) {
 		g->v = xreallocarray(g->v, g->n + 1, sizeof(*g->v));
 		g->v[g->n++] = from->v[i];
+		g->bytes += from->v[i].bytes;
 	}
 	if (from->last_ms > g->last_ms)
 		g->last_ms = from->last_ms;
 	free(from->v);
 	from->v = NULL;
 	from->n = 0;
+	from->bytes = 0;
 	if ((left = __atomic_exchange_n(&to->incoming, g,
 	    __ATOMIC_ACQ_REL)) != NULL)
 		hold_free(left);	/* cannot happen: one reload at a time */
@@ -117,6 +124,7 @@ hold_take(struct hold *h, const struct baseline *b, struct event_sink *sink)
 		else {
 			h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
 			h->v[h->n++] = in->v[i];
+			h->bytes += in->v[i].bytes;
 		}
 	}
 	if (in->last_ms > h->last_ms)
@@ -143,6 +151,7 @@ hold_release(struct hold *h, const struct baseline *b,
 	free(h->v);
 	h->v = NULL;
 	h->n = 0;
+	h->bytes = 0;
 }
 
 /* How long the worker may sleep before hold_release has work: -1 for
@@ -167,6 +176,7 @@ hold_items_free(struct hold *h)
 	free(h->v);
 	h->v = NULL;
 	h->n = 0;
+	h->bytes = 0;
 }
 
 /* What is left (nothing, after a final hold_release) is dropped. */
