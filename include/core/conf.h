@@ -24,6 +24,11 @@ enum conf_new_files { CONF_NEW_UNSET = 0, CONF_NEW_REPORT,
 	CONF_NEW_QUARANTINE };
 
 #define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
+#define CONF_PACKAGE_QUIET	60	/* package_quiet's default, seconds */
+
+/* packages = auto | dpkg | rpm | none (unset: auto) */
+enum conf_packages { CONF_PKG_UNSET = 0, CONF_PKG_AUTO, CONF_PKG_DPKG,
+	CONF_PKG_RPM, CONF_PKG_NONE };
 
 struct conf_rule {
 	char		*name;
@@ -60,6 +65,10 @@ struct conf {
 	char		*state_dir;
 	char		*policy_dir;
 	uint64_t	 vault_max;	/* vault_max_size; 0: unset */
+	int		 packages;	/* enum conf_packages */
+	char		*package_root;	/* NULL: / */
+	int		 package_hook;	/* 0 unset (yes), 1 yes, 2 no */
+	int		 package_quiet;	/* seconds a held change waits */
 	struct conf_rule *rules;
 	size_t		 nrules;
 	struct conf_section *sections;
@@ -78,6 +87,7 @@ const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
 int	 conf_rule_new_files(const struct conf *, const struct conf_rule *);
 int	 conf_unknown_deny(const struct conf *);
+int	 conf_package_hook(const struct conf *);
 uint64_t conf_vault_max(const struct conf *);
 const char *conf_mode_name(int);
 const char *conf_severity_name(int);

@@ -15,5 +15,10 @@ json_object *report_event(const struct conf *, const struct change *,
 void	 report_rule_info(const struct conf *, const char *, int *, int *);
 void	 report_add_diff(json_object *, const char *, const struct entry *,
 	    int);
+void	 report_package(json_object *, const struct pkg_label *);
+json_object *report_mismatch(const struct conf *, const struct entry *,
+	    const struct pkg_label *, const char *, const char *);
+void	 report_mismatch_human(FILE *, const struct conf *,
+	    const struct entry *, const struct pkg_label *);
 
 #endif

@@ -7,7 +7,13 @@
  *  2. every current entry the index shows unchanged is dropped;
  *  3. the rest, and every baseline record no longer seen, are read in
  *     full and handed to compare_run, which names the changes (pairing
- *     renames), after SHA-256 of the files whose content differs. */
+ *     renames), after SHA-256 of the files whose content differs;
+ *  4. the changes of files a package owns (then or now) are labelled:
+ *     does the package database vouch for the new state? It is read
+ *     only when there are changes, or for --verify-packages, which
+ *     also checks every unchanged owned file: by the baseline's
+ *     verified digest when the database still records it (the keyed
+ *     XXH3 says the content is the baseline's), else by hashing. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +29,7 @@
 #include "core/event.h"
 #include "core/fdpath.h"
 #include "core/log.h"
+#include "core/pkg.h"
 #include "core/report.h"
 #include "core/scan.h"
 #include "core/util.h"
@@ -33,8 +40,22 @@
 struct check_loader {
 	const struct state	*s;
 	struct bindex		*x;
+	const struct conf	*c;
+	struct pkg_db		*db;	/* read here too, or NULL */
 	int			 r;
 	double			 secs;
+};
+
+/* One owned file that is not what its package installed. */
+struct check_mismatch {
+	const struct entry	*e;
+	struct pkg_label	 l;
+};
+
+struct check_mismatches {
+	struct check_mismatch	*v;
+	size_t			 n;
+	size_t			 checked;	/* unchanged owned entries */
 };
 
 static void *
@@ -52,15 +73,17 @@ check_load(void *arg)
 		l->r = EXIT_BASELINE;
 	}
 	free(why);
+	if (l->r == 0 && l->db != NULL && cmd_packages(l->c, l->db) < 0)
+		l->r = EXIT_USAGE;
 	l->secs = (double)(util_now_ms() - t) / 1000;
 	return NULL;
 }
 
 static int
 check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
-    struct entryvec *now)
+    struct entryvec *now, struct pkg_db *db)
 {
-	struct check_loader l = { s, x, 0, 0 };
+	struct check_loader l = { s, x, c, db, 0, 0 };
 	uint64_t t0 = util_now_ms(), t1;
 	pthread_t t;
 	int threaded = pthread_create(&t, NULL, check_load, &l) == 0;
@@ -104,7 +127,7 @@ check_candidates(const struct bindex *x, struct entryvec *now,
 	}
 	for (size_t i = 0; r == 0 && i < x->n; i++)
 		if (seen[i] != 1 && bindex_entry(x, i, entryvec_add(&b->ev),
-		    &b->rules) < 0) {
+		    &b->rules, &b->owners) < 0) {
 			log_warnx("baseline changed on disk while being read");
 			r = EXIT_BASELINE;
 		}
@@ -119,7 +142,8 @@ check_candidates(const struct bindex *x, struct entryvec *now,
 static void
 check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
 {
-	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1 };
+	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1,
+	    .pkg = 1 };
 
 	for (size_t i = 0; i < cand->n; i++) {
 		struct entry *e = &cand->v[i];
@@ -158,12 +182,83 @@ check_diff(json_object *ev, const struct conf *c, const struct state *s,
 }
 
 static void
+check_mismatch_add(struct check_mismatches *mm, const struct entry *e,
+    const struct pkg_label *l)
+{
+	mm->v = xreallocarray(mm->v, mm->n + 1, sizeof(*mm->v));
+	mm->v[mm->n++] = (struct check_mismatch){ e, *l };
+}
+
+/* --verify-packages, for the owned files the baseline shows unchanged
+ * (left in now): the baseline's verified digest decides where the
+ * database records that digest still; the rest are hashed again. */
+static void
+check_verify(const struct bindex *x, struct entryvec *now,
+    const struct pkg_db *db, struct state *s, struct entryvec *again,
+    struct check_mismatches *mm)
+{
+	struct scan_opts so = { .secret = s->xxh_secret, .pkg = 1 };
+	struct pkg_label l;
+	size_t idx;
+
+	for (size_t i = 0; i < now->n; i++) {
+		struct entry *e = &now->v[i];
+		const char *sum;
+
+		if (e->path == NULL || e->owner == NULL ||
+		    !bindex_find(x, e->path, &idx))
+			continue;
+		mm->checked++;
+		sum = x->v[idx].pkgsum;
+		if (e->type == ENTRY_FILE && pkg_digest_of(db, e->path) &&
+		    (sum == NULL || !pkg_sum_matches(db, e, sum))) {
+			*entryvec_add(again) = *e;
+			memset(e, 0, sizeof(*e));	/* moved */
+			continue;
+		}
+		if (pkg_entry_label(db, e, sum, &l) == PKG_MISMATCH)
+			check_mismatch_add(mm, e, &l);
+	}
+	scan_entries(again, &so);
+	for (size_t i = 0; i < again->n; i++)
+		if (pkg_entry_label(db, &again->v[i], NULL, &l) ==
+		    PKG_MISMATCH)
+			check_mismatch_add(mm, &again->v[i], &l);
+}
+
+/* Owners of what changed, the SHA-256 (and package digests) of new
+ * content, the changes, and their labels. A package database that
+ * cannot be read leaves the changes unlabelled, not unreported. */
+static void
+check_changes(const struct conf *c, struct state *s, struct pkg_db *db,
+    int have_db, struct entryvec *cand, struct baseline *b,
+    struct changes *ch)
+{
+	if (!have_db && (cand->n > 0 || b->ev.n > 0) &&
+	    cmd_packages(c, db) < 0)
+		log_warnx("changes reported without package labels");
+	pkg_assign(db, cand);
+	check_confirm(cand, s, b);
+	compare_run(b, cand, ch);
+	for (size_t i = 0; i < ch->n; i++)
+		pkg_label(db, &ch->v[i]);
+}
+
+static void
 check_report(const struct cmd_opts *o, const struct conf *c,
     const struct state *s, struct event_sink *sink,
-    const struct changes *ch, size_t nentries)
+    const struct changes *ch, size_t nentries,
+    const struct check_mismatches *mm, const struct pkg_db *db)
 {
 	if (!o->json)
 		report_human(stdout, c, ch, nentries);
+	for (size_t i = 0; !o->json && i < mm->n; i++)
+		report_mismatch_human(stdout, c, mm->v[i].e, &mm->v[i].l);
+	if (!o->json && o->verify_packages)
+		printf("fimguard check --verify-packages: %zu unchanged file%s "
+		    "owned by packages checked against the %s database: %zu "
+		    "package-mismatch\n", mm->checked, mm->checked == 1 ? "" :
+		    "s", pkg_manager_name(db->manager), mm->n);
 	for (size_t i = 0; i < ch->n; i++) {
 		json_object *ev = report_event(c, &ch->v[i],
 		    "fimguard.check", NULL);
@@ -171,12 +266,17 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 		check_diff(ev, c, s, &ch->v[i]);
 		event_emit(sink, ev);
 	}
+	for (size_t i = 0; i < mm->n; i++)
+		event_emit(sink, report_mismatch(c, mm->v[i].e, &mm->v[i].l,
+		    pkg_digest_of(db, mm->v[i].e->path), "fimguard.check"));
 }
 
 int
 cmd_check(const struct cmd_opts *o)
 {
-	struct entryvec now = { 0 }, cand = { 0 };
+	struct entryvec now = { 0 }, cand = { 0 }, again = { 0 };
+	struct check_mismatches mm = { 0 };
+	struct pkg_db db = { 0 };
 	struct changes ch = { 0 };
 	struct bindex x = { 0 };
 	struct baseline b = { 0 };
@@ -195,18 +295,26 @@ cmd_check(const struct cmd_opts *o)
 		r = EXIT_USAGE;
 		goto out;
 	}
-	if ((r = check_load_and_scan(&c, &s, &x, &now)) != 0 ||
-	    (r = check_candidates(&x, &now, &cand, &b)) != 0)
+	if ((r = check_load_and_scan(&c, &s, &x, &now, o->verify_packages ?
+	    &db : NULL)) != 0)
 		goto out;
-	check_confirm(&cand, &s, &b);
-	compare_run(&b, &cand, &ch);
-	check_report(o, &c, &s, &sink, &ch, now.n);
-	r = ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
+	if (o->verify_packages)
+		pkg_assign(&db, &now);
+	if ((r = check_candidates(&x, &now, &cand, &b)) != 0)
+		goto out;
+	if (o->verify_packages)
+		check_verify(&x, &now, &db, &s, &again, &mm);
+	check_changes(&c, &s, &db, o->verify_packages, &cand, &b, &ch);
+	check_report(o, &c, &s, &sink, &ch, now.n, &mm, &db);
+	r = ch.n > 0 || mm.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
 	event_sink_close(&sink);
 	changes_free(&ch);
+	free(mm.v);
+	entryvec_free(&again);
 	entryvec_free(&cand);
 	entryvec_free(&now);
+	pkg_db_free(&db);
 	baseline_free(&b);
 	bindex_free(&x);
 	state_close(&s);

@@ -72,7 +72,8 @@ event_type_for(const char *action)
 	    strcmp(action, "quarantined") == 0)
 		return "deletion";
 	if (strcmp(action, "scan-failed") == 0 ||
-	    strcmp(action, "events-lost") == 0)
+	    strcmp(action, "events-lost") == 0 ||
+	    strcmp(action, "package-mismatch") == 0)
 		return "info";
 	return "change";
 }

@@ -865,8 +865,8 @@ tree_attrib(struct monitor *m, const struct notify_event *ev,
 	entry_from_stat(&now, &st);
 	entry_read_meta(&now, dfd, name);
 	close(dfd);
-	ch = (struct change){ CMP_ATTRS, compare_entry(&now, b) & TREE_ATTRS,
-	    &now, b };
+	ch = (struct change){ .action = CMP_ATTRS, .what = compare_entry(&now,
+	    b) & TREE_ATTRS, .now = &now, .base = b };
 	if (ch.what != 0) {
 		out = report_event(&m->conf, &ch, TREE_DATASET, NULL);
 		tree_who(out, ev);

@@ -49,9 +49,12 @@ def wait_until(pred, what, timeout=15, fim=None):
 
 
 def write(path, data):
-    """Write a protected file from a child (never from this process)."""
-    rc, err = op("import sys; open(sys.argv[1], 'wb').write(sys.argv[2].encode())",
-                 path, data)
+    """Write a protected file from a child (never from this process).
+    The child lives on a moment after its close, as editors and package
+    managers do: a command line is read off the permission thread
+    (args.c), so a writer gone at once may have none, on a busy machine."""
+    rc, err = op("import sys, time; open(sys.argv[1], 'wb')"
+                 ".write(sys.argv[2].encode()); time.sleep(0.3)", path, data)
     assert rc == 0, err
 
 
