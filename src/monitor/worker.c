@@ -322,6 +322,9 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 		ch.what = compare_entry(&now, f->base);
 		if (ch.what == 0) {
 			m->confirmed_same++;	/* identical rewrite: silent */
+			/* back to the baseline: the next change away from it
+			 * is news again, even to content reported before */
+			((struct mon_file *)f)->has_last = 0;
 			goto out;
 		}
 		if (!(ch.what & (CMP_CONTENT | CMP_TYPE)))
