@@ -31,9 +31,10 @@ struct monitor_gone;	/* what a previous instance marked (reload) */
 
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
-	char		*path;
+	char		*path;		/* NULL: a free slot */
 	int		 rule;		/* conf rule index, -1 for self */
 	struct entry	*base;		/* in the baseline, or NULL */
+	uint64_t	 dev, ino;	/* the inode watched for it */
 	uint8_t		 last_sha[32];	/* last content reported */
 	int		 has_last;
 	/* A MODIFY waits for the writer's close: O_TRUNC then write(2)
@@ -54,9 +55,9 @@ struct monitor {
 	struct baseline	 base;
 	struct mon_file	*files;
 	size_t		 nfiles;
-	struct watch_tab *tab;
-	struct watch_tab **retired;	/* freed at exit: perm may read */
-	size_t		 nretired;
+	size_t		*free_files;	/* slots of forgotten files */
+	size_t		 nfree;
+	struct watch_tab *tab;		/* the same for the instance's life */
 	struct htab	 byname;	/* path -> index in files */
 	size_t		*settling;	/* files with a pending MODIFY */
 	size_t		 nsettling;
@@ -96,6 +97,8 @@ void	 monitor_groups_close(struct monitor_groups *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);
+void	 monitor_forget(struct monitor *, const struct mon_file *);
+size_t	 monitor_nfiles(const struct monitor *);
 int	 monitor_open_parent(const struct monitor *, const char *,
 	    const char **, char **);
 int	 monitor_restore_dir(void *, const char *, uint64_t *, uint64_t *);

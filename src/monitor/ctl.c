@@ -117,7 +117,7 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	json_object_object_add(o, "mode",
 	    json_object_new_string(conf_mode_name(m->conf.mode)));
 	ctl_u64(o, "rules", m->conf.nrules);
-	ctl_u64(o, "files", m->nfiles);
+	ctl_u64(o, "files", monitor_nfiles(m));
 	ctl_u64(o, "directories", m->notify.paths.n);
 	ctl_u64(o, "events", t->events +
 	    __atomic_load_n(&p->events, __ATOMIC_RELAXED));

@@ -191,13 +191,78 @@ monitor_slot_live(const struct monitor *m, const struct watch *w)
 	struct stat st;
 	int dfd, live;
 
-	if (w->entry >= m->nfiles || (dfd = monitor_open_parent(m,
-	    m->files[w->entry].path, &name, NULL)) < 0)
+	if (w->entry >= m->nfiles || m->files[w->entry].path == NULL ||
+	    (dfd = monitor_open_parent(m, m->files[w->entry].path, &name,
+	    NULL)) < 0)
 		return 0;
 	live = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (uint64_t)st.st_dev == w->dev && (uint64_t)st.st_ino == w->ino;
 	close(dfd);
 	return live;
+}
+
+/* The index in files[] of path: the one it has, or a new one (a slot
+ * a forgotten file left, else at the end). */
+static size_t
+monitor_file_index(struct monitor *m, const char *path, int rule)
+{
+	struct mon_file *f;
+	size_t idx;
+
+	if (htab_get(&m->byname, path, &idx))
+		return idx;
+	if (m->nfree > 0)
+		idx = m->free_files[--m->nfree];
+	else {
+		m->files = xreallocarray(m->files, m->nfiles + 1,
+		    sizeof(*m->files));
+		idx = m->nfiles++;
+	}
+	f = &m->files[idx];
+	memset(f, 0, sizeof(*f));
+	f->path = xstrdup(path);
+	f->rule = rule;
+	if (rule >= 0)
+		baseline_find(&m->base, path, &f->base);
+	/* the table borrows the path; files[] may move, the string does
+	 * not */
+	htab_put(&m->byname, f->path, idx);
+	return idx;
+}
+
+/* Files watched now (files[] less the slots forgotten files left). */
+size_t
+monitor_nfiles(const struct monitor *m)
+{
+	return m->nfiles - m->nfree;
+}
+
+/* A file that is in neither the tree nor the baseline any more (made
+ * after the start, then deleted or moved away): its slot, its name and
+ * its place in files[] go, so that files that come and go hold no
+ * memory for good. Worker only; f is not to be used after. Files the
+ * baseline or fimguard itself knows stay: their path is what is
+ * protected, whatever is there. */
+void
+monitor_forget(struct monitor *m, const struct mon_file *cf)
+{
+	struct mon_file *f = (struct mon_file *)cf;
+	size_t idx;
+
+	if (f == NULL || f->path == NULL || f->base != NULL || f->rule < 0)
+		return;
+	idx = (size_t)(f - m->files);
+	watch_del(m->tab, f->dev, f->ino, (uint32_t)idx);
+	htab_del(&m->byname, f->path);
+	for (size_t i = 0; i < m->nsettling; i++)
+		if (m->settling[i] == idx)
+			m->settling[i--] = m->settling[--m->nsettling];
+	free(f->path);
+	free(f->writer);
+	memset(f, 0, sizeof(*f));
+	m->free_files = xreallocarray(m->free_files, m->nfree + 1,
+	    sizeof(*m->free_files));
+	m->free_files[m->nfree++] = idx;
 }
 
 /* A path that cannot be watched, with the reason: every one is said
@@ -221,7 +286,7 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 {
 	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct mon_file *f;
-	struct watch *w;
+	struct watch w;
 	struct stat st;
 	char proc[64];
 	size_t idx;
@@ -253,27 +318,20 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 	if (rule >= 0 && m->conf.rules[rule].truncate == CONF_TRUNC_DENY)
 		monitor_pre_mark(m, path, proc);
 	close(fd);
-	w = watch_put(tab, st.st_dev, st.st_ino);
-	if (w->entry != WATCH_NO_ENTRY && monitor_slot_live(m, w))
+	if (watch_find(tab, st.st_dev, st.st_ino, &w) &&
+	    w.entry != WATCH_NO_ENTRY && monitor_slot_live(m, &w))
 		return 0;	/* a hard link already watched */
-	if (htab_get(&m->byname, path, &idx)) {
-		w->entry = (uint32_t)idx;	/* a new inode at a known path */
-	} else {
-		m->files = xreallocarray(m->files, m->nfiles + 1,
-		    sizeof(*m->files));
-		f = &m->files[m->nfiles];
-		memset(f, 0, sizeof(*f));
-		f->path = xstrdup(path);
-		f->rule = rule;
-		if (rule >= 0)
-			baseline_find(&m->base, path, &f->base);
-		w->entry = (uint32_t)m->nfiles++;
-		/* the table borrows the path; files[] may move, the string
-		 * does not */
-		htab_put(&m->byname, f->path, w->entry);
-	}
-	w->rule = rule >= 0 ? (uint16_t)rule : WATCH_SELF;
-	w->mode = (uint8_t)mode;
+	idx = monitor_file_index(m, path, rule);
+	f = &m->files[idx];
+	/* a new inode at a known path: the one it replaced is not what
+	 * the path protects any more (unless another path has it now) */
+	if (f->ino != 0 && (f->dev != (uint64_t)st.st_dev ||
+	    f->ino != (uint64_t)st.st_ino))
+		watch_del(tab, f->dev, f->ino, (uint32_t)idx);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	watch_set(tab, st.st_dev, st.st_ino, (uint32_t)idx,
+	    rule >= 0 ? (uint16_t)rule : WATCH_SELF, (uint8_t)mode);
 	return 0;
 }
 
@@ -524,20 +582,12 @@ monitor_mark_entry(struct monitor *m, struct fdpath *c, const struct entry *e,
 	return r;
 }
 
-/* After setup: watch a file that appeared (or was restored) on a copy of
- * the table, then publish it. The old table may still be in the
- * permission thread's hands: it is retired, freed at exit. */
+/* After setup: watch a file that appeared (or was restored). The table
+ * changes in place under the permission thread (watch.c says how). */
 void
 monitor_watch_live(struct monitor *m, const char *path, int rule)
 {
-	struct watch_tab *old = m->tab, *t = watch_tab_clone(old);
-
-	monitor_watch(m, t, path, rule, monitor_rule_mode(m, rule));
-	__atomic_store_n(&m->perm.tab, t, __ATOMIC_RELEASE);
-	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
-	m->retired = xreallocarray(m->retired, m->nretired + 1,
-	    sizeof(*m->retired));
-	m->retired[m->nretired++] = old;
+	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
 static int
@@ -661,6 +711,7 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 {
 	struct monitor_gone *g = xcalloc(1, sizeof(*g)), *left;
 	const struct watch_tab *t = old->tab;
+	struct watch w;
 	uint64_t one = 1;
 
 	if ((left = __atomic_exchange_n(&old->gone, NULL,
@@ -674,10 +725,10 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 		}
 		monitor_gone_free(left);
 	}
-	for (size_t i = 0; t != NULL && i < t->cap; i++)
-		if (t->v[i].used && t->v[i].entry < old->nfiles)
-			monitor_gone_add(g, t->v[i].dev, t->v[i].ino,
-			    old->files[t->v[i].entry].path);
+	for (size_t it = 0; t != NULL && watch_next(t, &it, &w);)
+		if (w.entry < old->nfiles && old->files[w.entry].path != NULL)
+			monitor_gone_add(g, w.dev, w.ino,
+			    old->files[w.entry].path);
 	for (size_t i = 0; i < old->notify.paths.n; i++) {
 		strlist_push(&g->dirs, old->notify.paths.v[i]);
 		strlist_push(&g->keys, old->notify.keys.v[i]);
@@ -727,11 +778,12 @@ monitor_unmark_gone(struct monitor *m)
 {
 	struct monitor_gone *g = __atomic_exchange_n(&m->gone, NULL,
 	    __ATOMIC_ACQ_REL);
+	struct watch w;
 
 	if (g == NULL)
 		return;
 	for (size_t i = 0; i < g->nfiles; i++)
-		if (watch_get(m->tab, g->files[i].dev, g->files[i].ino) == NULL)
+		if (!watch_find(m->tab, g->files[i].dev, g->files[i].ino, &w))
 			monitor_unmark(m, &g->files[i]);
 	for (size_t i = 0; i < g->dirs.n; i++)
 		notify_unmark_dir(&m->notify, g->dirs.v[i], g->keys.v[i]);
@@ -751,10 +803,8 @@ monitor_close(struct monitor *m)
 	}
 	free(m->files);
 	free(m->settling);
+	free(m->free_files);
 	watch_tab_free(m->tab);
-	for (size_t i = 0; i < m->nretired; i++)
-		watch_tab_free(m->retired[i]);
-	free(m->retired);
 	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
 	notify_free(&m->notify);

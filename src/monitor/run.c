@@ -90,10 +90,11 @@ run_say_modes(const struct monitor *m)
 	}
 	if (n == 0)
 		log_warnx("monitoring %zu files in %s mode (%zu rules)",
-		    m->nfiles, conf_mode_name(m->conf.mode), m->conf.nrules);
+		    monitor_nfiles(m), conf_mode_name(m->conf.mode),
+		    m->conf.nrules);
 	else
 		log_warnx("monitoring %zu files in %s mode (%zu rules); "
-		    "in %s mode by their own setting: %s", m->nfiles,
+		    "in %s mode by their own setting: %s", monitor_nfiles(m),
 		    conf_mode_name(m->conf.mode), m->conf.nrules, other,
 		    names);
 }
