@@ -4,9 +4,10 @@
  * Shape, for speed and memory on large trees:
  *  1. a thread loads the baseline as a compact index (bindex) while
  *     the tree is walked and hashed with keyed XXH3 on every core;
- *  2. every current entry the index shows unchanged is dropped;
- *  3. the rest, and every baseline record no longer seen, are read in
- *     full and handed to compare_run, which names the changes (pairing
+ *  2. core/delta.c (shared with the monitor's start-up reconciliation):
+ *     every current entry the index shows unchanged is dropped; the
+ *     rest, and every baseline record no longer seen, are read in full
+ *     and handed to compare_run, which names the changes (pairing
  *     renames), after SHA-256 of the files whose content differs. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -20,11 +21,11 @@
 #include "core/bindex.h"
 #include "core/cmd.h"
 #include "core/compare.h"
+#include "core/delta.h"
 #include "core/event.h"
 #include "core/fdpath.h"
 #include "core/log.h"
 #include "core/report.h"
-#include "core/scan.h"
 #include "core/util.h"
 #include "core/walk.h"
 
@@ -78,85 +79,6 @@ check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
 	return l.r;
 }
 
-/* Move the current entries that may have changed into cand, and read
- * in full into b the baseline records they pair with, plus those no
- * longer present. Entries left in now are unchanged. */
-static int
-check_candidates(const struct bindex *x, struct entryvec *now,
-    struct entryvec *cand, struct baseline *b)
-{
-	unsigned char *seen = xcalloc(x->n + 1, 1);
-	size_t idx;
-	int r = 0;
-
-	for (size_t i = 0; i < now->n; i++) {
-		struct entry *e = &now->v[i];
-		int found = bindex_find(x, e->path, &idx);
-
-		if (found)
-			seen[idx] = 1;
-		if (found && bindex_same(&x->v[idx], e))
-			continue;
-		*entryvec_add(cand) = *e;
-		memset(e, 0, sizeof(*e));	/* moved */
-		if (found)
-			seen[idx] = 2;
-	}
-	for (size_t i = 0; r == 0 && i < x->n; i++)
-		if (seen[i] != 1 && bindex_entry(x, i, entryvec_add(&b->ev),
-		    &b->rules) < 0) {
-			log_warnx("baseline changed on disk while being read");
-			r = EXIT_BASELINE;
-		}
-	free(seen);
-	baseline_index(b);
-	return r;
-}
-
-/* SHA-256 where XXH3 differs from the baseline or the file is new: it
- * is what the report cites, and what pairs a deletion with a creation
- * as a rename. */
-static void
-check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
-{
-	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1 };
-
-	for (size_t i = 0; i < cand->n; i++) {
-		struct entry *e = &cand->v[i];
-
-		if (e->type != ENTRY_FILE || e->error != NULL ||
-		    !compare_need_sha(b, e))
-			continue;
-		if (scan_file(e, &so) < 0 && e->error == NULL)
-			e->error = xstrdup("vanished while being checked");
-	}
-}
-
-/* For a modified file whose rule asks for it: the diff, read through
- * a fresh descriptor (never following a link; any depth). */
-static void
-check_diff(json_object *ev, const struct conf *c, const struct state *s,
-    const struct change *ch)
-{
-	char *vault;
-	int fd;
-
-	if (ch->action != CMP_MODIFIED || ch->now->type != ENTRY_FILE)
-		return;
-	for (size_t r = 0; r < c->nrules; r++)
-		if (strcmp(c->rules[r].name, ch->now->rule) == 0 &&
-		    !c->rules[r].diff)
-			return;
-	fd = fdpath_openat(ch->now->path, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_NOCTTY, NULL, NULL, NULL);
-	if (fd < 0)
-		return;
-	vault = state_path(s, "vault");
-	report_add_diff(ev, vault, ch->base, fd);
-	free(vault);
-	close(fd);
-}
-
 static void
 check_report(const struct cmd_opts *o, const struct conf *c,
     const struct state *s, struct event_sink *sink,
@@ -168,7 +90,7 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 		json_object *ev = report_event(c, &ch->v[i],
 		    "fimguard.check", NULL);
 
-		check_diff(ev, c, s, &ch->v[i]);
+		report_change_diff(ev, c, s, &ch->v[i]);
 		event_emit(sink, ev);
 	}
 }
@@ -176,10 +98,10 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 int
 cmd_check(const struct cmd_opts *o)
 {
-	struct entryvec now = { 0 }, cand = { 0 };
-	struct changes ch = { 0 };
+	struct entryvec now = { 0 };
+	struct delta_base db;
+	struct delta d = { 0 };
 	struct bindex x = { 0 };
-	struct baseline b = { 0 };
 	struct state s = { .lockfd = -1 };
 	struct event_sink sink = { .fd = -1 };
 	struct conf c;
@@ -195,19 +117,20 @@ cmd_check(const struct cmd_opts *o)
 		r = EXIT_USAGE;
 		goto out;
 	}
-	if ((r = check_load_and_scan(&c, &s, &x, &now)) != 0 ||
-	    (r = check_candidates(&x, &now, &cand, &b)) != 0)
+	if ((r = check_load_and_scan(&c, &s, &x, &now)) != 0)
 		goto out;
-	check_confirm(&cand, &s, &b);
-	compare_run(&b, &cand, &ch);
-	check_report(o, &c, &s, &sink, &ch, now.n);
-	r = ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
+	delta_from_bindex(&db, &x);
+	if (delta_run(&db, &now, &s, &d) < 0) {
+		log_warnx("baseline changed on disk while being read");
+		r = EXIT_BASELINE;
+		goto out;
+	}
+	check_report(o, &c, &s, &sink, &d.ch, now.n);
+	r = d.ch.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
 	event_sink_close(&sink);
-	changes_free(&ch);
-	entryvec_free(&cand);
+	delta_free(&d);
 	entryvec_free(&now);
-	baseline_free(&b);
 	bindex_free(&x);
 	state_close(&s);
 	conf_free(&c);
