@@ -75,6 +75,10 @@ struct monitor {
 	int		 foreground;
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
+	/* the start-up reconciliation (reconcile.c): when it ended (wall
+	 * clock), how long it took, what it found */
+	uint64_t	 reconciled_ms, reconcile_ms;
+	size_t		 reconcile_changes;
 	uint64_t	 modified, confirmed_same, restores;
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */

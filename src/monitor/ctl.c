@@ -135,6 +135,11 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	ctl_u64(o, "events_lost", event_lost(&m->sink));
 	ctl_u64(o, "vault_hash_only", ctl_hash_only(m));
 	ctl_u64(o, "uptime_s", (now_ms - t->started_ms) / 1000);
+	/* this instance's start-up reconciliation (reconcile.c) */
+	ctl_u64(o, "last_reconciliation", m->reconciled_ms / 1000);
+	json_object_object_add(o, "last_reconciliation_s",
+	    json_object_new_double((double)m->reconcile_ms / 1000));
+	ctl_u64(o, "last_reconciliation_changes", m->reconcile_changes);
 	ctl_u64(o, "reloads", t->reloads);
 	alert_status(m->alerter, o);
 	return o;

@@ -45,6 +45,7 @@
 #include "core/walk.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
+#include "monitor/reconcile.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
 
@@ -279,10 +280,13 @@ monitor_unwatched(const char *path, const char *why)
 
 /* Mark the regular file name in the directory dfd and record it in tab
  * as path. rule -1: fimguard's own files. Returns 0 (also when it is
- * gone or not a regular file), or -1 with the reason in *why. */
+ * gone or not a regular file), or -1 with the reason in *why. marked,
+ * if not NULL, gets the file's stat taken once its marks are in place
+ * (st_ino 0: nothing was marked). */
 static int
 monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
-    const char *name, const char *path, int rule, int mode, char **why)
+    const char *name, const char *path, int rule, int mode, char **why,
+    struct stat *marked)
 {
 	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct mon_file *f;
@@ -291,6 +295,8 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 	char proc[64];
 	size_t idx;
 
+	if (marked != NULL)
+		marked->st_ino = 0;
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -317,6 +323,8 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 	}
 	if (rule >= 0 && m->conf.rules[rule].truncate == CONF_TRUNC_DENY)
 		monitor_pre_mark(m, path, proc);
+	if (marked != NULL && fstat(fd, marked) < 0)
+		marked->st_ino = 0;
 	close(fd);
 	if (watch_find(tab, st.st_dev, st.st_ino, &w) &&
 	    w.entry != WATCH_NO_ENTRY && monitor_slot_live(m, &w))
@@ -354,7 +362,7 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 		return r;
 	}
 	if ((r = monitor_watch_at(m, tab, dfd, name, path, rule, mode,
-	    &why)) < 0)
+	    &why, NULL)) < 0)
 		monitor_unwatched(path, why);
 	close(dfd);
 	free(why);
@@ -530,56 +538,113 @@ monitor_mark_dir(struct monitor *m, int dfd, const char *dir, int rule)
 	return -1;
 }
 
-/* A walked directory's own entries belong to its rule. */
-static int
-monitor_mark_own_dir(struct monitor *m, struct fdpath *c,
-    const struct entry *e, int rule)
-{
-	char *why = NULL;
-	int dfd = fdpath_dir(c, e->path, strlen(e->path), &why), r;
+/* The walk's hook (walk_policy_dirs): each directory is marked before
+ * it is listed, so that an entry made, removed or renamed in it after
+ * the walk read it is an event the worker gets. */
+struct monitor_walk {
+	struct monitor	*m;
+	int		 errors;
+};
 
-	if (dfd < 0)
-		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
-	else
-		r = monitor_mark_dir(m, dfd, e->path, rule);
-	free(why);
-	return r;
+static void
+monitor_walk_dir(void *arg, int fd, const char *path, int rule)
+{
+	struct monitor_walk *mw = arg;
+
+	if (monitor_mark_dir(mw->m, fd, path, rule) < 0)
+		mw->errors++;
 }
 
-/* The marks of one walked entry, through the chain c (any depth): its
- * directory (once for a run of entries in the same one), its own
- * entries if a directory, its own marks if a regular file. Each
- * failure is said with its reason; returns -1 if any. */
+/* Did the file stay as it was hashed (scan.c's stat) until its marks
+ * were in place? Any write or attribute change moves ctime. */
 static int
-monitor_mark_entry(struct monitor *m, struct fdpath *c, const struct entry *e,
-    int rule, char **last)
+monitor_as_scanned(const struct entry *e, const struct stat *st)
+{
+	struct entry now = { 0 };
+
+	entry_from_stat(&now, st);
+	return now.ino == e->ino && now.dev == e->dev &&
+	    now.size == e->size && now.mtime_ns == e->mtime_ns &&
+	    now.ctime_ns == e->ctime_ns;
+}
+
+/* Confirm f again as soon as the worker runs, as after a MODIFY. */
+static void
+monitor_recheck(struct monitor *m, const char *path)
+{
+	struct mon_file *f;
+	size_t idx;
+
+	if (!htab_get(&m->byname, path, &idx) ||
+	    (f = &m->files[idx])->settle_due_ms != 0)
+		return;
+	f->settle_first_ms = f->settle_due_ms = util_now_ms();
+	m->settling = xreallocarray(m->settling, m->nsettling + 1,
+	    sizeof(*m->settling));
+	m->settling[m->nsettling++] = idx;
+}
+
+/* The marks of one walked regular file, through the chain c (any
+ * depth). It is known by its path even if it is gone by now (its
+ * directory's events name it). If it changed between its scan and its
+ * marks, the worker confirms it first thing. Each failure is said with
+ * its reason; returns -1 if any. */
+static int
+monitor_mark_file(struct monitor *m, struct fdpath *c, const struct entry *e,
+    int rule)
 {
 	const char *name;
 	char *why = NULL;
-	size_t dlen;
+	struct stat st;
 	int dfd, r = 0;
 
-	if (strcmp(e->path, "/") == 0)
-		return monitor_mark_own_dir(m, c, e, rule);
+	(void)monitor_file_index(m, e->path, rule);
 	if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0) {
 		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
 		free(why);
 		return r;
 	}
-	dlen = name - 1 == e->path ? 1 : (size_t)(name - 1 - e->path);
-	if (*last == NULL || strlen(*last) != dlen ||
-	    memcmp(*last, e->path, dlen) != 0) {
-		free(*last);
-		*last = xstrndup(e->path, dlen);
-		r = monitor_mark_dir(m, dfd, *last, -1);
-	}
-	if (e->type == ENTRY_FILE && monitor_watch_at(m, m->tab, dfd, name,
-	    e->path, rule, monitor_rule_mode(m, rule), &why) < 0)
+	if (monitor_watch_at(m, m->tab, dfd, name, e->path, rule,
+	    monitor_rule_mode(m, rule), &why, &st) < 0)
 		r = monitor_unwatched(e->path, why);
+	else if (e->error == NULL && (st.st_ino == 0 ||
+	    !monitor_as_scanned(e, &st)))
+		monitor_recheck(m, e->path);
 	free(why);
-	if (e->type == ENTRY_DIR && monitor_mark_own_dir(m, c, e, rule) < 0)
-		r = -1;
 	return r;
+}
+
+/* The rule index of a walked entry (its rule name is interned). */
+static int
+monitor_entry_rule(const struct monitor *m, const struct entry *e)
+{
+	for (size_t r = 0; r < m->conf.nrules; r++)
+		if (e->rule == m->conf.rules[r].name)
+			return (int)r;
+	return -1;
+}
+
+/* Mark the walked regular files of ev, through one chain that expects
+ * the directories marked during the walk. */
+static int
+monitor_mark_files(struct monitor *m, const struct entryvec *ev)
+{
+	struct fdpath chain;
+	int errors = 0;
+
+	fdpath_init(&chain, notify_dir_id, &m->notify);
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct entry *e = &ev->v[i];
+		int rule;
+
+		if (e->path == NULL || e->type != ENTRY_FILE ||
+		    (rule = monitor_entry_rule(m, e)) < 0)
+			continue;
+		if (monitor_mark_file(m, &chain, e, rule) < 0)
+			errors++;
+	}
+	fdpath_close(&chain);
+	return errors;
 }
 
 /* After setup: watch a file that appeared (or was restored). The table
@@ -590,36 +655,23 @@ monitor_watch_live(struct monitor *m, const char *path, int rule)
 	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
+/* Walk the policy marking each directory before it is listed, compare
+ * the tree with the baseline (reconcile.c: report, restore), then mark
+ * the files. What changes after a directory's mark is an event; a file
+ * changed after its scan and before its marks is confirmed again. */
 static int
 monitor_marks(struct monitor *m, const struct cmd_opts *o)
 {
-	struct entryvec now = { 0 };
-	struct fdpath_known known;
-	struct fdpath chain;
-	char *last = NULL;
-	int errors = 0;
+	struct monitor_walk mw = { m, 0 };
+	struct reconcile rc;
+	int errors;
 
-	walk_policy(&m->conf, &now);
-	m->tab = watch_tab_new(now.n + 64, m->conf.nrules);
-	htab_init(&m->byname, now.n + 64);
-	/* through the directories the walk just recorded, each checked */
-	fdpath_known_init(&known, &now);
-	fdpath_init(&chain, fdpath_known_fn, &known);
-	for (size_t i = 0; i < now.n; i++) {
-		struct entry *e = &now.v[i];
-		int rule = -1;
-
-		for (size_t r = 0; r < m->conf.nrules; r++)
-			if (e->rule == m->conf.rules[r].name)
-				rule = (int)r;
-		if (rule >= 0 && monitor_mark_entry(m, &chain, e, rule,
-		    &last) < 0)
-			errors++;
-	}
-	free(last);
-	fdpath_close(&chain);
-	fdpath_known_free(&known);
-	entryvec_free(&now);
+	m->tab = watch_tab_new(m->base.ev.n + 64, m->conf.nrules);
+	htab_init(&m->byname, m->base.ev.n + 64);
+	reconcile_run(m, monitor_walk_dir, &mw, &rc);
+	errors = mw.errors + monitor_mark_files(m, &rc.now) +
+	    monitor_mark_files(m, &rc.d.cand);
+	reconcile_free(&rc);
 	monitor_writers(m);
 	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
@@ -630,6 +682,7 @@ static int
 monitor_setup(struct monitor *m, const struct cmd_opts *o,
     struct monitor_groups *g)
 {
+	uint64_t one = 1;
 	int r;
 
 	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0 ||
@@ -660,6 +713,10 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 		log_warnx("%d file%s or director%s could not be watched (each "
 		    "is named above, with the reason)", r, r == 1 ? "" : "s",
 		    r == 1 ? "y" : "ies");
+	/* files that changed while they were being marked: the worker
+	 * confirms them as soon as it runs */
+	if (m->nsettling > 0 && write(m->ring.efd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the worker");
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
 	    .stop_fd = m->stop_fd,
 	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
