@@ -2,7 +2,9 @@
 start and every reload, before it says it is monitoring, the monitor
 compares the tree with the baseline (check's engine), reports each
 difference with `fimguard.phase: startup`, and in enforce mode with
-`restore = yes` puts the trusted state back."""
+`restore = yes` puts the trusted state back. `init --if-missing` (the
+service's first start) never builds a new baseline over a state
+directory that had one."""
 
 import os
 import signal
@@ -159,3 +161,39 @@ def test_change_between_scan_and_marks_is_caught(fim, shim):
         assert content(fim.t("a.conf")) == "a.conf trusted\n"
     finally:
         m.stop()
+
+
+# ---- init --if-missing: never a silent new baseline ----
+
+@pytest.mark.parametrize("left", ["history.jsonl", "hmac.key", "vault"])
+def test_init_if_missing_refuses_where_a_baseline_was(fim, left):
+    fim.write("a.conf", b"a\n")
+    fim.rule(diff="yes")
+    fim.init()
+    fim.write("a.conf", b"b\n")
+    fim.run("approve", "--all", "--reason", "history", expect=0)
+    # the baseline gone, and all but one sign that there was one
+    os.unlink(fim.baseline_file)
+    if left != "history.jsonl":
+        os.unlink(fim.history_file)
+    if left != "vault":
+        subprocess.run(["rm", "-rf", os.path.join(fim.state, "vault")],
+                       check=True)
+    if left != "hmac.key":
+        for k in ("hmac.key", "xxh.key"):
+            os.unlink(os.path.join(fim.state, k))
+    before = sorted(os.listdir(fim.state))
+    p = fim.run("init", "--if-missing", expect=3)
+    assert left in p.stderr and "baseline.json" in p.stderr, p.stderr
+    assert "fimguard init" in p.stderr      # what to do instead
+    assert not os.path.exists(fim.baseline_file)
+    assert sorted(os.listdir(fim.state)) == before
+    fim.run("init", expect=0)               # asked for: done
+
+
+def test_init_if_missing_builds_in_an_empty_state(fim):
+    fim.write("a.conf", b"a\n")
+    fim.rule()
+    os.mkdir(fim.state, 0o700)
+    fim.run("init", "--if-missing", expect=0)
+    assert os.path.exists(fim.baseline_file)
