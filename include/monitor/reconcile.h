@@ -7,6 +7,7 @@
 #define FIMGUARD_RECONCILE_H
 
 #include "core/delta.h"
+#include "core/fdpath.h"
 #include "core/walk.h"
 
 struct monitor;
@@ -14,10 +15,12 @@ struct monitor;
 struct reconcile {
 	struct entryvec	 now;	/* the walk; changed entries moved to d */
 	struct delta	 d;
+	struct entryvec	 restored;	/* deleted files put back */
+	fdpath_expect_fn expect;	/* what restores may write through */
 };
 
 void	 reconcile_run(struct monitor *, walk_dir_fn, void *,
-	    struct reconcile *);
+	    fdpath_expect_fn, struct reconcile *);
 void	 reconcile_free(struct reconcile *);
 
 #endif

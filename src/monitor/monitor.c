@@ -668,9 +668,10 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 
 	m->tab = watch_tab_new(m->base.ev.n + 64, m->conf.nrules);
 	htab_init(&m->byname, m->base.ev.n + 64);
-	reconcile_run(m, monitor_walk_dir, &mw, &rc);
+	reconcile_run(m, monitor_walk_dir, &mw, monitor_restore_dir, &rc);
 	errors = mw.errors + monitor_mark_files(m, &rc.now) +
-	    monitor_mark_files(m, &rc.d.cand);
+	    monitor_mark_files(m, &rc.d.cand) +
+	    monitor_mark_files(m, &rc.restored);
 	reconcile_free(&rc);
 	monitor_writers(m);
 	writer_adopt(m->tab);	/* after the exec marks; first start only */

@@ -18,6 +18,9 @@
  *      baseline are reported as created.
  * The caller then marks the files (monitor.c); a file that changes
  * between its scan here and its marks is confirmed again by the worker.
+ * Nothing here calls back into monitor.c (which calls this): restores go
+ * through the directories the caller's expect fn vouches for, and the
+ * files put back are handed to the caller to mark.
  * Runs on the main thread before the instance's threads: at the first
  * start nothing is marked yet; during a reload the previous instance's
  * permission thread answers this process's opens at once. */
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/cmd.h"
+#include "core/fdpath.h"
 #include "core/log.h"
 #include "core/report.h"
 #include "core/util.h"
@@ -55,12 +59,18 @@ reconcile_rule(const struct monitor *m, const char *name)
 	return -1;
 }
 
+static int
+reconcile_mode(const struct monitor *m, int rule)
+{
+	return conf_rule_mode(&m->conf, &m->conf.rules[rule]);
+}
+
 /* Would the rule undo a change: enforce, restore = yes? */
 static int
 reconcile_restores(const struct monitor *m, int rule)
 {
 	return rule >= 0 && m->conf.rules[rule].restore &&
-	    monitor_rule_mode(m, rule) == CONF_MODE_ENFORCE;
+	    reconcile_mode(m, rule) == CONF_MODE_ENFORCE;
 }
 
 /* restored, or restore-failed with the reason; cause: what was undone. */
@@ -83,7 +93,8 @@ reconcile_restored(struct monitor *m, const struct entry *b, int rule,
 		event_set_str(event_obj(ev, "fimguard"), "error", why);
 	}
 	event_put_path(event_obj(ev, "file"), "path", b->path);
-	monitor_event_rule(m, ev, rule);
+	event_rule(ev, m->conf.rules[rule].name, m->conf.rules[rule].severity,
+	    reconcile_mode(m, rule));
 	event_set_str(event_obj(ev, "fimguard"), "cause", cause);
 	reconcile_phase(ev);
 	event_emit(&m->sink, ev);
@@ -98,18 +109,34 @@ reconcile_restat(struct monitor *m, struct entry *now)
 	struct stat st;
 	int dfd;
 
-	if (now == NULL || (dfd = monitor_open_parent(m, now->path, &name,
-	    NULL)) < 0)
+	if (now == NULL || (dfd = fdpath_open_parent(now->path, &name,
+	    notify_dir_id, &m->notify, NULL)) < 0)
 		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		entry_from_stat(now, &st);
 	close(dfd);
 }
 
-/* Undo one change of an enforced rule with restore = yes: the trusted
- * content (modified, deleted, renamed away) or attributes back. */
+/* A file put back where none was: not in the walk, so the caller is
+ * given it to mark (as it is now). */
 static void
-reconcile_undo(struct monitor *m, const struct change *ch, int rule)
+reconcile_put_back(struct monitor *m, const struct entry *b, int rule,
+    struct reconcile *rc)
+{
+	struct entry *e = entryvec_add(&rc->restored);
+
+	e->path = xstrdup(b->path);
+	e->rule = m->conf.rules[rule].name;
+	e->type = ENTRY_FILE;
+	reconcile_restat(m, e);
+}
+
+/* Undo one change of an enforced rule with restore = yes: the trusted
+ * content (modified, deleted, renamed away) or attributes back, through
+ * the directories the caller's expect fn vouches for. */
+static void
+reconcile_undo(struct monitor *m, const struct change *ch, int rule,
+    struct reconcile *rc)
 {
 	const char *cause = compare_action_name(ch->action);
 	struct entry *b = NULL;
@@ -122,14 +149,14 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule)
 		return;
 	switch (ch->action) {
 	case CMP_ATTRS:
-		r = restore_attrs(b, monitor_restore_dir, m, &why);
+		r = restore_attrs(b, rc->expect, m, &why);
 		break;
 	case CMP_MODIFIED:
 	case CMP_DELETED:
 	case CMP_RENAMED:
 		if (ch->action == CMP_RENAMED)
 			cause = "renamed away";
-		r = restore_file(&m->state, b, monitor_restore_dir, m, &why);
+		r = restore_file(&m->state, b, rc->expect, m, &why);
 		break;
 	default:
 		return;
@@ -140,15 +167,15 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule)
 	if (r < 0)
 		return;
 	if (ch->action == CMP_DELETED || ch->action == CMP_RENAMED)
-		monitor_watch(m, m->tab, b->path, rule,
-		    monitor_rule_mode(m, rule));	/* not in the walk */
+		reconcile_put_back(m, b, rule, rc);
 	else
 		reconcile_restat(m, (struct entry *)ch->now);
 }
 
 /* One difference: its event, then its undoing. */
 static void
-reconcile_change(struct monitor *m, const struct change *ch)
+reconcile_change(struct monitor *m, const struct change *ch,
+    struct reconcile *rc)
 {
 	const struct entry *e = ch->now ? ch->now : ch->base;
 	json_object *ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
@@ -159,7 +186,7 @@ reconcile_change(struct monitor *m, const struct change *ch)
 	reconcile_phase(ev);
 	report_change_diff(ev, &m->conf, &m->state, ch);
 	event_emit(&m->sink, ev);
-	reconcile_undo(m, ch, reconcile_rule(m, e->rule));
+	reconcile_undo(m, ch, reconcile_rule(m, e->rule), rc);
 }
 
 static uint64_t
@@ -172,16 +199,18 @@ reconcile_wall_ms(void)
 }
 
 /* Walk (fn marks each directory before it is listed), scan, compare,
- * report and restore. rc keeps the walked entries for the caller to
- * mark: rc->now, and those that differed in rc->d.cand. */
+ * report and restore (through the directories expect vouches for). rc
+ * keeps what the caller is to mark: the walked entries (rc->now), those
+ * that differed (rc->d.cand), the files put back (rc->restored). */
 void
 reconcile_run(struct monitor *m, walk_dir_fn fn, void *arg,
-    struct reconcile *rc)
+    fdpath_expect_fn expect, struct reconcile *rc)
 {
 	uint64_t t0 = util_now_ms(), t1, t2;
 	struct delta_base db;
 
 	memset(rc, 0, sizeof(*rc));
+	rc->expect = expect;
 	walk_policy_dirs(&m->conf, &rc->now, fn, arg);
 	t1 = util_now_ms();
 	cmd_scan(&rc->now, &m->state, &m->conf, 0);
@@ -189,7 +218,7 @@ reconcile_run(struct monitor *m, walk_dir_fn fn, void *arg,
 	delta_from_baseline(&db, &m->base);
 	(void)delta_run(&db, &rc->now, &m->state, &rc->d); /* in memory */
 	for (size_t i = 0; i < rc->d.ch.n; i++)
-		reconcile_change(m, &rc->d.ch.v[i]);
+		reconcile_change(m, &rc->d.ch.v[i], rc);
 	m->reconciled_ms = reconcile_wall_ms();
 	m->reconcile_ms = util_now_ms() - t0;
 	m->reconcile_changes = rc->d.ch.n;
@@ -197,9 +226,9 @@ reconcile_run(struct monitor *m, walk_dir_fn fn, void *arg,
 	    "report %.3fs", (double)(t1 - t0) / 1000,
 	    (double)(t2 - t1) / 1000, (double)(util_now_ms() - t2) / 1000);
 	if (rc->d.ch.n > 0)
-		log_warnx("%zu change%s since the baseline found at start "
-		    "(fimguard.phase startup), in %.3f s", rc->d.ch.n,
-		    rc->d.ch.n == 1 ? "" : "s",
+		log_warnx("start-up reconciliation: %zu change%s since the "
+		    "baseline (events with fimguard.phase startup), %.3f s",
+		    rc->d.ch.n, rc->d.ch.n == 1 ? "" : "s",
 		    (double)m->reconcile_ms / 1000);
 }
 
@@ -208,4 +237,5 @@ reconcile_free(struct reconcile *rc)
 {
 	delta_free(&rc->d);
 	entryvec_free(&rc->now);
+	entryvec_free(&rc->restored);
 }
