@@ -338,6 +338,8 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 		watch_del(tab, f->dev, f->ino, (uint32_t)idx);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->attrs = (struct monitor_attrs){ st.st_mode & 07777, st.st_uid,
+	    st.st_gid };
 	watch_set(tab, st.st_dev, st.st_ino, (uint32_t)idx,
 	    rule >= 0 ? (uint16_t)rule : WATCH_SELF, (uint8_t)mode);
 	return 0;
@@ -416,17 +418,63 @@ monitor_writers(struct monitor *m)
 	}
 }
 
-static void
-monitor_self_dir(struct monitor *m, const char *dir, int depth)
+/* Watch the entries of fimguard's own directory dir (kind: enum
+ * monitor_self_kind): marked before it is listed, like the walk's, and
+ * remembered for self.c, which judges what happens in it. */
+int
+monitor_self_mark(struct monitor *m, const char *dir, int kind)
 {
-	DIR *d = opendir(dir);
+	const char *name, *key;
+	struct stat st;
+	size_t idx, at;
+	int dfd;
+
+	if (notify_mark_dir(&m->notify, dir, -1) < 0 ||
+	    !htab_get(&m->notify.bypath, dir, &idx) ||
+	    (dfd = monitor_open_parent(m, dir, &name, NULL)) < 0) {
+		log_warn("%s: cannot watch fimguard's own directory", dir);
+		return -1;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		memset(&st, 0, sizeof(st));
+	close(dfd);
+	key = m->notify.paths.v[idx];	/* kept as long as notify */
+	if (!htab_get(&m->self_dirs, key, &at)) {
+		m->self = xreallocarray(m->self, m->nself + 1,
+		    sizeof(*m->self));
+		at = m->nself++;
+		htab_set(&m->self_dirs, key, at);
+	}
+	m->self[at] = (struct monitor_self_dir){ kind, { st.st_mode & 07777,
+	    st.st_uid, st.st_gid } };
+	return 0;
+}
+
+/* The directory above dir: a rename or removal of dir is an entry
+ * event there (its other entries are not ours: rule -1). */
+static void
+monitor_self_parent(struct monitor *m, const char *dir)
+{
+	char *up = xstrdup(dir), *slash = strrchr(up, '/');
+
+	if (slash != NULL) {
+		slash[slash == up] = '\0';
+		if (notify_mark_dir(&m->notify, up, -1) < 0)
+			log_warn("%s: cannot watch", up);
+	}
+	free(up);
+}
+
+/* fimguard's own directory dir and what is in it, to depth 4. */
+void
+monitor_self_dir(struct monitor *m, const char *dir, int depth, int kind)
+{
+	DIR *d;
 	struct dirent *de;
 
-	if (d == NULL || depth > 4) {
-		if (d != NULL)
-			closedir(d);
+	if (depth > 4 || monitor_self_mark(m, dir, kind) < 0 ||
+	    (d = opendir(dir)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		char *p;
 
@@ -437,12 +485,13 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		 * the directory's mode (root:alerter 02770) guards them;
 		 * writer.c's fences are renamed and opened for writing by
 		 * the worker, in a directory of mode 0700 */
-		if (depth == 0 && (strcmp(de->d_name, SPOOL_DIR) == 0 ||
+		if (depth == 0 && kind == SELF_STATE &&
+		    (strcmp(de->d_name, SPOOL_DIR) == 0 ||
 		    strcmp(de->d_name, WRITER_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
-			monitor_self_dir(m, p, depth + 1);
+			monitor_self_dir(m, p, depth + 1, kind);
 		else
 			monitor_watch(m, m->tab, p, -1, CONF_MODE_ENFORCE);
 		free(p);
@@ -450,23 +499,53 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 	closedir(d);
 }
 
+/* One of fimguard's own files, by its real path (what the events of
+ * its directory name). */
+static void
+monitor_self_file(struct monitor *m, const char *path)
+{
+	char *real = realpath(path, NULL);
+
+	monitor_watch(m, m->tab, real ? real : path, -1, CONF_MODE_ENFORCE);
+	free(real);
+}
+
 /* fimguard's own files are protected in every mode: the state
  * directory (baseline, keys, vault, history), the config and the
- * policy. Only the fimguard executable may write them (approve). */
+ * policy. Only the fimguard executable may write them (approve). The
+ * state and policy directories are watched like a rule's (self.c: what
+ * is made, removed or renamed there is reported, critical, but
+ * fimguard's own bookkeeping), and so are the config's directory (for
+ * the config itself) and the directories above them. */
 static void
 monitor_self(struct monitor *m, const struct cmd_opts *o)
 {
+	char *state = realpath(m->state.dir, NULL);
+	char *policy = realpath(cmd_policy_dir(o, &m->conf), NULL);
+	char *config = realpath(o->config, NULL);
 	struct stat st;
 
 	if (stat("/proc/self/exe", &st) == 0) {
 		m->self_dev = st.st_dev;
 		m->self_ino = st.st_ino;
 	}
-	monitor_self_dir(m, m->state.dir, 0);
-	monitor_watch(m, m->tab, o->config, -1, CONF_MODE_ENFORCE);
+	htab_init(&m->self_dirs, 64);
+	m->self_state = state;
+	m->self_policy = policy;
+	if (config != NULL)
+		monitor_self_parent(m, config);
+	if (state != NULL) {
+		monitor_self_parent(m, state);
+		monitor_self_dir(m, state, 0, SELF_STATE);
+	}
+	if (policy != NULL) {
+		monitor_self_parent(m, policy);
+		monitor_self_dir(m, policy, 0, SELF_POLICY);
+	}
+	monitor_self_file(m, o->config);
 	for (size_t i = 0; i < m->conf.files.n; i++)
-		monitor_watch(m, m->tab, m->conf.files.v[i], -1,
-		    CONF_MODE_ENFORCE);
+		monitor_self_file(m, m->conf.files.v[i]);
+	free(config);
 }
 
 /* The directory of path, opened through the directories the monitor
@@ -865,6 +944,10 @@ monitor_close(struct monitor *m)
 	watch_tab_free(m->tab);
 	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
+	htab_free(&m->self_dirs);
+	free(m->self);
+	free(m->self_state);
+	free(m->self_policy);
 	notify_free(&m->notify);
 	ring_free(&m->ring);
 	repeat_free(&m->repeat);

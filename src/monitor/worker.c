@@ -28,6 +28,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
+#include "monitor/self.h"
 #include "monitor/who.h"
 #include "monitor/worker.h"
 #include "monitor/writer.h"
@@ -640,6 +641,8 @@ worker_notify(void *arg, const struct notify_event *ev)
 
 	if (ev->pid == getpid())
 		return;		/* our own restore */
+	if (self_notify(m, ev))
+		return;		/* fimguard's own directories */
 	switch (ev->kind) {
 	case NOTIFY_CREATE:
 		worker_created(m, ev, ev->path, ev->dir);
