@@ -38,6 +38,7 @@
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
 #include "monitor/perm.h"
+#include "monitor/reload.h"
 #include "monitor/run.h"
 #include "monitor/worker.h"
 
@@ -134,6 +135,9 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 	if (next != NULL && !rn->restore_caps && monitor_needs_restore(next))
 		log_warnx("restore = yes needs a restart: the capabilities "
 		    "restoring needs were dropped at start");
+	if (next != NULL && reload_report(&next->sink, &m->conf,
+	    &next->conf) > 0)
+		log_warnx("the policy changed: policy-changed events say how");
 	if (next != NULL)
 		run_threads(next);
 	if (next == NULL) {

@@ -2,10 +2,13 @@
 rule's directories (rule fimguard-self, critical): renaming the baseline
 away or over it, new files in either directory, attribute changes of
 fimguard's files, renaming the policy directory itself are reported.
-fimguard's own bookkeeping (init, approve) is not."""
+fimguard's own bookkeeping (init, approve) is not. A reload says what
+the new policy changes: one policy-changed event per rule added,
+removed, or whose mode, paths, writers or restore changed."""
 
 import os
 import shutil
+import signal
 import time
 
 from conftest import SEVERITY_NUM
@@ -135,5 +138,66 @@ def test_init_and_approve_raise_nothing_about_the_state(fim):
         os.mkdir(marker)
         self_event(m, "created", marker)
         assert own_events(fim, m) == [("created", marker)]
+    finally:
+        m.stop()
+
+
+def test_reload_says_what_the_policy_changes(fim):
+    cp = os.path.realpath(shutil.which("cp"))
+    fim.write("a.conf", b"alpha\n")
+    other = os.path.join(fim.outside, "other")
+    os.mkdir(other)
+    fim.write_policy(f"[rule tree]\npaths = {fim.tree}/\nmode = enforce\n"
+                     f"restore = yes\nwriters = {cp}\n"
+                     f"[rule gone]\npaths = {other}/\n", "10-test.rules")
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        replace_file(os.path.join(fim.policy, "10-test.rules"),
+                     f"[rule tree]\npaths = {fim.tree}/ {other}/\n"
+                     f"mode = audit\n")
+        # what an intruder's file would do: its own rule, first in order
+        x = fim.write_policy(f"[rule x]\npaths = {fim.t('a.conf')}\n"
+                             f"writers = /bin/sh\n", "00-x.rules")
+        os.kill(status(fim)["pid"], signal.SIGHUP)
+        evs = {}
+        deadline = time.time() + 15
+        while time.time() < deadline and len(evs) < 3:
+            evs = {e["rule"]["name"]: e for e in m.events()
+                   if e["event"]["action"] == "policy-changed"}
+            time.sleep(0.05)
+        assert sorted(evs) == ["gone", "tree", "x"], m.events()
+        for e in evs.values():
+            assert e["event"]["severity"] == SEVERITY_NUM["critical"]
+            assert e["event"]["category"] == ["configuration"]
+        tree = evs["tree"]["fimguard"]["policy"]
+        assert tree == {
+            "change": "changed",
+            "mode": {"previous": "enforce", "now": "audit"},
+            "restore": {"previous": True, "now": False},
+            "paths": {"added": [f"{other}/"]},
+            "writers": {"removed": [cp]},
+        }, tree
+        assert evs["tree"]["file"]["path"] == \
+            os.path.join(fim.policy, "10-test.rules")
+        assert evs["x"]["fimguard"]["policy"] == {
+            "change": "added",
+            "mode": {"now": "audit"},
+            "restore": {"now": False},
+            "paths": {"added": [fim.t("a.conf")]},
+            "writers": {"added": ["/bin/sh"]},
+        }
+        assert evs["x"]["file"]["path"] == x
+        assert evs["gone"]["fimguard"]["policy"]["change"] == "removed"
+        assert evs["gone"]["fimguard"]["policy"]["paths"] == \
+            {"removed": [f"{other}/"]}
+        # a reload that changes nothing says nothing
+        n = len(m.events())
+        os.kill(status(fim)["pid"], signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and status(fim)["reloads"] < 2:
+            time.sleep(0.05)
+        assert not [e for e in m.events()[n:]
+                    if e["event"]["action"] == "policy-changed"]
     finally:
         m.stop()
