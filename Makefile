@@ -141,6 +141,7 @@ bench: deps
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
 	bash tests/bench/monitor.sh
+	bash tests/bench/scale.sh
 	$(PYTHON) tests/bench/alerts.py
 
 # `run`: a baseline of the default policy in a local state directory

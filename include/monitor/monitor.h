@@ -29,8 +29,10 @@ struct monitor_groups {
 struct alerter;
 struct monitor_gone;	/* what a previous instance marked (reload) */
 
-/* What the entries of one of fimguard's own directories are (self.c). */
-enum monitor_self_kind { SELF_NONE = 0, SELF_STATE, SELF_POLICY };
+/* One of fimguard's own directories and what its entries are, or one
+ * of fimguard's own files (self.c). */
+enum monitor_self_kind { SELF_NONE = 0, SELF_STATE, SELF_POLICY,
+	SELF_FILE };
 
 /* Owner and mode as last seen: an attribute event of one of
  * fimguard's own files or directories that changes neither says
@@ -39,19 +41,18 @@ struct monitor_attrs {
 	uint32_t	 mode, uid, gid;
 };
 
-/* One of fimguard's own directories. */
-struct monitor_self_dir {
+struct monitor_self {
 	int		 kind;
 	struct monitor_attrs attrs;
 };
 
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
-	char		*path;		/* NULL: a free slot */
+	char		*path;		/* NULL: a free slot; base->path
+					   when in the baseline */
 	int		 rule;		/* conf rule index, -1 for self */
 	struct entry	*base;		/* in the baseline, or NULL */
 	uint64_t	 dev, ino;	/* the inode watched for it */
-	struct monitor_attrs attrs;	/* as it was when watched */
 	uint8_t		 last_sha[32];	/* last content reported */
 	int		 has_last;
 	/* A MODIFY waits for the writer's close: O_TRUNC then write(2)
@@ -76,10 +77,10 @@ struct monitor {
 	size_t		 nfree;
 	struct watch_tab *tab;		/* the same for the instance's life */
 	struct htab	 byname;	/* path -> index in files */
-	/* fimguard's own directories: notify path -> index in self[];
+	/* fimguard's own directories and files: path -> index in self[];
 	 * the state and policy directories (real paths) */
-	struct htab	 self_dirs;
-	struct monitor_self_dir *self;
+	struct htab	 self_paths;
+	struct monitor_self *self;
 	size_t		 nself;
 	char		*self_state, *self_policy;
 	size_t		*settling;	/* files with a pending MODIFY */

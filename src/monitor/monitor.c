@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -221,10 +222,13 @@ monitor_file_index(struct monitor *m, const char *path, int rule)
 	}
 	f = &m->files[idx];
 	memset(f, 0, sizeof(*f));
-	f->path = xstrdup(path);
 	f->rule = rule;
-	if (rule >= 0)
-		baseline_find(&m->base, path, &f->base);
+	/* the baseline's copy of the path when it has one: it lives as
+	 * long as the instance (a large policy's memory is paths) */
+	if (rule >= 0 && baseline_find(&m->base, path, &f->base))
+		f->path = f->base->path;
+	else
+		f->path = xstrdup(path);
 	/* the table borrows the path; files[] may move, the string does
 	 * not */
 	htab_put(&m->byname, f->path, idx);
@@ -258,7 +262,7 @@ monitor_forget(struct monitor *m, const struct mon_file *cf)
 	for (size_t i = 0; i < m->nsettling; i++)
 		if (m->settling[i] == idx)
 			m->settling[i--] = m->settling[--m->nsettling];
-	free(f->path);
+	free(f->path);		/* not the baseline's: f->base is NULL */
 	free(f->writer);
 	memset(f, 0, sizeof(*f));
 	m->free_files = xreallocarray(m->free_files, m->nfree + 1,
@@ -276,6 +280,24 @@ monitor_unwatched(const char *path, const char *why)
 	log_warnx("%s: cannot be watched: %s", shown, why ? why : "?");
 	free(shown);
 	return -1;
+}
+
+/* Remember one of fimguard's own directories or files (key: a path
+ * that lives as long as the instance), with its owner and mode. */
+static void
+monitor_self_note(struct monitor *m, const char *key, int kind,
+    const struct stat *st)
+{
+	size_t at;
+
+	if (!htab_get(&m->self_paths, key, &at)) {
+		m->self = xreallocarray(m->self, m->nself + 1,
+		    sizeof(*m->self));
+		at = m->nself++;
+		htab_set(&m->self_paths, key, at);
+	}
+	m->self[at] = (struct monitor_self){ kind, { st->st_mode & 07777,
+	    st->st_uid, st->st_gid } };
 }
 
 /* Mark the regular file name in the directory dfd and record it in tab
@@ -338,8 +360,8 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 		watch_del(tab, f->dev, f->ino, (uint32_t)idx);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	f->attrs = (struct monitor_attrs){ st.st_mode & 07777, st.st_uid,
-	    st.st_gid };
+	if (rule < 0)
+		monitor_self_note(m, f->path, SELF_FILE, &st);
 	watch_set(tab, st.st_dev, st.st_ino, (uint32_t)idx,
 	    rule >= 0 ? (uint16_t)rule : WATCH_SELF, (uint8_t)mode);
 	return 0;
@@ -424,9 +446,9 @@ monitor_writers(struct monitor *m)
 int
 monitor_self_mark(struct monitor *m, const char *dir, int kind)
 {
-	const char *name, *key;
+	const char *name;
 	struct stat st;
-	size_t idx, at;
+	size_t idx;
 	int dfd;
 
 	if (notify_mark_dir(&m->notify, dir, -1) < 0 ||
@@ -438,15 +460,8 @@ monitor_self_mark(struct monitor *m, const char *dir, int kind)
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		memset(&st, 0, sizeof(st));
 	close(dfd);
-	key = m->notify.paths.v[idx];	/* kept as long as notify */
-	if (!htab_get(&m->self_dirs, key, &at)) {
-		m->self = xreallocarray(m->self, m->nself + 1,
-		    sizeof(*m->self));
-		at = m->nself++;
-		htab_set(&m->self_dirs, key, at);
-	}
-	m->self[at] = (struct monitor_self_dir){ kind, { st.st_mode & 07777,
-	    st.st_uid, st.st_gid } };
+	/* the key is notify's copy of the path, kept as long as notify */
+	monitor_self_note(m, m->notify.paths.v[idx], kind, &st);
 	return 0;
 }
 
@@ -529,7 +544,6 @@ monitor_self(struct monitor *m, const struct cmd_opts *o)
 		m->self_dev = st.st_dev;
 		m->self_ino = st.st_ino;
 	}
-	htab_init(&m->self_dirs, 64);
 	m->self_state = state;
 	m->self_policy = policy;
 	if (config != NULL)
@@ -747,6 +761,7 @@ monitor_marks(struct monitor *m, const struct cmd_opts *o)
 
 	m->tab = watch_tab_new(m->base.ev.n + 64, m->conf.nrules);
 	htab_init(&m->byname, m->base.ev.n + 64);
+	htab_init(&m->self_paths, 64);
 	reconcile_run(m, monitor_walk_dir, &mw, monitor_restore_dir, &rc);
 	errors = mw.errors + monitor_mark_files(m, &rc.now) +
 	    monitor_mark_files(m, &rc.d.cand) +
@@ -793,6 +808,9 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 		log_warnx("%d file%s or director%s could not be watched (each "
 		    "is named above, with the reason)", r, r == 1 ? "" : "s",
 		    r == 1 ? "y" : "ies");
+	/* the walk and the comparison are freed: give their pages back
+	 * (glibc keeps freed small blocks in the heap otherwise) */
+	malloc_trim(0);
 	/* files that changed while they were being marked: the worker
 	 * confirms them as soon as it runs */
 	if (m->nsettling > 0 && write(m->ring.efd, &one, sizeof(one)) < 0)
@@ -935,7 +953,8 @@ monitor_close(struct monitor *m)
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
 	for (size_t i = 0; i < m->nfiles; i++) {
-		free(m->files[i].path);
+		if (m->files[i].base == NULL)
+			free(m->files[i].path);
 		free(m->files[i].writer);
 	}
 	free(m->files);
@@ -944,7 +963,7 @@ monitor_close(struct monitor *m)
 	watch_tab_free(m->tab);
 	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
-	htab_free(&m->self_dirs);
+	htab_free(&m->self_paths);
 	free(m->self);
 	free(m->self_state);
 	free(m->self_policy);

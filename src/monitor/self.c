@@ -45,7 +45,8 @@ self_kind(const struct monitor *m, int dir)
 	size_t i;
 
 	if (dir < 0 || (size_t)dir >= m->notify.paths.n ||
-	    !htab_get(&m->self_dirs, m->notify.paths.v[dir], &i))
+	    !htab_get(&m->self_paths, m->notify.paths.v[dir], &i) ||
+	    m->self[i].kind == SELF_FILE)
 		return SELF_NONE;
 	return m->self[i].kind;
 }
@@ -318,12 +319,9 @@ self_attrib(struct monitor *m, const struct notify_event *ev)
 	struct monitor_attrs *was, now;
 	size_t i;
 
-	if (htab_get(&m->self_dirs, ev->path, &i))
-		was = &m->self[i].attrs;
-	else if (htab_get(&m->byname, ev->path, &i) && m->files[i].rule < 0)
-		was = &m->files[i].attrs;
-	else
+	if (!htab_get(&m->self_paths, ev->path, &i))
 		return;
+	was = &m->self[i].attrs;
 	if (!self_stat(m, ev->path, &now) || (now.mode == was->mode &&
 	    now.uid == was->uid && now.gid == was->gid))
 		return;
@@ -355,8 +353,8 @@ self_notify(struct monitor *m, const struct notify_event *ev)
 	case NOTIFY_DELETE:
 		if (top || (from == SELF_POLICY || !self_own_gone(m, ev->path)))
 			self_report(m, "deleted", ev->path, NULL, ev->pid);
-		if (ev->is_dir && htab_get(&m->self_dirs, ev->path, &idx))
-			htab_del(&m->self_dirs, ev->path);
+		if (ev->is_dir && htab_get(&m->self_paths, ev->path, &idx))
+			htab_del(&m->self_paths, ev->path);
 		return 1;
 	case NOTIFY_RENAME:
 		self_renamed(m, ev, from, to);
