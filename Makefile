@@ -38,7 +38,7 @@ BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
 	     zlib1g-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev \
+	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib \
 	     rsyslog rsyslog-relp rsyslog-openssl
 BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
 FUZZ_DEPS  = clang

@@ -14,6 +14,7 @@ struct ctl_totals {
 	unsigned	 reloads;
 	uint64_t	 events, writes, denied, errors;
 	uint64_t	 modified, restores, dropped;
+	uint64_t	 fd_shortages;
 };
 
 int	 ctl_listen(const char *);
@@ -22,5 +23,6 @@ void	 ctl_serve(int, const struct monitor *, uint64_t,
 	    const struct ctl_totals *);
 char	*ctl_fetch(const char *);
 void	 ctl_notify_reload(const char *);
+uint64_t ctl_fd_shortages(const struct monitor *);
 
 #endif

@@ -28,6 +28,11 @@ struct monitor_groups {
 
 struct alerter;
 struct monitor_gone;	/* what a previous instance marked (reload) */
+struct args;
+
+/* The most close-write events the worker reads at once (each holds a
+ * descriptor until it is hashed). */
+#define MONITOR_DATA_BATCH	170
 
 /* One of fimguard's own directories and what its entries are, or one
  * of fimguard's own files (self.c). */
@@ -88,6 +93,7 @@ struct monitor {
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
+	struct args	*args;		/* command line readers */
 	struct repeat	 repeat;	/* the worker's: denials folded */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
@@ -103,7 +109,11 @@ struct monitor {
 	 * clock), how long it took, what it found */
 	uint64_t	 reconciled_ms, reconcile_ms;
 	size_t		 reconcile_changes;
+	/* descriptors: the limit, and what is held at once within it */
+	size_t		 fd_limit, perm_batch, intent_cache, data_batch;
+	int		 fd_low;	/* below a full-size monitor's needs */
 	uint64_t	 modified, confirmed_same, restores;
+	uint64_t	 data_shortages;	/* close-writes lost: no fd */
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */
 	/* handed over by the instance this one replaced, for the worker

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "monitor/intent.h"
 #include "monitor/ring.h"
 #include "monitor/watch.h"
 
@@ -18,6 +19,11 @@ enum perm_decision {
 	PERM_DENY_SELF,		/* write to fimguard's own files */
 };
 
+struct args;
+
+/* The most events read (and so descriptors held) at once. */
+#define PERM_BATCH	256
+
 struct perm_ctx {
 	int		 fd;		/* the permission group */
 	int		 pre_fd;	/* pre-content group (truncate = deny) */
@@ -25,10 +31,14 @@ struct perm_ctx {
 	struct watch_tab *tab;		/* read with __atomic_load_n */
 	int		 unknown_deny;
 	struct ring	*ring;
+	struct args	*args;		/* command line readers */
+	struct intent_ctx intent;	/* this thread's /proc fd cache */
+	size_t		 batch;		/* events per read, <= PERM_BATCH */
 	pid_t		 self;
 	uint64_t	 self_dev, self_ino;	/* fimguard's executable */
 	/* counters, read by the status command */
 	uint64_t	 events, writes, denied, errors;
+	uint64_t	 fd_shortages;	/* besides intent.shortages */
 	/* watchdog: when the current batch started (0: idle) */
 	uint64_t	 busy_since_ms;
 	uint64_t	 batch_deadline_ms;	/* for waits inside a batch */

@@ -12,8 +12,11 @@
 #define RING_EXE_MAX	1024
 #define RING_ARGS_MAX	1024	/* command line, NUL-separated, cut */
 
-/* What the permission thread saw of one write-intent open. */
+/* What the permission thread saw of one write-intent open. Everything
+ * before exe is zeroed for each record. */
 struct perm_record {
+	uint64_t	 seq;		/* position in the ring */
+	uint64_t	 time_ms;	/* decided at (util_now_ms) */
 	uint64_t	 dev, ino;	/* the file */
 	pid_t		 tid;
 	pid_t		 pid;		/* thread group, 0 if unknown */
@@ -21,16 +24,20 @@ struct perm_record {
 	uint32_t	 uid, euid, gid, auid, sessionid;
 	uint64_t	 start_time;	/* of tid, against pid reuse */
 	long		 syscall_nr;
-	uint64_t	 flags;		/* open flags, when decoded */
+	const char	*syscall;	/* its name (static), or NULL */
+	uint64_t	 flags;		/* open flags, when has_flags */
+	int		 has_flags;
 	int		 intent;	/* enum intent */
+	int		 intent_source;	/* enum intent_source */
 	int		 decision;	/* enum perm_decision */
 	int		 io_uring;
+	int		 args_wanted;	/* a command line reader was asked */
+	uint32_t	 args_len;
 	char		 comm[16];
 	char		 exe[RING_EXE_MAX];
-	/* taken while the opener waits: a short-lived writer is gone by
-	 * the time its event is written */
+	/* the command line: read off the permission thread (args.c), so
+	 * a writer gone before it was read has none */
 	char		 args[RING_ARGS_MAX];
-	uint32_t	 args_len;
 };
 
 struct ring {

@@ -8,7 +8,8 @@
 
 #include "monitor/ring.h"
 
-void	 who_snapshot(pid_t, struct perm_record *);
+unsigned who_snapshot(pid_t, struct perm_record *);
+int	 who_start_time_at(int, uint64_t *);
 void	 who_to_event(json_object *, const struct perm_record *);
 int	 who_exe_id(pid_t, uint64_t *, uint64_t *);
 void	 who_pid_to_event(json_object *, pid_t);

@@ -66,7 +66,8 @@ status_print(json_object *o)
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
 	    "restores", "queue", "dropped", "errors", "events_lost",
-	    "vault_hash_only", "uptime_s", "reloads" };
+	    "vault_hash_only", "fd_limit", "fd_shortages", "uptime_s",
+	    "reloads" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_object *v;

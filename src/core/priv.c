@@ -98,8 +98,12 @@ priv_no_new_privs(void)
 /* The monitor keeps (effective and permitted, nothing else):
  *   CAP_DAC_READ_SEARCH  read any protected file and mark new ones
  *                        (fanotify_mark checks read access);
- *   CAP_SYS_PTRACE       /proc/<tid>/syscall, /proc/<pid>/exe and fd,
- *                        process_vm_readv: openers' flags and who-data;
+ *   CAP_SYS_PTRACE       /proc/<tid>/syscall (openers' flags),
+ *                        /proc/<pid>/exe, cmdline, fd and fdinfo
+ *                        (who-data, writers open before the start);
+ *   CAP_LEASE            the read lease that asks the kernel whether a
+ *                        file is open for writing (openat2's intent), on
+ *                        files not owned by uid 0;
  * and only when a rule has restore = yes:
  *   CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE  put owner, mode, ACLs and
  *                        content back in directories we do not own;
@@ -111,7 +115,8 @@ priv_no_new_privs(void)
 void
 priv_drop_monitor(int restore)
 {
-	static const int keep[] = { CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE };
+	static const int keep[] = { CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE,
+	    CAP_LEASE };
 	static const int restore_keep[] = { CAP_CHOWN, CAP_FOWNER,
 	    CAP_DAC_OVERRIDE, CAP_FSETID, CAP_SETFCAP };
 
@@ -205,8 +210,9 @@ priv_allow_narrow(scmp_filter_ctx ctx)
 }
 
 /* The monitor: everything it does is allowed, what it never needs is
- * refused with EPERM: ptrace (reading openers uses /proc and
- * process_vm_readv), running programs, network sockets (only AF_UNIX:
+ * refused with EPERM: ptrace and process_vm_readv/writev (it decides
+ * from /proc and the kernel's write count, never from another process's
+ * memory), running programs, network sockets (only AF_UNIX:
  * the control socket, systemd's notify socket, the alerter's pair) and
  * the ways around that rule, and changing the system under it. Writing
  * /proc/<pid>/mem is an open and a write, which no filter can tell
@@ -216,7 +222,8 @@ priv_seccomp_monitor(void)
 {
 	static const int refuse[] = {
 		SCMP_SYS(ptrace), SCMP_SYS(execve), SCMP_SYS(execveat),
-		SCMP_SYS(process_vm_writev), SCMP_SYS(mount),
+		SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
+		SCMP_SYS(mount),
 		SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot),
 		SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load),
 		SCMP_SYS(init_module), SCMP_SYS(finit_module),

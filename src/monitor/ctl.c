@@ -67,6 +67,17 @@ ctl_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
+/* Descriptor shortages of this instance: the permission thread's
+ * (/proc, and events the kernel denied for want of an fd) and the
+ * worker's (close-write events it could not be handed). */
+uint64_t
+ctl_fd_shortages(const struct monitor *m)
+{
+	return __atomic_load_n(&m->perm.fd_shortages, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&m->perm.intent.shortages, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&m->data_shortages, __ATOMIC_RELAXED);
+}
+
 /* Add a stopped instance's counters (its threads are joined). */
 void
 ctl_account(struct ctl_totals *t, const struct monitor *m)
@@ -80,6 +91,7 @@ ctl_account(struct ctl_totals *t, const struct monitor *m)
 	t->modified += m->modified;
 	t->restores += m->restores;
 	t->dropped += m->ring.dropped;
+	t->fd_shortages += ctl_fd_shortages(m);
 }
 
 /* Baseline files whose rule wants a vault copy (diff, restore) but that
@@ -134,6 +146,8 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	    __atomic_load_n(&p->errors, __ATOMIC_RELAXED));
 	ctl_u64(o, "events_lost", event_lost(&m->sink));
 	ctl_u64(o, "vault_hash_only", ctl_hash_only(m));
+	ctl_u64(o, "fd_limit", m->fd_limit);
+	ctl_u64(o, "fd_shortages", t->fd_shortages + ctl_fd_shortages(m));
 	ctl_u64(o, "uptime_s", (now_ms - t->started_ms) / 1000);
 	/* this instance's start-up reconciliation (reconcile.c) */
 	ctl_u64(o, "last_reconciliation", m->reconciled_ms / 1000);

@@ -44,6 +44,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/reconcile.h"
@@ -56,16 +57,75 @@
  * instance (a reload makes a new one) writes through it. */
 static struct event_loss monitor_loss = EVENT_LOSS_INIT;
 
+/* Every permission event the kernel hands us carries a descriptor
+ * until it is answered, and when the kernel cannot make one (EMFILE) it
+ * denies the event itself: a shortage of ours would become denied
+ * reads. So: as many descriptors as we may have (the hard limit too
+ * while CAP_SYS_RESOURCE is there: the first start, before the drop),
+ * and what we hold at once sized from what we got (monitor_fd_budget). */
+#define MONITOR_NOFILE	65536
+
 static void
 monitor_raise_nofile(void)
 {
 	struct rlimit rl;
 
-	/* Every permission event carries an fd until it is answered. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max < MONITOR_NOFILE) {
+		struct rlimit up = { MONITOR_NOFILE, MONITOR_NOFILE };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+static size_t
+monitor_fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	if (d == NULL)
+		return 64;	/* a guess on the safe side */
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : 0;	/* ".", ".." and d's own */
+}
+
+static size_t
+monitor_clamp(size_t v, size_t lo, size_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Split the descriptors left after setup: an eighth each for the
+ * events one permission thread holds (a reload runs two for a moment)
+ * and for its /proc/<tid>/syscall cache, a sixteenth for the worker's
+ * close-write batch; the rest stays free for the worker's files, the
+ * command line readers and the /proc reads that are not cached. Below
+ * what a full-size monitor wants, say it once (run.c, with status). */
+static void
+monitor_fd_budget(struct monitor *m)
+{
+	struct rlimit rl;
+	size_t limit, used = monitor_fds_open(), left, share;
+
+	limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1 << 24) ?
+	    (size_t)rl.rlim_cur : 1 << 24;
+	left = limit > used ? limit - used : 0;
+	share = left / 8;
+	m->fd_limit = limit;
+	m->fd_low = share < PERM_BATCH;
+	m->perm_batch = monitor_clamp(share, 2, PERM_BATCH);
+	m->intent_cache = monitor_clamp(share, 0, PERM_BATCH);
+	m->data_batch = monitor_clamp(left / 16, 1, MONITOR_DATA_BATCH);
 }
 
 static int
@@ -815,11 +875,15 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	 * confirms them as soon as it runs */
 	if (m->nsettling > 0 && write(m->ring.efd, &one, sizeof(one)) < 0)
 		log_warn("cannot wake the worker");
+	monitor_fd_budget(m);
+	m->args = args_new();
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
 	    .stop_fd = m->stop_fd,
-	    .tab = m->tab, .ring = &m->ring, .self = getpid(),
+	    .tab = m->tab, .ring = &m->ring, .args = m->args,
+	    .batch = m->perm_batch, .self = getpid(),
 	    .unknown_deny = conf_unknown_deny(&m->conf),
 	    .self_dev = m->self_dev, .self_ino = m->self_ino };
+	intent_ctx_init(&m->perm.intent, (unsigned)m->intent_cache);
 	return 0;
 }
 
@@ -968,6 +1032,9 @@ monitor_close(struct monitor *m)
 	free(m->self_state);
 	free(m->self_policy);
 	notify_free(&m->notify);
+	intent_ctx_free(&m->perm.intent);
+	if (m->args != NULL)
+		args_stop(m->args);
 	ring_free(&m->ring);
 	repeat_free(&m->repeat);
 	event_sink_close(&m->sink);

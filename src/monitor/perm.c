@@ -1,12 +1,16 @@
 /* The permission thread. It reads a batch of FAN_OPEN_PERM events,
  * decides each one, answers the whole batch with one writev(2), and
  * only then hands records of write attempts to the worker. It must
- * never wait for anything that can itself wait on a permission event:
- * it opens nothing but /proc files, never logs, never allocates, and
- * answers the monitor's own threads at once. A stalled answer freezes
- * every opener of a protected file, so a watchdog thread (below) watches
- * busy_since_ms and exits the process (the kernel then allows all
- * pending opens) if a batch takes too long. */
+ * never wait for anything that can itself wait on a permission event,
+ * nor on another process: it opens nothing but /proc files (and reads
+ * none that touches the opener's memory: who.c and intent.c say why
+ * each is safe), takes a lease on an event's fd for an instant, never
+ * logs, never allocates, never takes a lock another thread may hold
+ * while blocked, and answers the monitor's own threads at once. A
+ * stalled answer freezes every opener of a protected file, so a
+ * watchdog thread (below) watches busy_since_ms and exits the process
+ * (the kernel then allows all pending opens) if a batch takes too
+ * long. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,15 +27,20 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/perm.h"
 #include "monitor/who.h"
 
-#define PERM_BATCH	256
-/* How long one batch may wait for openers still on a CPU; past it an
- * undecodable open is unknown intent. Far below the stall watchdog. */
-#define PERM_BATCH_BUDGET_MS	1000
+/* How long one batch may wait for openers still on a CPU (normally
+ * microseconds); past it their intent is the write count's (intent.c),
+ * so a busy machine delays reads by at most this, and never denies
+ * them. Far below the stall watchdog. */
+#define PERM_BATCH_BUDGET_MS	20
 #define PERM_PRE_ACCESS	0x00100000	/* FAN_PRE_ACCESS, Linux 6.14 */
+/* The longest event either group sends: metadata, and a range record
+ * on pre-content events. A read needs room for one at least. */
+#define PERM_EVENT_MAX	64
 
 static const char *perm_names[] = {
 	"allow", "writer", "audit", "unknown-allowed", "deny",
@@ -90,14 +99,47 @@ perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
 	return p->unknown_deny ? PERM_DENY_UNKNOWN : PERM_ALLOW_UNKNOWN;
 }
 
+/* Fill a ring record of a write attempt while the opener is frozen,
+ * and ask for its command line (read later, off this thread). */
+static void
+perm_fill_record(struct perm_ctx *p, struct perm_record *r, size_t k,
+    const struct stat *st, const struct intent_info *in, int intent, int d,
+    pid_t tid, size_t *nargs)
+{
+	unsigned short_fds;
+
+	memset(r, 0, offsetof(struct perm_record, comm));
+	r->seq = p->ring->head + k;
+	r->time_ms = util_now_ms();
+	r->dev = st->st_dev;
+	r->ino = st->st_ino;
+	r->syscall_nr = in->nr;
+	r->syscall = in->syscall;
+	r->flags = in->flags;
+	r->has_flags = in->has_flags;
+	r->intent = intent;
+	r->intent_source = in->source;
+	r->io_uring = in->io_uring;
+	r->decision = d;
+	if ((short_fds = who_snapshot(tid, r)) > 0)
+		__atomic_add_fetch(&p->fd_shortages, short_fds,
+		    __ATOMIC_RELAXED);
+	if (p->args != NULL && args_request(p->args, r->seq, tid,
+	    r->start_time) == 0) {
+		r->args_wanted = 1;
+		(*nargs)++;
+	}
+}
+
 /* Decide one event; for a write attempt fill a ring record (*nrec
  * counts them). Returns FAN_ALLOW or FAN_DENY. A pre-content event
- * (FAN_PRE_ACCESS, truncate = deny) fires for reads too: only
- * truncate(2)/ftruncate(2) are writes there, anything else passes. */
+ * (FAN_PRE_ACCESS, truncate = deny) fires for reads and writes too:
+ * only the truncate calls are judged there, anything else passes. */
 static uint32_t
 perm_decide(struct perm_ctx *p, const struct watch_tab *t,
-    const struct fanotify_event_metadata *m, size_t *nrec)
+    const struct fanotify_event_metadata *m, size_t *nrec, size_t *nargs)
 {
+	int pre = (m->mask & PERM_PRE_ACCESS) != 0;
 	struct intent_info in;
 	struct perm_record *r;
 	const struct watch *w;
@@ -108,9 +150,9 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	 * events and are allowed whoever opens whatever is marked. */
 	if (!(m->mask & (FAN_OPEN_PERM | PERM_PRE_ACCESS)) || m->fd < 0)
 		return FAN_ALLOW;
-	intent = intent_decode(m->pid, &in, p->batch_deadline_ms);
-	if (intent == INTENT_READ || ((m->mask & PERM_PRE_ACCESS) &&
-	    in.nr != 76 && in.nr != 77))
+	intent = intent_decode(&p->intent, m->pid, pre ? -1 : m->fd, &in,
+	    p->batch_deadline_ms);
+	if (intent == INTENT_READ || (pre && !in.truncate))
 		return FAN_ALLOW;
 	if (perm_own_thread(p, m->pid) || fstat(m->fd, &st) < 0 ||
 	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
@@ -118,15 +160,8 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	d = perm_judge(p, t, w, m->pid, intent);
 	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
 	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
-		memset(r, 0, offsetof(struct perm_record, exe));
-		r->dev = st.st_dev;
-		r->ino = st.st_ino;
-		r->syscall_nr = in.nr;
-		r->flags = in.flags;
-		r->intent = intent;
-		r->io_uring = in.io_uring;
-		r->decision = d;
-		who_snapshot(m->pid, r);	/* before the opener runs on */
+		perm_fill_record(p, r, *nrec, &st, &in, intent, d, m->pid,
+		    nargs);
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {
@@ -163,7 +198,7 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 	struct fanotify_response resp[PERM_BATCH];
 	const struct fanotify_event_metadata *m;
 	const struct watch_tab *t = __atomic_load_n(&p->tab, __ATOMIC_ACQUIRE);
-	size_t n = 0, nrec = 0;
+	size_t n = 0, nrec = 0, nargs = 0;
 
 	for (m = (const void *)buf; FAN_EVENT_OK(m, len) && n < PERM_BATCH;
 	    m = FAN_EVENT_NEXT(m, len)) {
@@ -175,13 +210,16 @@ perm_batch(struct perm_ctx *p, int fd, const char *buf, ssize_t len)
 		if (m->fd < 0)
 			continue;
 		resp[n].fd = m->fd;
-		resp[n].response = perm_decide(p, t, m, &nrec);
+		resp[n].response = perm_decide(p, t, m, &nrec, &nargs);
 		n++;
 	}
 	/* records visible before the openers run on: a writer's close
 	 * then always finds who opened (a memory store; the wake-up, a
-	 * syscall, still comes after the answers) */
+	 * syscall, still comes after the answers); the command line
+	 * readers start before the openers run on, too */
 	ring_publish(p->ring, nrec);
+	if (nargs > 0)
+		args_kick(p->args, nargs);
 	perm_answer(p, fd, resp, n);
 	for (size_t i = 0; i < n; i++)
 		close(resp[i].fd);
@@ -198,6 +236,9 @@ perm_main(void *arg)
 	struct pollfd pfd[3] = { { p->stop_fd, POLLIN, 0 },
 	    { p->fd, POLLIN, 0 }, { p->pre_fd, POLLIN, 0 } };
 	nfds_t nfds = p->pre_fd >= 0 ? 3 : 2;
+	/* each event read carries a descriptor: read no more than the
+	 * descriptors we may hold (monitor.c sizes p->batch) */
+	size_t want = p->batch * sizeof(struct fanotify_event_metadata);
 	sigset_t all;
 
 	sigfillset(&all);
@@ -221,7 +262,9 @@ perm_main(void *arg)
 			/* non-blocking: during a reload the old and the new
 			 * thread poll the same group, and only one of them
 			 * gets a given event; the clock starts once we do */
-			len = read(pfd[i].fd, buf, sizeof(buf));
+			len = read(pfd[i].fd, buf, want < PERM_EVENT_MAX ?
+			    PERM_EVENT_MAX : want < sizeof(buf) ? want :
+			    sizeof(buf));
 			if (len > 0) {
 				now = util_now_ms();
 				__atomic_store_n(&p->busy_since_ms, now,
@@ -233,15 +276,18 @@ perm_main(void *arg)
 				    __ATOMIC_RELEASE);
 			}
 			/* The kernel could not make an event's fd (EMFILE,
-			 * ENFILE, an LSM...): it answered that event itself.
+			 * ENFILE, an LSM...): it denied that event itself.
 			 * Count it and go on: leaving would freeze every
 			 * later opener of a protected file. */
+			if (len < 0 && (errno == EMFILE || errno == ENFILE))
+				__atomic_add_fetch(&p->fd_shortages, 1,
+				    __ATOMIC_RELAXED);
 			if (len < 0 && errno != EAGAIN && errno != EINTR)
 				__atomic_add_fetch(&p->errors, 1,
 				    __ATOMIC_RELAXED);
 		}
 	}
-	intent_cache_clear();
+	intent_ctx_close(&p->intent);
 	return NULL;
 }
 

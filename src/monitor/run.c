@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "core/priv.h"
 #include "core/render.h"
+#include "monitor/args.h"
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
 #include "monitor/perm.h"
@@ -105,6 +106,9 @@ run_say_modes(const struct monitor *m)
 static void
 run_threads(struct monitor *m)
 {
+	if (args_start(m->args) == 0)
+		log_warnx("no command line reader: events will lack "
+		    "process.args");
 	if (pthread_create(&m->worker_tid, NULL, worker_main, m) != 0 ||
 	    pthread_create(&m->perm_tid, NULL, perm_main, &m->perm) != 0)
 		fatalx("cannot start threads");
@@ -120,7 +124,24 @@ struct run {
 	int		 alerting;
 	int		 restore_caps;	/* kept CAP_CHOWN & co. */
 	struct ctl_totals totals;	/* since the process started */
+	int		 fd_warned;	/* descriptor shortage logged */
 };
+
+/* Say once (the permission thread cannot log) that descriptors ran
+ * short, or that the limit made us hold fewer at a time. */
+static void
+run_fd_check(const struct monitor *m, struct run *rn)
+{
+	uint64_t n = rn->totals.fd_shortages + ctl_fd_shortages(m);
+
+	if (rn->fd_warned || (n == 0 && !m->fd_low))
+		return;
+	rn->fd_warned = 1;
+	log_warnx("low on file descriptors (limit %zu, %llu shortages so "
+	    "far): %zu events answered at a time; reads are never denied "
+	    "for it (see status)", m->fd_limit, (unsigned long long)n,
+	    m->perm_batch);
+}
 
 static struct monitor *
 run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
@@ -181,6 +202,7 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 			alert_read(&rn->alerter);
 		if (rn->alerting)
 			alert_tick(&rn->alerter);
+		run_fd_check(*mp, rn);
 		run_sd_notify("WATCHDOG=1");
 	}
 }
@@ -215,6 +237,12 @@ cmd_run(const struct cmd_opts *o)
 	sigset_t set;
 	int sfd, lfd, r;
 
+	/* The permission thread takes a read lease on an event's fd for
+	 * an instant (intent.c); a write open of that file meanwhile makes
+	 * the kernel send SIGIO to the lease holder, whose default action
+	 * ends the process (and the kernel would then allow every pending
+	 * open). Ignored process-wide, before any thread exists. */
+	signal(SIGIO, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

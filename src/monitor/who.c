@@ -1,9 +1,21 @@
 /* Who-data. who_snapshot runs on the permission thread while the
  * opener is frozen in its open syscall: fixed buffers, /proc only (no
- * NSS: getpwuid would open /etc/passwd, which may be a watched file).
- * who_to_event runs on the worker and adds what may be long (command
- * line, parent's executable) after checking the pid was not reused. */
+ * NSS: getpwuid would open /etc/passwd, which may be a watched file),
+ * and nothing that can wait on another process. What it reads, and why
+ * none of it waits: /proc/<tid>/stat and status (task fields under the
+ * task's own spinlocks; vsize and the memory counters are read without
+ * the mmap lock), loginuid and sessionid (task fields), and the exe link
+ * (the mm's exe_file under RCU; readlink prints the cached path, and
+ * statx with AT_STATX_DONT_SYNC asks no filesystem, FUSE included; only
+ * NFS revalidates a dentry reached through such a link, on mounts only
+ * root makes).
+ * Never the command line: /proc/<pid>/cmdline reads the process's memory
+ * (mmap lock, page faults on pages a userfaultfd or FUSE server may never
+ * serve), so args.c reads it on threads of its own. who_to_event runs on
+ * the worker and adds what may be long (command line, parent's
+ * executable). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,16 +29,28 @@
 #include "core/util.h"
 #include "monitor/who.h"
 
+/* Opens that failed for want of a descriptor (EMFILE, ENFILE), for
+ * status: counted, never fatal (the field is just missing). */
+static __thread unsigned who_short;
+
+/* name in /proc/<pid>/ (dfd < 0) or in the directory dfd */
 static ssize_t
-who_read(pid_t pid, const char *name, char *buf, size_t n)
+who_read_at(int dfd, pid_t pid, const char *name, char *buf, size_t n)
 {
 	char path[64];
 	ssize_t r;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (dfd < 0)
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	if ((fd = openat(dfd < 0 ? AT_FDCWD : dfd, path, O_RDONLY |
+	    O_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			who_short++;
 		return -1;
+	}
 	r = read(fd, buf, n - 1);
 	close(fd);
 	if (r < 0)
@@ -35,17 +59,23 @@ who_read(pid_t pid, const char *name, char *buf, size_t n)
 	return r;
 }
 
+static ssize_t
+who_read(pid_t pid, const char *name, char *buf, size_t n)
+{
+	return who_read_at(-1, pid, name, buf, n);
+}
+
 /* /proc/<pid>/stat: "pid (comm) state ppid ... starttime(22) ...";
  * comm may hold spaces and parentheses: parse from the last ')'. */
 static int
-who_stat(pid_t pid, char *comm, size_t commlen, pid_t *ppid, uint64_t *start)
+who_parse_stat(char *buf, char *comm, size_t commlen, pid_t *ppid,
+    uint64_t *start)
 {
-	char buf[1024], *open, *close;
+	char *open, *close;
 	unsigned long long st = 0;
 	int pp = 0;
 
-	if (who_read(pid, "stat", buf, sizeof(buf)) <= 0 ||
-	    (open = strchr(buf, '(')) == NULL ||
+	if ((open = strchr(buf, '(')) == NULL ||
 	    (close = strrchr(buf, ')')) == NULL || close < open)
 		return -1;
 	*close = '\0';
@@ -59,6 +89,28 @@ who_stat(pid_t pid, char *comm, size_t commlen, pid_t *ppid, uint64_t *start)
 	*ppid = pp;
 	*start = st;
 	return 0;
+}
+
+static int
+who_stat(pid_t pid, char *comm, size_t commlen, pid_t *ppid, uint64_t *start)
+{
+	char buf[1024];
+
+	if (who_read(pid, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	return who_parse_stat(buf, comm, commlen, ppid, start);
+}
+
+/* Start time of the process whose /proc directory is dfd. */
+int
+who_start_time_at(int dfd, uint64_t *start)
+{
+	char buf[1024], comm[16];
+	pid_t ppid;
+
+	if (who_read_at(dfd, 0, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	return who_parse_stat(buf, comm, sizeof(comm), &ppid, start);
 }
 
 static uint32_t
@@ -91,12 +143,14 @@ who_status(pid_t pid, struct perm_record *r)
 		r->gid = a;
 }
 
-void
+/* Returns how many /proc opens failed for want of a descriptor. */
+unsigned
 who_snapshot(pid_t tid, struct perm_record *r)
 {
 	char path[64];
 	ssize_t n;
 
+	who_short = 0;
 	r->tid = tid;
 	r->uid = r->euid = r->gid = UINT32_MAX;
 	if (who_stat(tid, r->comm, sizeof(r->comm), &r->ppid,
@@ -108,8 +162,7 @@ who_snapshot(pid_t tid, struct perm_record *r)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tid);
 	n = readlink(path, r->exe, sizeof(r->exe) - 1);
 	r->exe[n > 0 ? n : 0] = '\0';
-	n = who_read(tid, "cmdline", r->args, sizeof(r->args));
-	r->args_len = n > 0 ? (uint32_t)n : 0;
+	return who_short;
 }
 
 static void
@@ -123,26 +176,19 @@ who_set_u32(json_object *o, const char *key, uint32_t v)
 	event_set_str(o, key, buf);
 }
 
-/* The command line as the opener had it (the snapshot), else read now
- * if the thread is still the one that opened. */
+/* The command line that args.c read for the record, if any: never
+ * read here (the worker must not wait on the writer's memory). */
 static void
 who_cmdline(json_object *proc, const struct perm_record *r)
 {
-	char buf[4096], comm[16];
-	uint64_t start;
-	pid_t ppid;
-	ssize_t n;
+	char buf[RING_ARGS_MAX + 1];
+	size_t n = r->args_len < RING_ARGS_MAX ? r->args_len : RING_ARGS_MAX;
 	json_object *args;
 
-	if (r->args_len > 0) {
-		n = (ssize_t)(r->args_len < sizeof(buf) - 1 ? r->args_len :
-		    sizeof(buf) - 1);
-		memcpy(buf, r->args, (size_t)n);
-		buf[n] = '\0';
-	} else if (who_stat(r->tid, comm, sizeof(comm), &ppid, &start) < 0 ||
-	    start != r->start_time ||
-	    (n = who_read(r->tid, "cmdline", buf, sizeof(buf))) <= 0)
+	if (n == 0)
 		return;
+	memcpy(buf, r->args, n);
+	buf[n] = '\0';
 	args = json_object_new_array();
 	for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
 		char *s = util_utf8_lossy(p);

@@ -25,6 +25,7 @@
 #include "core/report.h"
 #include "core/util.h"
 #include "core/walk.h"
+#include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
@@ -59,22 +60,6 @@ worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
 	    m->files[w->entry].path == NULL)
 		return NULL;
 	return &m->files[w->entry];
-}
-
-static const char *
-worker_syscall_name(long nr)
-{
-	switch (nr) {
-	case 2: return "open";
-	case 76: return "truncate";
-	case 77: return "ftruncate";
-	case 85: return "creat";
-	case 257: return "openat";
-	case 304: return "open_by_handle_at";
-	case 426: return "io_uring_enter";
-	case 437: return "openat2";
-	default: return NULL;
-	}
 }
 
 /* fimguard's own command (approve, init) writing its state files:
@@ -113,7 +98,6 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
 	json_object *ev, *fg, *op;
-	const char *sc = worker_syscall_name(r->syscall_nr);
 	char flags[32];
 
 	if (w == NULL)
@@ -139,11 +123,11 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 	fg = event_obj(ev, "fimguard");
 	event_set_str(fg, "decision", perm_decision_name(r->decision));
 	event_set_str(fg, "intent", intent_name(r->intent));
+	event_set_str(fg, "intent_source", intent_source_name(r->intent_source));
 	op = event_obj(fg, "open");
-	if (sc != NULL)
-		event_set_str(op, "syscall", sc);
-	if (r->syscall_nr != 76 && r->syscall_nr != 77 &&
-	    (r->intent == INTENT_WRITE || r->flags != 0)) {
+	if (r->syscall != NULL)
+		event_set_str(op, "syscall", r->syscall);
+	if (r->has_flags) {
 		snprintf(flags, sizeof(flags), "0x%llx",
 		    (unsigned long long)r->flags);
 		event_set_str(op, "flags", flags);
@@ -399,9 +383,16 @@ worker_pidfd(const struct fanotify_event_metadata *e)
 static void
 worker_data(struct monitor *m)
 {
-	char buf[4096] __attribute__((aligned(8)));
+	char buf[MONITOR_DATA_BATCH * FAN_EVENT_METADATA_LEN]
+	    __attribute__((aligned(8)));
 	const struct fanotify_event_metadata *e;
-	ssize_t len = read(m->data_fd, buf, sizeof(buf));
+	/* each event holds a descriptor: no more than monitor.c allows */
+	ssize_t len = read(m->data_fd, buf, m->data_batch *
+	    FAN_EVENT_METADATA_LEN);
+
+	if (len < 0 && (errno == EMFILE || errno == ENFILE))
+		__atomic_add_fetch(&m->data_shortages, 1,
+		    __ATOMIC_RELAXED);	/* the kernel dropped the event */
 
 	/* the open's record first: it says who wrote (published before
 	 * the open returned, but its wake-up may not have come yet) */
@@ -697,8 +688,10 @@ worker_drain_ring(struct monitor *m)
 
 	if (read(m->ring.efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("ring eventfd");
-	while (ring_pop(&m->ring, &r))
+	while (ring_pop(&m->ring, &r)) {
+		args_fetch(m->args, &r);	/* waits a little, at most */
 		worker_perm_event(m, &r, NULL);
+	}
 }
 
 /* One worker at a time: during a reload the old and the new one read

@@ -35,7 +35,7 @@ JIRA_TOKEN = "tok-SECRET-5a1d7e0c9b"
 SMTP_PASSWORD = "pw-SECRET-83f2c41d"
 
 CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 0, 1, 2, 3
-CAP_FSETID, CAP_SYS_PTRACE, CAP_SETFCAP = 4, 19, 31
+CAP_FSETID, CAP_SYS_PTRACE, CAP_LEASE, CAP_SETFCAP = 4, 19, 28, 31
 
 
 def wait_until(pred, what, timeout=15, fim=None):
@@ -189,7 +189,7 @@ def test_each_process_holds_only_what_it_needs(fim, monitors, restore):
         s = status(fim)
         mon, sup, worker = s["pid"], s["alerts"]["pid"], s["alerts"]["worker"]
         assert sup in children(mon) and worker in children(sup)
-        want = bits(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE)
+        want = bits(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_LEASE)
         if restore == "yes":
             want |= bits(CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_FSETID,
                          CAP_SETFCAP)

@@ -78,6 +78,9 @@ monitor_child(void)
 	    errno == EPERM);
 	EXPECT(syscall(SYS_pidfd_open, getppid(), 0) < 0 && errno == EPERM);
 	EXPECT(syscall(SYS_pidfd_getfd, 0, 0, 0) < 0 && errno == EPERM);
+	/* it never reads another process's memory (issue 8) */
+	EXPECT(syscall(SYS_process_vm_readv, getppid(), NULL, 0, NULL, 0,
+	    0) < 0 && errno == EPERM);
 	execv(argv[0], argv);
 	EXPECT(errno == EPERM);
 }
