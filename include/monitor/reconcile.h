@@ -12,15 +12,26 @@
 
 struct monitor;
 
+/* What the caller lends: nothing here calls back into monitor.c. */
+struct reconcile_hooks {
+	walk_dir_fn	 dir;		/* each directory, before it is listed */
+	void		*dir_arg;
+	/* after the scan: 0 once the monitor's baseline is loaded (it
+	 * loads while the tree is walked and hashed), else an exit status */
+	int		(*baseline)(void *);
+	void		*baseline_arg;
+	fdpath_expect_fn expect;	/* what restores may write through */
+};
+
 struct reconcile {
 	struct entryvec	 now;	/* the walk; changed entries moved to d */
 	struct delta	 d;
 	struct entryvec	 restored;	/* deleted files put back */
-	fdpath_expect_fn expect;	/* what restores may write through */
+	fdpath_expect_fn expect;
 };
 
-void	 reconcile_run(struct monitor *, walk_dir_fn, void *,
-	    fdpath_expect_fn, struct reconcile *);
+int	 reconcile_run(struct monitor *, const struct reconcile_hooks *,
+	    struct reconcile *);
 void	 reconcile_free(struct reconcile *);
 
 #endif

@@ -808,29 +808,74 @@ monitor_watch_live(struct monitor *m, const char *path, int rule)
 	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
+/* The baseline is loaded (and its HMAC checked) on a thread of its own
+ * while the tree is walked and hashed, as check does. */
+struct monitor_loader {
+	struct monitor	*m;
+	pthread_t	 t;
+	int		 threaded, r;
+	uint64_t	 ms;
+};
+
+static void *
+monitor_load(void *arg)
+{
+	struct monitor_loader *l = arg;
+	uint64_t t = util_now_ms();
+
+	l->r = cmd_load_baseline(&l->m->state, &l->m->base);
+	l->ms = util_now_ms() - t;
+	return NULL;
+}
+
+/* reconcile.c's baseline hook: wait for the loader. */
+static int
+monitor_loaded(void *arg)
+{
+	struct monitor_loader *l = arg;
+
+	if (l->threaded)
+		pthread_join(l->t, NULL);
+	l->threaded = 0;
+	log_info("baseline load %.3fs", (double)l->ms / 1000);
+	return l->r;
+}
+
 /* Walk the policy marking each directory before it is listed, compare
  * the tree with the baseline (reconcile.c: report, restore), then mark
  * the files. What changes after a directory's mark is an event; a file
- * changed after its scan and before its marks is confirmed again. */
+ * changed after its scan and before its marks is confirmed again.
+ * Returns 0 (*errors: what could not be watched) or an exit status. */
 static int
-monitor_marks(struct monitor *m, const struct cmd_opts *o)
+monitor_marks(struct monitor *m, const struct cmd_opts *o, int *errors)
 {
 	struct monitor_walk mw = { m, 0 };
+	struct monitor_loader l = { .m = m };
+	struct reconcile_hooks h = { monitor_walk_dir, &mw, monitor_loaded,
+	    &l, monitor_restore_dir };
 	struct reconcile rc;
-	int errors;
+	uint64_t t;
+	int r;
 
+	if (!(l.threaded = pthread_create(&l.t, NULL, monitor_load, &l) == 0))
+		monitor_load(&l);
+	if ((r = reconcile_run(m, &h, &rc)) != 0) {
+		reconcile_free(&rc);
+		return r;
+	}
+	t = util_now_ms();
 	m->tab = watch_tab_new(m->base.ev.n + 64, m->conf.nrules);
 	htab_init(&m->byname, m->base.ev.n + 64);
 	htab_init(&m->self_paths, 64);
-	reconcile_run(m, monitor_walk_dir, &mw, monitor_restore_dir, &rc);
-	errors = mw.errors + monitor_mark_files(m, &rc.now) +
+	*errors = mw.errors + monitor_mark_files(m, &rc.now) +
 	    monitor_mark_files(m, &rc.d.cand) +
 	    monitor_mark_files(m, &rc.restored);
 	reconcile_free(&rc);
+	log_info("marks %.3fs", (double)(util_now_ms() - t) / 1000);
 	monitor_writers(m);
 	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
-	return errors;
+	return 0;
 }
 
 static int
@@ -838,10 +883,9 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
     struct monitor_groups *g)
 {
 	uint64_t one = 1;
-	int r;
+	int r, errors = 0;
 
-	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0 ||
-	    (r = cmd_load_baseline(&m->state, &m->base)) != 0)
+	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0)
 		return r;
 	monitor_raise_nofile();
 	/* Everything setup opens is opened before the first mark: once a
@@ -864,7 +908,9 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	}
 	if (monitor_groups(m, g) < 0)
 		return EXIT_USAGE;
-	if ((r = monitor_marks(m, o)) > 0)
+	if ((r = monitor_marks(m, o, &errors)) != 0)
+		return r;
+	if ((r = errors) > 0)
 		log_warnx("%d file%s or director%s could not be watched (each "
 		    "is named above, with the reason)", r, r == 1 ? "" : "s",
 		    r == 1 ? "y" : "ies");

@@ -198,38 +198,45 @@ reconcile_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Walk (fn marks each directory before it is listed), scan, compare,
- * report and restore (through the directories expect vouches for). rc
- * keeps what the caller is to mark: the walked entries (rc->now), those
- * that differed (rc->d.cand), the files put back (rc->restored). */
-void
-reconcile_run(struct monitor *m, walk_dir_fn fn, void *arg,
-    fdpath_expect_fn expect, struct reconcile *rc)
+/* Walk (h->dir marks each directory before it is listed), scan, and
+ * once the baseline is there (h->baseline), compare, report and restore
+ * (through the directories h->expect vouches for). rc keeps what the
+ * caller is to mark: the walked entries (rc->now), those that differed
+ * (rc->d.cand), the files put back (rc->restored). Returns 0, or the
+ * baseline hook's exit status (rc holds the walk only). */
+int
+reconcile_run(struct monitor *m, const struct reconcile_hooks *h,
+    struct reconcile *rc)
 {
-	uint64_t t0 = util_now_ms(), t1, t2;
+	uint64_t t0 = util_now_ms(), t1, t2, t3;
 	struct delta_base db;
+	int r;
 
 	memset(rc, 0, sizeof(*rc));
-	rc->expect = expect;
-	walk_policy_dirs(&m->conf, &rc->now, fn, arg);
+	rc->expect = h->expect;
+	walk_policy_dirs(&m->conf, &rc->now, h->dir, h->dir_arg);
 	t1 = util_now_ms();
 	cmd_scan(&rc->now, &m->state, &m->conf, 0);
 	t2 = util_now_ms();
+	if ((r = h->baseline(h->baseline_arg)) != 0)
+		return r;
+	t3 = util_now_ms();	/* the wait is the baseline's, not ours */
 	delta_from_baseline(&db, &m->base);
 	(void)delta_run(&db, &rc->now, &m->state, &rc->d); /* in memory */
 	for (size_t i = 0; i < rc->d.ch.n; i++)
 		reconcile_change(m, &rc->d.ch.v[i], rc);
 	m->reconciled_ms = reconcile_wall_ms();
-	m->reconcile_ms = util_now_ms() - t0;
+	m->reconcile_ms = util_now_ms() - t0 - (t3 - t2);
 	m->reconcile_changes = rc->d.ch.n;
 	log_info("reconciliation: walk %.3fs, scan %.3fs, compare and "
 	    "report %.3fs", (double)(t1 - t0) / 1000,
-	    (double)(t2 - t1) / 1000, (double)(util_now_ms() - t2) / 1000);
+	    (double)(t2 - t1) / 1000, (double)(util_now_ms() - t3) / 1000);
 	if (rc->d.ch.n > 0)
 		log_warnx("start-up reconciliation: %zu change%s since the "
 		    "baseline (events with fimguard.phase startup), %.3f s",
 		    rc->d.ch.n, rc->d.ch.n == 1 ? "" : "s",
 		    (double)m->reconcile_ms / 1000);
+	return 0;
 }
 
 void
