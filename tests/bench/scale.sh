@@ -131,7 +131,13 @@ start_fg() {
 			{ cat "$SCRATCH/fg.err" >&2; die "fimguard run exited"; }
 		sleep 0.01
 	done
-	grep -q monitoring "$SCRATCH/fg.err" || die "fimguard run not ready"
+	if ! grep -q monitoring "$SCRATCH/fg.err"; then
+		cat "$SCRATCH/fg.err" >&2
+		for t in /proc/"$(ps -o pid= --ppid "$FG_PID" | tr -d ' ')"/task/*; do
+			note "$t: $(cat "$t/comm") $(cat "$t/wchan") $(tr '\n' ' ' <"$t/stack" 2>/dev/null | cut -c1-300)"
+		done
+		die "fimguard run not ready"
+	fi
 	READY_S=$(echo "$(now) - $t0" | bc)
 	FG_CHILD=$(ps -o pid= --ppid "$FG_PID" | tr -d ' ' | head -n 1)
 }
