@@ -3,7 +3,7 @@
 # machine lacks; test and run call it first.
 
 CC	?= cc
-PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib
+PKGS	 = libcap-ng libxxhash openssl json-c libcurl libseccomp zlib rpm
 CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -36,11 +36,11 @@ PYTEST	 = $(PYTHON) -m pytest -q -p no:cacheprovider
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEPS = build-essential pkg-config libcap-ng-dev libxxhash-dev \
 	     libssl-dev libjson-c-dev libcurl4-openssl-dev libseccomp-dev \
-	     zlib1g-dev
+	     zlib1g-dev librpm-dev
 TEST_DEPS  = libcmocka-dev python3 python3-pytest python3-aiosmtpd \
-	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib \
+	     util-linux attr acl cppcheck patch liburing-dev gcc-multilib rpm \
 	     rsyslog rsyslog-relp rsyslog-openssl
-BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd
+BENCH_DEPS = aide xxhash time rsyslog rsyslog-relp python3-aiosmtpd debsums
 FUZZ_DEPS  = clang
 PKG_DEPS   = debhelper dpkg-dev fakeroot lintian rpm rpmlint
 VERSION	   = 0.1.0
@@ -140,6 +140,7 @@ bench: deps
 	$(MAKE) all
 	$(call apt_install,$(BENCH_DEPS))
 	bash tests/bench/run.sh
+	bash tests/bench/packages.sh
 	bash tests/bench/monitor.sh
 	bash tests/bench/scale.sh
 	$(PYTHON) tests/bench/alerts.py

@@ -32,6 +32,7 @@ struct alert_sink {
 	struct strlist	 actions;	/* empty: the default set */
 	int		 min_sev;	/* 0 low .. 3 critical */
 	int		 args;		/* args = yes: process.args as is */
+	int		 send_verified;	/* verified package changes too */
 	/* monitor only */
 	long		 spool_max;	/* ready entries at most, then a digest */
 	long		 pending;	/* ready entries: last count + pushed */

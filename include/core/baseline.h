@@ -1,5 +1,5 @@
 /* The baseline file: versioned JSON lines with an HMAC-SHA256 trailer.
- *   {"format":"fimguard-baseline","version":1,...}     header
+ *   {"format":"fimguard-baseline","version":2,...}     header
  *   ["/etc/passwd","accounts","file",420,...]          one per entry
  *   {"hmac":"<hex>"}                                   over all above */
 #ifndef FIMGUARD_BASELINE_H
@@ -10,11 +10,12 @@
 
 #include "core/entry.h"
 #include "core/htab.h"
+#include "core/pkg.h"
 #include "core/state.h"
 #include "core/util.h"
 
 #define BASELINE_FILE		"baseline.json"
-#define BASELINE_VERSION	1
+#define BASELINE_VERSION	2	/* 1 (no package field) is read too */
 
 enum baseline_status {
 	BASELINE_OK = 0,
@@ -29,7 +30,9 @@ struct baseline {
 	struct entryvec	 ev;
 	struct htab	 idx;		/* path -> index in ev */
 	struct strlist	 rules;		/* interned rule names */
+	struct pkg_owners owners;	/* interned package owners */
 	char		*created;
+	int		 version;	/* the file's format version */
 };
 
 /* Receives each verified-so-far record; the verdict comes at the end. */

@@ -16,6 +16,9 @@ struct bindex_ent {
 	const char	*path;		/* in the arena */
 	const char	*target;	/* in the arena, or NULL */
 	const char	*xattrs;	/* in the arena, or NULL */
+	const char	*pkgsum;	/* in the arena: verified package
+					   digest, or NULL */
+	const struct pkg_owner *owner;	/* in owners, or NULL */
 	uint64_t	 size;
 	uint64_t	 off;		/* byte offset of the record */
 	uint32_t	 mode, uid, gid;
@@ -30,6 +33,7 @@ struct bindex {
 	struct bindex_ent *v;
 	size_t		 n, cap;
 	struct arena	 arena;
+	struct pkg_owners owners;
 	FILE		*fp;		/* the verified file, kept open */
 };
 
@@ -38,6 +42,6 @@ void	 bindex_free(struct bindex *);
 int	 bindex_find(const struct bindex *, const char *, size_t *);
 int	 bindex_same(const struct bindex_ent *, const struct entry *);
 int	 bindex_entry(const struct bindex *, size_t, struct entry *,
-	    struct strlist *);
+	    struct strlist *, struct pkg_owners *);
 
 #endif

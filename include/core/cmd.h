@@ -6,6 +6,7 @@
 
 #include "core/baseline.h"
 #include "core/conf.h"
+#include "core/pkg.h"
 #include "core/state.h"
 
 /* Exit statuses (DESIGN.md section 4). */
@@ -39,6 +40,11 @@ struct cmd_opts {
 	const char	*path_glob;	/* events: --path */
 	const char	*rule;		/* events, suggest: --rule */
 	int		 verbose;
+	int		 packages;	/* approve --packages */
+	int		 dry_run;	/* approve --dry-run */
+	int		 hook;		/* approve --hook: as the package
+					   hooks run it */
+	int		 verify_packages;	/* check --verify-packages */
 	char		**args;
 	int		 nargs;
 };
@@ -53,5 +59,6 @@ int	 cmd_load_baseline(const struct state *, struct baseline *);
 int	 cmd_lock(struct state *);
 size_t	 cmd_scan(struct entryvec *, struct state *, const struct conf *,
 	    int);
+int	 cmd_packages(const struct conf *, struct pkg_db *);
 
 #endif

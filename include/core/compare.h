@@ -4,6 +4,7 @@
 
 #include "core/baseline.h"
 #include "core/entry.h"
+#include "core/pkg.h"
 
 enum compare_action {
 	CMP_MODIFIED, CMP_CREATED, CMP_DELETED, CMP_RENAMED, CMP_ATTRS,
@@ -21,6 +22,7 @@ struct change {
 	unsigned		 what;		/* enum compare_what bits */
 	const struct entry	*now;		/* NULL when deleted */
 	const struct entry	*base;		/* NULL when created */
+	struct pkg_label	 pkg;		/* owned: pkg_label() */
 };
 
 struct changes {

@@ -22,6 +22,11 @@ enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
 
 #define CONF_POLICY_DIR	"/etc/fimguard/policy.d"	/* the default */
 #define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
+#define CONF_PACKAGE_QUIET	60	/* package_quiet's default, seconds */
+
+/* packages = auto | dpkg | rpm | none (unset: auto) */
+enum conf_packages { CONF_PKG_UNSET = 0, CONF_PKG_AUTO, CONF_PKG_DPKG,
+	CONF_PKG_RPM, CONF_PKG_NONE };
 
 struct conf_rule {
 	char		*name;
@@ -57,6 +62,10 @@ struct conf {
 	char		*state_dir;
 	char		*policy_dir;
 	uint64_t	 vault_max;	/* vault_max_size; 0: unset */
+	int		 packages;	/* enum conf_packages */
+	char		*package_root;	/* NULL: / */
+	int		 package_hook;	/* 0 unset (yes), 1 yes, 2 no */
+	int		 package_quiet;	/* seconds a held change waits */
 	struct conf_rule *rules;
 	size_t		 nrules;
 	struct conf_section *sections;
@@ -74,6 +83,7 @@ int	 conf_load_config(struct conf *, const char *, int);
 const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
 int	 conf_unknown_deny(const struct conf *);
+int	 conf_package_hook(const struct conf *);
 uint64_t conf_vault_max(const struct conf *);
 const char *conf_mode_name(int);
 const char *conf_severity_name(int);

@@ -17,9 +17,10 @@ struct delta_base {
 	int		(*find)(const void *, const char *, size_t *);
 	/* 1 only when compare_entry would find no difference */
 	int		(*same)(const void *, size_t, const struct entry *);
-	/* record i in full, into e; -1 if it cannot be read again */
+	/* record i in full, into e (names interned in the lists); -1 if
+	 * it cannot be read again */
 	int		(*entry)(const void *, size_t, struct entry *,
-			    struct strlist *);
+			    struct strlist *, struct pkg_owners *);
 	const void	*arg;
 };
 
@@ -31,6 +32,10 @@ struct delta {
 
 void	 delta_from_bindex(struct delta_base *, const struct bindex *);
 void	 delta_from_baseline(struct delta_base *, const struct baseline *);
+int	 delta_split(const struct delta_base *, struct entryvec *,
+	    struct delta *);
+void	 delta_confirm(struct delta *, const struct state *);
+void	 delta_compare(struct delta *);
 int	 delta_run(const struct delta_base *, struct entryvec *,
 	    const struct state *, struct delta *);
 void	 delta_free(struct delta *);

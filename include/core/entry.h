@@ -14,13 +14,19 @@ enum entry_type {
 #define ENTRY_XXH_LEN	16
 #define ENTRY_SHA_LEN	32
 
-/* Packed to 144 bytes: check holds one per file of the tree. */
+struct pkg_owner;
+
+/* Packed to 160 bytes: check holds one per file of the tree. */
 struct entry {
 	char		*path;
 	const char	*rule;		/* interned rule name */
 	uint8_t		 type;		/* enum entry_type */
 	uint8_t		 has_xxh:1, has_sha:1, vault:1;
 	uint8_t		 unstat:1;	/* metadata not read yet */
+	/* pkg_ok: pkgsum is what the package database records (in a
+	 * baseline: it was when recorded); pkg_algo: hash the content
+	 * with it (enum pkg_algo, set from the database for a scan) */
+	uint8_t		 pkg_ok:1, pkg_algo:3;
 	uint16_t	 mode;		/* permission bits incl. suid etc. */
 	uint32_t	 uid, gid;
 	uint32_t	 nlink;
@@ -29,6 +35,9 @@ struct entry {
 	char		*target;	/* symlink target */
 	char		*xattrs;	/* canonical "name\tbase64\n"... */
 	char		*error;		/* why content could not be read */
+	const struct pkg_owner *owner;	/* owning package, or NULL */
+	char		*pkgsum;	/* "md5:<hex>": the package's kind of
+					   digest of the content, or NULL */
 	uint8_t		 xxh[ENTRY_XXH_LEN];
 	uint8_t		 sha[ENTRY_SHA_LEN];
 };

@@ -14,6 +14,9 @@
 /* hash_fd's copy: a failed write stops the copy, not the hash; the
  * error is in hash_result.copy_errno */
 #define HASH_COPY_SOFT	8
+/* also the package database's digest: hash_result.pkg_algo (enum
+ * pkg_algo) says which; pkg_len is 0 when it is not available */
+#define HASH_PKG	16
 #define HASH_BLOCK	4096
 #define HASH_CHUNK	(256 * 1024)
 
@@ -22,6 +25,9 @@ struct hash_result {
 	uint8_t		sha[32];
 	uint64_t	bytes;
 	int		copy_errno;	/* HASH_COPY_SOFT: why the copy failed */
+	int		pkg_algo;	/* in: HASH_PKG's algorithm */
+	uint8_t		pkg[64];	/* out: its digest */
+	size_t		pkg_len;
 };
 
 void	hash_global_init(void);

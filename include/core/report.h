@@ -18,5 +18,10 @@ void	 report_add_diff(json_object *, const char *, const struct entry *,
 	    int);
 void	 report_change_diff(json_object *, const struct conf *,
 	    const struct state *, const struct change *);
+void	 report_package(json_object *, const struct pkg_label *);
+json_object *report_mismatch(const struct conf *, const struct entry *,
+	    const struct pkg_label *, const char *, const char *);
+void	 report_mismatch_human(FILE *, const struct conf *,
+	    const struct entry *, const struct pkg_label *);
 
 #endif

@@ -13,6 +13,8 @@ struct scan_stats {
 struct scan_opts {
 	const uint8_t	*secret;	/* XXH3 secret */
 	int		 sha;		/* SHA-256 for every file */
+	int		 pkg;		/* and the package digest of files
+					   that have entry.pkg_algo */
 	const char	*vault;		/* vault dir for entries with .vault */
 	uint64_t	 vault_max;	/* larger files get no vault copy */
 	struct scan_stats *stats;	/* may be NULL */

@@ -9,6 +9,7 @@
 #include "core/event.h"
 #include "core/htab.h"
 #include "core/state.h"
+#include "monitor/hold.h"
 #include "monitor/notify.h"
 #include "monitor/perm.h"
 #include "monitor/repeat.h"
@@ -95,6 +96,7 @@ struct monitor {
 	struct ring	 ring;
 	struct args	*args;		/* command line readers */
 	struct repeat	 repeat;	/* the worker's: denials folded */
+	struct hold	 hold;		/* the worker's: package changes */
 	struct event_sink sink;
 	int		 perm_fd;	/* permission group */
 	int		 pre_fd;	/* pre-content group, or -1 */

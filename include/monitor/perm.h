@@ -24,6 +24,15 @@ struct args;
 /* The most events read (and so descriptors held) at once. */
 #define PERM_BATCH	256
 
+/* The last record filled, for folding identical denials into it. */
+struct perm_fold_key {
+	struct perm_record *rec;	/* NULL: none */
+	pid_t		 tid;
+	uint64_t	 dev, ino;
+	int		 decision;
+	uint64_t	 exe[2];	/* dev, ino of the executable */
+};
+
 struct perm_ctx {
 	int		 fd;		/* the permission group */
 	int		 pre_fd;	/* pre-content group (truncate = deny) */
@@ -43,6 +52,7 @@ struct perm_ctx {
 	uint64_t	 busy_since_ms;
 	uint64_t	 batch_deadline_ms;	/* for waits inside a batch */
 	pid_t		 tid;
+	struct perm_fold_key fold;
 };
 
 void	*perm_main(void *);

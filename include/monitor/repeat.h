@@ -29,6 +29,8 @@ struct repeat {
 void	 repeat_init(struct repeat *, unsigned);
 void	 repeat_free(struct repeat *);
 int	 repeat_fold(struct repeat *, const struct perm_record *, uint64_t);
+int	 repeat_followed(const struct repeat *, const struct perm_record *);
+uint64_t repeat_now_ms(void);
 int	 repeat_take(struct repeat *, uint64_t, int, struct repeat_slot *);
 int	 repeat_wait_ms(const struct repeat *, uint64_t);
 void	 repeat_time(uint64_t, char *, size_t);

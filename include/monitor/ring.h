@@ -11,6 +11,7 @@
 #define RING_SLOTS	1024	/* power of two */
 #define RING_EXE_MAX	1024
 #define RING_ARGS_MAX	1024	/* command line, NUL-separated, cut */
+#define RING_CLOSED	UINT32_MAX	/* more: taken by the consumer */
 
 /* What the permission thread saw of one write-intent open. Everything
  * before exe is zeroed for each record. */
@@ -33,6 +34,11 @@ struct perm_record {
 	int		 io_uring;
 	int		 args_wanted;	/* a command line reader was asked */
 	uint32_t	 args_len;
+	/* identical denials folded into this record after it was filled
+	 * (perm.c, atomically, until the worker takes the record and
+	 * closes the count with RING_CLOSED): a loop of denied opens
+	 * fills one slot, not the ring */
+	uint32_t	 more;
 	char		 comm[16];
 	char		 exe[RING_EXE_MAX];
 	/* the command line: read off the permission thread (args.c), so
@@ -54,5 +60,6 @@ struct perm_record *ring_reserve(struct ring *, size_t);
 void	 ring_publish(struct ring *, size_t);
 void	 ring_wake(struct ring *, size_t);
 int	 ring_pop(struct ring *, struct perm_record *);
+int	 ring_fold(struct perm_record *);
 
 #endif

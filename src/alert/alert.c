@@ -188,6 +188,8 @@ alert_load_sink(struct alert_sink *s, int kind, const struct conf *c)
 	s->min_sev = alert_severity(conf_section_get(c, sec, "min_severity"));
 	v = conf_section_get(c, sec, "args");
 	s->args = v != NULL && strcmp(v, "yes") == 0;
+	v = conf_section_get(c, sec, "send_verified");
+	s->send_verified = v != NULL && strcmp(v, "yes") == 0;
 	v = conf_section_get(c, sec, "spool_max");
 	s->spool_max = v ? atol(v) : ALERT_SPOOL_MAX;
 	v = conf_section_get(c, sec, "api");
@@ -499,6 +501,20 @@ alert_start(struct alerter *a)
 	return 0;
 }
 
+/* A change the package database vouches for (fimguard.package.verified
+ * true): an upgrade, on record as its approval; no alert by default. */
+static int
+alert_verified(json_object *ev)
+{
+	json_object *fg, *p, *v;
+
+	return json_object_object_get_ex(ev, "fimguard", &fg) &&
+	    json_object_object_get_ex(fg, "package", &p) &&
+	    json_object_object_get_ex(p, "verified", &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
 static int
 alert_wanted(const struct alert_sink *s, json_object *ev)
 {
@@ -509,6 +525,8 @@ alert_wanted(const struct alert_sink *s, json_object *ev)
 	if (!json_object_object_get_ex(ev, "event", &e) ||
 	    !json_object_object_get_ex(e, "action", &v) ||
 	    (action = json_object_get_string(v)) == NULL)
+		return 0;
+	if (!s->send_verified && alert_verified(ev))
 		return 0;
 	if (sink_severity(&probe) < s->min_sev)
 		return 0;

@@ -412,6 +412,11 @@ sink_event_text(FILE *f, json_object *ev, int with_diff)
 		{ "SHA-256 now:", "file.hash.sha256" },
 		{ "SHA-256 baseline:", "fimguard.baseline.sha256" },
 		{ "Note:", "fimguard.note" },
+		{ "Package:", "fimguard.package.name" },
+		{ "Package version:", "fimguard.package.version" },
+		{ "Previous version:", "fimguard.package.previous_version" },
+		{ "Package verified:", "fimguard.package.verified" },
+		{ "Not verified:", "fimguard.package.reason" },
 	};
 	json_object *args, *d;
 

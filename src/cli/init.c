@@ -1,15 +1,22 @@
 /* fimguard init: walk the policy, hash everything, fill the vault and
  * write a signed baseline. Refuses to replace a baseline unless asked
- * (--force), because that silently accepts whatever changed since. */
+ * (--force), because that silently accepts whatever changed since.
+ * Every file a package owns is checked against the package database
+ * in the same read: a mismatch (a trojaned /usr/bin/ssh) is flagged as
+ * package-mismatch and recorded without the package's blessing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#define INIT_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
+
 #include "cli/commands.h"
 #include "core/cmd.h"
+#include "core/event.h"
 #include "core/fdpath.h"
 #include "core/log.h"
+#include "core/report.h"
 #include "core/walk.h"
 #include "monitor/ctl.h"
 
@@ -29,6 +36,36 @@ init_count_errors(const struct entryvec *ev)
 			free(shown);
 			n++;
 		}
+	return n;
+}
+
+/* Each owned entry against its package: verified ones keep the
+ * package's digest in the baseline, mismatches are reported (stderr and
+ * a package-mismatch event) and keep none. Returns how many. */
+static size_t
+init_packages(const struct conf *c, const struct pkg_db *db,
+    struct entryvec *ev)
+{
+	struct event_sink sink = { .fd = -1 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < ev->n; i++) {
+		struct entry *e = &ev->v[i];
+		struct pkg_label l;
+		int v = e->owner ? pkg_entry_label(db, e, NULL, &l) :
+		    PKG_UNOWNED;
+
+		e->pkg_ok = v == PKG_VERIFIED && e->pkgsum != NULL;
+		if (v != PKG_MISMATCH)
+			continue;
+		if (n++ == 0)
+			event_sink_open(&sink, c->events ? c->events :
+			    INIT_DEFAULT_EVENTS, 0);
+		report_mismatch_human(stderr, c, e, &l);
+		event_emit(&sink, report_mismatch(c, e, &l,
+		    pkg_digest_of(db, e->path), "fimguard.init"));
+	}
+	event_sink_close(&sink);
 	return n;
 }
 
@@ -93,9 +130,11 @@ int
 cmd_init(const struct cmd_opts *o)
 {
 	struct entryvec ev = { 0 };
+	struct pkg_db db = { 0 };
 	struct state s;
 	struct conf c;
 	char *path;
+	size_t mismatch;
 	int r = EXIT_USAGE, have;
 
 	if (cmd_load_conf(o, &c) != 0)
@@ -126,21 +165,31 @@ cmd_init(const struct cmd_opts *o)
 	if (init_keys(&s, have) < 0)
 		goto out;
 	walk_policy(&c, &ev);
+	if (cmd_packages(&c, &db) < 0)
+		goto out;
+	pkg_assign(&db, &ev);
 	if (cmd_scan(&ev, &s, &c, 1) > 0) {
 		log_warnx("baseline not written: make room for the vault (or "
 		    "lower vault_max_size) and run init again");
 		goto out;
 	}
 	init_count_errors(&ev);
+	mismatch = init_packages(&c, &db, &ev);
 	entryvec_sort(&ev);
 	if (baseline_save(&ev, &s) < 0)
 		goto out;
 	printf("fimguard init: baseline of %zu entries written to %s/%s\n",
 	    ev.n, s.dir, BASELINE_FILE);
+	if (mismatch > 0)
+		printf("fimguard init: %zu file%s not what %s package "
+		    "installed (package-mismatch, above): recorded, not "
+		    "verified\n", mismatch, mismatch == 1 ? "" : "s",
+		    mismatch == 1 ? "its" : "their");
 	ctl_notify_reload(s.dir);
 	r = EXIT_OK;
 out:
 	entryvec_free(&ev);
+	pkg_db_free(&db);
 	state_close(&s);
 	conf_free(&c);
 	return r;

@@ -21,9 +21,12 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: fimguard [-c FILE] [-p DIR] [-s DIR] [-v] COMMAND ...\n"
 	    "  init [--force | --if-missing]     build the baseline\n"
-	    "  check [--json]                    compare with the baseline\n"
+	    "  check [--json] [--verify-packages] compare with the baseline\n"
 	    "  approve [--reason TEXT] [--json] (--all | PATH...)\n"
 	    "                                    accept current state\n"
+	    "  approve --packages [--dry-run] [--hook] [--reason TEXT] [--json]\n"
+	    "                                    accept what the package\n"
+	    "                                    database vouches for\n"
 	    "  policy check                      validate config and policy\n"
 	    "  run [--mode audit|enforce] [--foreground] [--format text|json]\n"
 	    "                                    the real-time monitor\n"
@@ -42,7 +45,8 @@ usage(FILE *fp)
 
 enum { OPT_FORCE = 256, OPT_JSON, OPT_ALL, OPT_REASON, OPT_MODE,
 	OPT_FOREGROUND, OPT_IF_MISSING, OPT_FORMAT, OPT_FOLLOW, OPT_SINCE,
-	OPT_ACTION, OPT_PATH, OPT_RULE };
+	OPT_ACTION, OPT_PATH, OPT_RULE, OPT_PACKAGES, OPT_DRY_RUN, OPT_HOOK,
+	OPT_VERIFY_PACKAGES };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -63,6 +67,10 @@ static const struct option long_opts[] = {
 	{ "action", required_argument, NULL, OPT_ACTION },
 	{ "path", required_argument, NULL, OPT_PATH },
 	{ "rule", required_argument, NULL, OPT_RULE },
+	{ "packages", no_argument, NULL, OPT_PACKAGES },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "hook", no_argument, NULL, OPT_HOOK },
+	{ "verify-packages", no_argument, NULL, OPT_VERIFY_PACKAGES },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -103,6 +111,10 @@ parse_args(int argc, char **argv, struct cmd_opts *o)
 		case OPT_ACTION: o->action = optarg; break;
 		case OPT_PATH: o->path_glob = optarg; break;
 		case OPT_RULE: o->rule = optarg; break;
+		case OPT_PACKAGES: o->packages = 1; break;
+		case OPT_DRY_RUN: o->dry_run = 1; break;
+		case OPT_HOOK: o->hook = 1; break;
+		case OPT_VERIFY_PACKAGES: o->verify_packages = 1; break;
 		default: return -1;
 		}
 	}
@@ -123,7 +135,12 @@ check_scope(const char *cmd, const struct cmd_opts *o)
 	if (o->json && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "approve") != 0 && strcmp(cmd, "status") != 0)
 		return -1;
-	if ((o->all || o->reason) && strcmp(cmd, "approve") != 0)
+	if ((o->all || o->reason || o->packages) &&
+	    strcmp(cmd, "approve") != 0)
+		return -1;
+	if ((o->dry_run || o->hook) && !o->packages)
+		return -1;
+	if (o->verify_packages && strcmp(cmd, "check") != 0)
 		return -1;
 	if ((o->mode || o->foreground) && strcmp(cmd, "run") != 0)
 		return -1;

@@ -212,8 +212,10 @@ baseline_check_header(json_object *o, struct baseline *b)
 	if (fmt == NULL || strcmp(fmt, "fimguard-baseline") != 0 ||
 	    !json_object_object_get_ex(o, "version", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) != BASELINE_VERSION)
+	    json_object_get_int64(v) < 1 ||
+	    json_object_get_int64(v) > BASELINE_VERSION)
 		return -1;
+	b->version = (int)json_object_get_int64(v);
 	b->created = xstrdup(created ? created : "");
 	return 0;
 }
@@ -231,6 +233,16 @@ struct baseline_reader {
 	uint8_t			 mac[32];
 	int			 mac_ok;
 };
+
+/* A record has exactly the fields of the header's format version. */
+static int
+baseline_record(struct baseline_reader *r, json_object *o, uint64_t off)
+{
+	if (!json_object_is_type(o, json_type_array) ||
+	    json_object_array_length(o) != record_count(r->b->version))
+		return -1;
+	return r->sink->record(r->sink->arg, o, off);
+}
 
 static void
 baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
@@ -268,7 +280,7 @@ baseline_read_line(struct baseline_reader *r, const char *line, size_t len)
 	hmac_stream_update(r->h, line, len);
 	if (o == NULL || (r->lineno == 1 ?
 	    baseline_check_header(o, r->b) :
-	    r->sink->record(r->sink->arg, o, r->off - len)) < 0) {
+	    baseline_record(r, o, r->off - len)) < 0) {
 		if (r->bad_line == 0)
 			r->bad_line = r->lineno;
 	}
@@ -362,7 +374,8 @@ baseline_sink_full(void *arg, json_object *rec, uint64_t off)
 	struct baseline *b = arg;
 
 	(void)off;
-	return record_from_json(rec, entryvec_add(&b->ev), &b->rules);
+	return record_from_json(rec, entryvec_add(&b->ev), &b->rules,
+	    &b->owners);
 }
 
 /* Load and verify the whole baseline into memory (init, approve). */
@@ -394,6 +407,7 @@ baseline_free(struct baseline *b)
 	entryvec_free(&b->ev);
 	htab_free(&b->idx);
 	strlist_free(&b->rules);
+	pkg_owners_free(&b->owners);
 	free(b->created);
 	memset(b, 0, sizeof(*b));
 }

@@ -28,7 +28,7 @@ bindex_sink(void *arg, json_object *rec, uint64_t off)
 	struct strlist rules = { 0 };
 	struct entry e = { 0 };
 	struct bindex_ent *b;
-	int r = record_from_json(rec, &e, &rules);
+	int r = record_from_json(rec, &e, &rules, &x->owners);
 
 	if (r == 0) {
 		if (x->n == x->cap) {
@@ -40,6 +40,8 @@ bindex_sink(void *arg, json_object *rec, uint64_t off)
 		b->path = bindex_dup(x, e.path);
 		b->target = bindex_dup(x, e.target);
 		b->xattrs = bindex_dup(x, e.xattrs);
+		b->pkgsum = e.pkg_ok ? bindex_dup(x, e.pkgsum) : NULL;
+		b->owner = e.owner;
 		b->size = e.size;
 		b->off = off;
 		b->mode = e.mode;
@@ -94,6 +96,7 @@ bindex_free(struct bindex *x)
 		fclose(x->fp);
 	free(x->v);
 	arena_free(&x->arena);
+	pkg_owners_free(&x->owners);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -181,7 +184,7 @@ bindex_line(FILE *fp, uint64_t off, size_t *len)
 /* Read record idx again, in full, from the verified open file. */
 int
 bindex_entry(const struct bindex *x, size_t idx, struct entry *e,
-    struct strlist *rules)
+    struct strlist *rules, struct pkg_owners *owners)
 {
 	json_tokener *tok;
 	json_object *o;
@@ -196,7 +199,7 @@ bindex_entry(const struct bindex *x, size_t idx, struct entry *e,
 		fatalx("out of memory");
 	o = json_tokener_parse_ex(tok, line, (int)len);
 	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success)
-		r = record_from_json(o, e, rules);
+		r = record_from_json(o, e, rules, owners);
 	/* Same file, same offset: anything else means it was rewritten
 	 * in place since it was verified. */
 	if (r == 0 && strcmp(e->path, x->v[idx].path) != 0)

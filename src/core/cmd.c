@@ -2,11 +2,15 @@
  * state directory, load and verify keys and baseline. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/cmd.h"
 #include "core/journal.h"
 #include "core/log.h"
+#include "core/pkg.h"
+#include "core/pkg_dpkg.h"
+#include "core/pkg_rpm.h"
 #include "core/scan.h"
 #include "core/util.h"
 
@@ -131,6 +135,7 @@ cmd_scan(struct entryvec *ev, struct state *s, const struct conf *c,
 	struct scan_opts so = {
 		.secret = s->xxh_secret,
 		.sha = full,
+		.pkg = full,
 		.vault = full ? vault : NULL,
 		.vault_max = conf_vault_max(c),
 		.stats = &st,
@@ -148,4 +153,71 @@ cmd_scan(struct entryvec *ev, struct state *s, const struct conf *c,
 		log_warnx("%zu file%s could not be copied to the vault",
 		    st.vault_failed, st.vault_failed == 1 ? "" : "s");
 	return st.vault_failed;
+}
+
+/* The policy's roots, as prefixes (a glob's directory part): the
+ * package database keeps only what lies under them. */
+static void
+cmd_prefixes(const struct conf *c, struct strlist *out)
+{
+	for (size_t r = 0; r < c->nrules; r++)
+		for (size_t i = 0; i < c->rules[r].paths.n; i++) {
+			char *p = xstrdup(c->rules[r].paths.v[i]);
+			char *g = strpbrk(p, "*?["), *slash;
+
+			if (g != NULL) {
+				*g = '\0';
+				if ((slash = strrchr(p, '/')) != NULL)
+					slash[1] = '\0';
+			}
+			strlist_push_owned(out, util_clean_path(p));
+			free(p);
+		}
+}
+
+/* Which database: packages = dpkg | rpm, or for auto the one the root
+ * has (dpkg's first: a Debian host may have rpm's tools too). */
+static int
+cmd_package_manager(const struct conf *c, const char *root)
+{
+	switch (c->packages) {
+	case CONF_PKG_DPKG: return PKG_DPKG;
+	case CONF_PKG_RPM: return PKG_RPM;
+	case CONF_PKG_NONE: return PKG_NONE;
+	default:
+		if (pkg_dpkg_present(root))
+			return PKG_DPKG;
+		return pkg_rpm_present(root) ? PKG_RPM : PKG_NONE;
+	}
+}
+
+/* Read the package database the config names, once, keeping what lies
+ * under the policy's roots. Returns 0 (db->manager is PKG_NONE when
+ * there is none to read), or -1 after saying why. */
+int
+cmd_packages(const struct conf *c, struct pkg_db *db)
+{
+	const char *root = c->package_root ? c->package_root : "/";
+	struct strlist prefixes = { 0 };
+	char *why = NULL;
+	int m = cmd_package_manager(c, root), r = 0;
+
+	cmd_prefixes(c, &prefixes);
+	pkg_db_init(db, m, root, &prefixes);
+	strlist_free(&prefixes);
+	if (m == PKG_NONE)
+		return 0;
+	pkg_find_aliases(db);
+	r = m == PKG_DPKG ? pkg_dpkg_load(db, &why) : pkg_rpm_load(db, &why);
+	if (r < 0) {
+		log_warnx("package database (%s): %s", pkg_manager_name(m),
+		    why);
+		free(why);
+		pkg_db_free(db);	/* nothing half-read is trusted */
+		pkg_db_init(db, PKG_NONE, root, NULL);
+		return -1;
+	}
+	log_info("package database: %s, %zu packages, %zu paths kept",
+	    pkg_manager_name(m), db->npkgs, db->nfiles);
+	return r;
 }

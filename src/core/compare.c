@@ -104,7 +104,8 @@ changes_add(struct changes *c, int action, unsigned what,
 		c->cap = c->cap ? c->cap * 2 : 16;
 		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
 	}
-	c->v[c->n++] = (struct change){ action, what, now, base };
+	c->v[c->n++] = (struct change){ .action = action, .what = what,
+	    .now = now, .base = base };
 	c->count[action]++;
 }
 

@@ -60,6 +60,11 @@ static const struct conf_key conf_keys[] = {
 	{ SC_GLOBAL, "policy_dir", V_PATH, NULL, G(policy_dir) },
 	{ SC_GLOBAL, "vault_max_size", V_SIZE, NULL, G(vault_max) },
 	{ SC_GLOBAL, "repeat_interval", V_UINT, NULL, G(repeat_interval) },
+	/* the package database changes are checked against */
+	{ SC_GLOBAL, "packages", V_ENUM, "auto|dpkg|rpm|none", G(packages) },
+	{ SC_GLOBAL, "package_root", V_PATH, NULL, G(package_root) },
+	{ SC_GLOBAL, "package_hook", V_ENUM, "yes|no", G(package_hook) },
+	{ SC_GLOBAL, "package_quiet", V_UINT, NULL, G(package_quiet) },
 	{ SC_RULE, "paths", V_PATHS, NULL, R(paths) },
 	{ SC_RULE, "recursive", V_BOOL, NULL, R(recursive) },
 	{ SC_RULE, "exclude", V_GLOBS, NULL, R(exclude) },
@@ -116,6 +121,8 @@ static const struct conf_key conf_keys[] = {
 	{ SC_SINKS, "args", V_BOOL, NULL, 0 },
 	/* ready entries a sink may have in the spool; past it, a digest */
 	{ SC_SINKS, "spool_max", V_UINT, NULL, 0 },
+	/* package changes the package database vouches for: sent too */
+	{ SC_SINKS, "send_verified", V_BOOL, NULL, 0 },
 };
 
 static const char *conf_scope_names[] = {
@@ -167,6 +174,7 @@ conf_free(struct conf *c)
 	free(c->events);
 	free(c->state_dir);
 	free(c->policy_dir);
+	free(c->package_root);
 	strlist_free(&c->errors);
 	strlist_free(&c->files);
 	memset(c, 0, sizeof(*c));
@@ -882,6 +890,10 @@ conf_load(struct conf *c, const char *config, int config_required,
 		c->mode = CONF_MODE_AUDIT;
 	if (c->repeat_interval == 0)
 		c->repeat_interval = CONF_REPEAT_INTERVAL;
+	if (c->package_quiet == 0)
+		c->package_quiet = CONF_PACKAGE_QUIET;
+	if (c->packages == CONF_PKG_UNSET)
+		c->packages = CONF_PKG_AUTO;
 	/* unknown_intent stays unset when not given: it only matters for
 	 * enforce-mode rules, where unset means deny (conf_unknown_deny). */
 	for (size_t i = 0; i < c->nrules; i++)
@@ -911,6 +923,14 @@ int
 conf_unknown_deny(const struct conf *c)
 {
 	return c->unknown_intent != CONF_INTENT_ALLOW;
+}
+
+/* Do the package hooks run approve --packages? Yes unless
+ * package_hook = no (or packages = none: nothing to verify with). */
+int
+conf_package_hook(const struct conf *c)
+{
+	return c->package_hook != 2 && c->packages != CONF_PKG_NONE;
 }
 
 /* Files larger than this get no vault copy (hash only). */

@@ -29,9 +29,9 @@ delta_bindex_same(const void *arg, size_t i, const struct entry *e)
 
 static int
 delta_bindex_entry(const void *arg, size_t i, struct entry *e,
-    struct strlist *rules)
+    struct strlist *rules, struct pkg_owners *owners)
 {
-	return bindex_entry(arg, i, e, rules);
+	return bindex_entry(arg, i, e, rules, owners);
 }
 
 void
@@ -56,19 +56,22 @@ delta_baseline_same(const void *arg, size_t i, const struct entry *e)
 	    compare_entry(e, b) == 0;
 }
 
-/* A copy the delta owns (its rule name stays the baseline's). */
+/* A copy the delta owns (its rule name and package owner stay the
+ * baseline's, which outlives it). */
 static int
 delta_baseline_entry(const void *arg, size_t i, struct entry *e,
-    struct strlist *rules)
+    struct strlist *rules, struct pkg_owners *owners)
 {
 	const struct entry *b = &((const struct baseline *)arg)->ev.v[i];
 
 	(void)rules;
+	(void)owners;
 	*e = *b;
 	e->path = xstrdup(b->path);
 	e->target = b->target ? xstrdup(b->target) : NULL;
 	e->xattrs = b->xattrs ? xstrdup(b->xattrs) : NULL;
 	e->error = b->error ? xstrdup(b->error) : NULL;
+	e->pkgsum = b->pkgsum ? xstrdup(b->pkgsum) : NULL;
 	return 0;
 }
 
@@ -79,15 +82,18 @@ delta_from_baseline(struct delta_base *d, const struct baseline *b)
 	    delta_baseline_same, delta_baseline_entry, b };
 }
 
-/* Steps 1 and 2. Returns -1 if a record could not be read again. */
-static int
-delta_candidates(const struct delta_base *x, struct entryvec *now,
+/* Steps 1 and 2, into d (delta_free it). Entries moved into d->cand
+ * are left zeroed in now. Returns -1 if a record could not be read
+ * again (a compact index reads records again from the file). */
+int
+delta_split(const struct delta_base *x, struct entryvec *now,
     struct delta *d)
 {
 	unsigned char *seen = xcalloc(x->n + 1, 1);
 	size_t idx;
 	int r = 0;
 
+	memset(d, 0, sizeof(*d));
 	for (size_t i = 0; i < now->n; i++) {
 		struct entry *e = &now->v[i];
 		int found = e->path != NULL && x->find(x->arg, e->path, &idx);
@@ -105,18 +111,19 @@ delta_candidates(const struct delta_base *x, struct entryvec *now,
 	}
 	for (size_t i = 0; r == 0 && i < x->n; i++)
 		if (seen[i] != 1 && x->entry(x->arg, i,
-		    entryvec_add(&d->b.ev), &d->b.rules) < 0)
+		    entryvec_add(&d->b.ev), &d->b.rules, &d->b.owners) < 0)
 			r = -1;
 	free(seen);
 	baseline_index(&d->b);
 	return r;
 }
 
-/* Step 3. */
-static void
+/* Step 3 (and the package digest of files given a pkg_algo). */
+void
 delta_confirm(struct delta *d, const struct state *s)
 {
-	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1 };
+	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1,
+	    .pkg = 1 };
 
 	for (size_t i = 0; i < d->cand.n; i++) {
 		struct entry *e = &d->cand.v[i];
@@ -129,19 +136,23 @@ delta_confirm(struct delta *d, const struct state *s)
 	}
 }
 
-/* The changes between the scanned tree now and the baseline view x, in
- * d (delta_free it). Entries moved into d->cand are left zeroed in
- * now. Returns 0, or -1 when the baseline changed on disk while it was
- * read (a compact index reads records again from the file). */
+/* Step 4. */
+void
+delta_compare(struct delta *d)
+{
+	compare_run(&d->b, &d->cand, &d->ch);
+}
+
+/* All four: the changes between the scanned tree now and the baseline
+ * view x, in d. Returns 0, or -1 as delta_split. */
 int
 delta_run(const struct delta_base *x, struct entryvec *now,
     const struct state *s, struct delta *d)
 {
-	memset(d, 0, sizeof(*d));
-	if (delta_candidates(x, now, d) < 0)
+	if (delta_split(x, now, d) < 0)
 		return -1;
 	delta_confirm(d, s);
-	compare_run(&d->b, &d->cand, &d->ch);
+	delta_compare(d);
 	return 0;
 }
 

@@ -53,6 +53,7 @@ entry_free(struct entry *e)
 	free(e->target);
 	free(e->xattrs);
 	free(e->error);
+	free(e->pkgsum);
 }
 
 void

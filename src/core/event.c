@@ -70,7 +70,8 @@ event_type_for(const char *action)
 	if (strcmp(action, "deleted") == 0)
 		return "deletion";
 	if (strcmp(action, "scan-failed") == 0 ||
-	    strcmp(action, "events-lost") == 0)
+	    strcmp(action, "events-lost") == 0 ||
+	    strcmp(action, "package-mismatch") == 0)
 		return "info";
 	return "change";
 }

@@ -10,12 +10,19 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/pkg.h"
 #include "core/util.h"
 
 /* Fetched once: implicit fetches inside EVP_DigestInit cost a lock and
  * a lookup per file. */
 static EVP_MD *hash_sha256;
 static EVP_MAC *hash_hmac;
+/* the package databases' digests, by enum pkg_algo (NULL: not
+ * available, e.g. MD5 under a FIPS provider) */
+static EVP_MD *hash_pkg_md[PKG_NALGOS];
+static const char *hash_pkg_names[PKG_NALGOS] = {
+	NULL, "MD5", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512"
+};
 
 void
 hash_global_init(void)
@@ -26,6 +33,10 @@ hash_global_init(void)
 	if (hash_hmac == NULL &&
 	    (hash_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		fatalx("OpenSSL: HMAC not available");
+	for (int a = 1; a < PKG_NALGOS; a++)
+		if (hash_pkg_md[a] == NULL)
+			hash_pkg_md[a] = EVP_MD_fetch(NULL, hash_pkg_names[a],
+			    NULL);
 }
 
 void
@@ -35,6 +46,10 @@ hash_global_free(void)
 	EVP_MAC_free(hash_hmac);
 	hash_sha256 = NULL;
 	hash_hmac = NULL;
+	for (int a = 1; a < PKG_NALGOS; a++) {
+		EVP_MD_free(hash_pkg_md[a]);
+		hash_pkg_md[a] = NULL;
+	}
 }
 
 static int
@@ -57,10 +72,22 @@ hash_write_all(int fd, const uint8_t *p, size_t n)
 struct hash_ctx {
 	XXH3_state_t	*xxh;
 	EVP_MD_CTX	*sha;
+	EVP_MD_CTX	*pkg;
 };
 
 static void
-hash_ctx_init(struct hash_ctx *h, const uint8_t *secret, int what)
+hash_ctx_pkg(struct hash_ctx *h, int algo)
+{
+	if (algo <= 0 || algo >= PKG_NALGOS || hash_pkg_md[algo] == NULL)
+		return;		/* pkg_len stays 0: not available */
+	if ((h->pkg = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(h->pkg, hash_pkg_md[algo], NULL))
+		fatalx("OpenSSL: %s init failed", hash_pkg_names[algo]);
+}
+
+static void
+hash_ctx_init(struct hash_ctx *h, const uint8_t *secret, int what,
+    int pkg_algo)
 {
 	memset(h, 0, sizeof(*h));
 	if (what & HASH_XXH) {
@@ -73,6 +100,8 @@ hash_ctx_init(struct hash_ctx *h, const uint8_t *secret, int what)
 		    !EVP_DigestInit_ex(h->sha, hash_sha256, NULL))
 			fatalx("OpenSSL: SHA-256 init failed");
 	}
+	if (what & HASH_PKG)
+		hash_ctx_pkg(h, pkg_algo);
 }
 
 static void
@@ -82,6 +111,8 @@ hash_ctx_update(struct hash_ctx *h, const void *p, size_t n)
 		XXH3_128bits_update(h->xxh, p, n);
 	if (h->sha && !EVP_DigestUpdate(h->sha, p, n))
 		fatalx("OpenSSL: SHA-256 update failed");
+	if (h->pkg && !EVP_DigestUpdate(h->pkg, p, n))
+		fatalx("OpenSSL: digest update failed");
 }
 
 static void
@@ -100,6 +131,16 @@ hash_ctx_final(struct hash_ctx *h, struct hash_result *r)
 		if (!EVP_DigestFinal_ex(h->sha, r->sha, &len) || len != 32)
 			fatalx("OpenSSL: SHA-256 final failed");
 		EVP_MD_CTX_free(h->sha);
+	}
+	r->pkg_len = 0;
+	if (h->pkg) {
+		unsigned len = 0;
+
+		if (!EVP_DigestFinal_ex(h->pkg, r->pkg, &len) ||
+		    len > sizeof(r->pkg))
+			fatalx("OpenSSL: digest final failed");
+		r->pkg_len = len;
+		EVP_MD_CTX_free(h->pkg);
 	}
 }
 
@@ -168,7 +209,7 @@ hash_fd(int fd, const uint8_t *secret, int what, int copyfd,
 	int sparse = (what & HASH_SPARSE) != 0, saved;
 	struct hash_ctx h;
 
-	hash_ctx_init(&h, secret, what);
+	hash_ctx_init(&h, secret, what, what & HASH_PKG ? r->pkg_algo : 0);
 	r->bytes = 0;
 	r->copy_errno = 0;
 	for (;;) {
@@ -207,7 +248,7 @@ hash_buf(const void *p, size_t n, const uint8_t *secret, struct hash_result *r)
 {
 	struct hash_ctx h;
 
-	hash_ctx_init(&h, secret, secret ? HASH_XXH | HASH_SHA : HASH_SHA);
+	hash_ctx_init(&h, secret, secret ? HASH_XXH | HASH_SHA : HASH_SHA, 0);
 	hash_ctx_update(&h, p, n);
 	hash_ctx_final(&h, r);
 	r->bytes = n;

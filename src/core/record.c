@@ -1,26 +1,34 @@
 /* Baseline records:
  *   [path, rule, type, mode, uid, gid, size, mtime_ns, ctime_ns, inode,
- *    dev, nlink, target, xattrs, xxh3, sha256, flags, error]
+ *    dev, nlink, target, xattrs, xxh3, sha256, flags, error, package]
  * path and target are JSON strings when they are UTF-8 and
  * {"b64": "..."} when they are not, so every name survives exactly;
  * absent values are null; xattrs is {name: base64 value}; flags bit 0
  * means the content is in the vault. ctime, inode and device are kept
  * for forensics (a replaced file shows a new inode) but are not
- * compared: they change with identical rewrites and across reboots. */
+ * compared: they change with identical rewrites and across reboots.
+ * package (format version 2) is null for a file no package owns, else
+ * [manager, name, version, digest]: digest is the package database's
+ * own ("md5:<hex>") when the content matched it as it was recorded,
+ * null when it did not (or the database has none). Version 1 records
+ * have no package field: they read as unowned. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pkg.h"
 #include "core/record.h"
 
 static const char *record_names[] = {
 	"path", "rule", "type", "mode", "uid", "gid", "size", "mtime_ns",
 	"ctime_ns", "inode", "dev", "nlink", "target", "xattrs", "xxh3",
-	"sha256", "flags", "error"
+	"sha256", "flags", "error", "package"
 };
 
 enum { R_PATH, R_RULE, R_TYPE, R_MODE, R_UID, R_GID, R_SIZE, R_MTIME,
-	R_CTIME, R_INODE, R_DEV, R_NLINK, R_TARGET, R_XATTRS, R_XXH, R_SHA, R_FLAGS, R_ERROR,
-	R_COUNT };
+	R_CTIME, R_INODE, R_DEV, R_NLINK, R_TARGET, R_XATTRS, R_XXH, R_SHA,
+	R_FLAGS, R_ERROR, R_PACKAGE, R_COUNT };
+
+#define R_COUNT_V1	R_PACKAGE	/* format version 1: no package */
 
 #define RECORD_VAULT	1
 
@@ -76,6 +84,22 @@ record_xattrs(const char *canon)
 }
 
 static json_object *
+record_package(const struct entry *e)
+{
+	json_object *a;
+
+	if (e->owner == NULL)
+		return NULL;
+	a = json_object_new_array_ext(4);
+	json_object_array_add(a, json_object_new_string(e->owner->manager));
+	json_object_array_add(a, json_object_new_string(e->owner->name));
+	json_object_array_add(a, json_object_new_string(e->owner->version));
+	json_object_array_add(a, e->pkg_ok && e->pkgsum != NULL ?
+	    json_object_new_string(e->pkgsum) : NULL);
+	return a;
+}
+
+static json_object *
 record_hex(const uint8_t *p, size_t n, int present)
 {
 	char hex[65];
@@ -114,7 +138,15 @@ record_to_json(const struct entry *e)
 	    RECORD_VAULT : 0));
 	json_object_array_add(a, e->error ?
 	    json_object_new_string(e->error) : NULL);
+	json_object_array_add(a, record_package(e));
 	return a;
+}
+
+/* Fields a record of this format version has, or 0 for none. */
+size_t
+record_count(int version)
+{
+	return version == 1 ? R_COUNT_V1 : version == 2 ? R_COUNT : 0;
 }
 
 static const char *
@@ -249,10 +281,51 @@ record_numbers(json_object *a, struct entry *e)
 	return 0;
 }
 
-/* Fill e from one record. Returns 0, or -1 if malformed (e may then
- * hold partial data for entry_free). */
+static int
+record_str_or_null(json_object *x, const char **s)
+{
+	if (x == NULL) {
+		*s = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(x, json_type_string))
+		return -1;
+	*s = json_object_get_string(x);
+	return 0;
+}
+
+/* The package field: null, or [manager, name, version, digest|null]. */
+static int
+record_get_package(json_object *a, struct entry *e,
+    struct pkg_owners *owners)
+{
+	json_object *p = json_object_array_length(a) > R_PACKAGE ?
+	    json_object_array_get_idx(a, R_PACKAGE) : NULL;
+	const char *m, *n, *v, *sum;
+
+	if (p == NULL)
+		return 0;
+	if (!json_object_is_type(p, json_type_array) ||
+	    json_object_array_length(p) != 4 ||
+	    (m = record_str(p, 0)) == NULL || (n = record_str(p, 1)) ==
+	    NULL || (v = record_str(p, 2)) == NULL ||
+	    record_str_or_null(json_object_array_get_idx(p, 3), &sum) < 0 ||
+	    (sum != NULL && strchr(sum, ':') == NULL))
+		return -1;
+	e->owner = pkg_owners_intern(owners, m, n, v);
+	if (sum != NULL) {
+		e->pkgsum = xstrdup(sum);
+		e->pkg_ok = 1;
+	}
+	return 0;
+}
+
+/* Fill e from one record (of either format version: the reader checks
+ * that its length is the header's). Returns 0, or -1 if malformed (e
+ * may then hold partial data for entry_free). */
 int
-record_from_json(json_object *a, struct entry *e, struct strlist *rules)
+record_from_json(json_object *a, struct entry *e, struct strlist *rules,
+    struct pkg_owners *owners)
 {
 	const char *type, *rule, *err;
 	json_object *t;
@@ -260,7 +333,8 @@ record_from_json(json_object *a, struct entry *e, struct strlist *rules)
 
 	/* Before any array access: json-c asserts on a non-array. */
 	if (!json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != R_COUNT)
+	    (json_object_array_length(a) != R_COUNT &&
+	    json_object_array_length(a) != R_COUNT_V1))
 		return -1;
 	type = record_str(a, R_TYPE);
 	rule = record_str(a, R_RULE);
@@ -286,5 +360,5 @@ record_from_json(json_object *a, struct entry *e, struct strlist *rules)
 	e->has_sha = hs == 1;
 	if (err != NULL)
 		e->error = xstrdup(err);
-	return 0;
+	return record_get_package(a, e, owners);
 }

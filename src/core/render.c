@@ -213,6 +213,26 @@ render_diff(FILE *fp, const struct render *r, const char *diff)
 		fputs("    ...\n", fp);
 }
 
+/* " [pkg NAME VERSION verified]" for a change of a package's file. */
+static void
+render_package(FILE *m, json_object *fg)
+{
+	json_object *p = fg ? render_sub(fg, "package") : NULL, *v;
+	const char *name = p ? render_get(p, "name", NULL) : NULL,
+	    *ver = p ? render_get(p, "version", NULL) : NULL;
+
+	if (p == NULL)
+		return;
+	fputs(" [pkg ", m);
+	render_put(m, name ? name : "database", 128);
+	if (ver != NULL) {
+		fputc(' ', m);
+		render_put(m, ver, 128);
+	}
+	fputs(json_object_object_get_ex(p, "verified", &v) &&
+	    json_object_get_boolean(v) ? " verified]" : " not verified]", m);
+}
+
 /* One line (and the diff below it), '\n'-terminated; the caller frees. */
 char *
 render_text(const struct render *r, json_object *ev)
@@ -247,6 +267,7 @@ render_text(const struct render *r, json_object *ev)
 		render_put(m, times, 24);
 		fputs(" times", m);
 	}
+	render_package(m, fg);
 	if (rule != NULL || sev != NULL) {
 		fputs(" [rule ", m);
 		render_put(m, rule ? rule : "-", 128);

@@ -78,6 +78,103 @@ report_details(FILE *fp, const struct change *ch)
 		    n->nlink);
 }
 
+/* "openssh-server 1:9.2p1-2 -> 1:9.2p1-3 (dpkg)", escaped. */
+static void
+report_versions(FILE *fp, const struct pkg_label *l)
+{
+	char *n;
+
+	if (l->name == NULL) {
+		n = util_escape(l->database ? l->database : "?");
+		fprintf(fp, "database %s (%s)", n, l->manager);
+		free(n);
+		return;
+	}
+	n = util_escape(l->name);
+	char *a = util_escape(l->previous ? l->previous : "(new)");
+	char *b = util_escape(l->version ? l->version : "(removed)");
+
+	if (l->previous != NULL && l->version != NULL &&
+	    strcmp(l->previous, l->version) == 0)
+		fprintf(fp, "%s %s (%s)", n, b, l->manager);
+	else
+		fprintf(fp, "%s %s -> %s (%s)", n, a, b, l->manager);
+	free(n);
+	free(a);
+	free(b);
+}
+
+static void
+report_unverified(FILE *fp, const struct pkg_label *l)
+{
+	char *why = util_escape(l->why ? l->why : "not vouched for");
+	struct pkg_label one = *l;
+
+	fprintf(fp, "    package ");
+	if (one.previous == NULL)	/* no baseline version: just this */
+		one.previous = one.version;
+	report_versions(fp, &one);
+	fprintf(fp, ": not verified: %s%s\n", why, l->conffile ?
+	    " (a conffile)" : "");
+	free(why);
+}
+
+static int
+report_grouped(const struct change *c)
+{
+	return c->pkg.manager != NULL && c->pkg.verified;
+}
+
+static int
+report_streq(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
+report_same_pkg(const struct pkg_label *a, const struct pkg_label *b)
+{
+	return report_streq(a->name, b->name) &&
+	    report_streq(a->version, b->version) &&
+	    report_streq(a->previous, b->previous);
+}
+
+/* The changes the package database vouches for, one block per package
+ * and versions: "pkg 1.0-1 -> 1.0-2 (dpkg): 4 files, verified". */
+static void
+report_packages(FILE *fp, const struct changes *ch)
+{
+	unsigned char *done = xcalloc(ch->n + 1, 1);
+
+	for (size_t i = 0; i < ch->n; i++) {
+		size_t n = 0;
+
+		if (done[i] || !report_grouped(&ch->v[i]))
+			continue;
+		for (size_t j = i; j < ch->n; j++)
+			n += report_grouped(&ch->v[j]) &&
+			    report_same_pkg(&ch->v[i].pkg, &ch->v[j].pkg);
+		fprintf(fp, "package ");
+		report_versions(fp, &ch->v[i].pkg);
+		fprintf(fp, ": %zu file%s, verified\n", n, n == 1 ? "" : "s");
+		for (size_t j = i; j < ch->n; j++) {
+			const struct change *c = &ch->v[j];
+			char *path;
+
+			if (!report_grouped(c) ||
+			    !report_same_pkg(&ch->v[i].pkg, &c->pkg))
+				continue;
+			done[j] = 1;
+			path = util_escape(c->now ? c->now->path :
+			    c->base->path);
+			fprintf(fp, "    %s %s\n", compare_action_name(c->action),
+			    path);
+			free(path);
+		}
+	}
+	free(done);
+}
+
 static void
 report_change(FILE *fp, const struct conf *c, const struct change *ch)
 {
@@ -101,12 +198,16 @@ report_change(FILE *fp, const struct conf *c, const struct change *ch)
 		report_hex_line(fp, "sha256", NULL, ch->now);
 	if (ch->base != NULL && ch->now != NULL)
 		report_details(fp, ch);
+	if (ch->pkg.manager != NULL)
+		report_unverified(fp, &ch->pkg);
 }
 
 void
 report_human(FILE *fp, const struct conf *c, const struct changes *ch,
     size_t nentries)
 {
+	size_t verified = 0;
+
 	if (ch->n == 0) {
 		fprintf(fp, "fimguard check: no changes (%zu entries)\n",
 		    nentries);
@@ -121,9 +222,16 @@ report_human(FILE *fp, const struct conf *c, const struct changes *ch,
 		    compare_action_name(a));
 		first = 0;
 	}
-	fputc('\n', fp);
 	for (size_t i = 0; i < ch->n; i++)
-		report_change(fp, c, &ch->v[i]);
+		verified += report_grouped(&ch->v[i]);
+	if (verified > 0)
+		fprintf(fp, "; %zu verified by the package database "
+		    "('fimguard approve --packages' accepts them)", verified);
+	fputc('\n', fp);
+	report_packages(fp, ch);
+	for (size_t i = 0; i < ch->n; i++)
+		if (!report_grouped(&ch->v[i]))
+			report_change(fp, c, &ch->v[i]);
 }
 
 static void
@@ -165,7 +273,86 @@ report_event(const struct conf *c, const struct change *ch,
 		    ch->base->path);
 	if (ch->action == CMP_SCAN_FAILED && ch->now->error)
 		event_set_str(fg, "error", ch->now->error);
+	if (ch->pkg.manager != NULL)
+		report_package(fg, &ch->pkg);
 	return ev;
+}
+
+/* A string from a package database: valid UTF-8 in every event. */
+static void
+report_pkg_str(json_object *o, const char *key, const char *val)
+{
+	char *v;
+
+	if (val == NULL)
+		return;
+	v = util_utf8_lossy(val);
+	event_set_str(o, key, v);
+	free(v);
+}
+
+/* fimguard.package: manager, name, version, previous_version,
+ * verified (and conffile, and why not verified). */
+void
+report_package(json_object *fg, const struct pkg_label *l)
+{
+	json_object *p = event_obj(fg, "package");
+
+	report_pkg_str(p, "manager", l->manager);
+	report_pkg_str(p, "name", l->name);
+	report_pkg_str(p, "version", l->version);
+	report_pkg_str(p, "previous_version", l->previous);
+	report_pkg_str(p, "database", l->database);
+	json_object_object_add(p, "verified",
+	    json_object_new_boolean(l->verified));
+	if (l->conffile)
+		json_object_object_add(p, "conffile",
+		    json_object_new_boolean(1));
+	if (!l->verified)
+		report_pkg_str(p, "reason", l->why);
+}
+
+/* An owned file that is not what its package installed (init, check
+ * --verify-packages): package-mismatch, with the package's digest and
+ * the content's (file.hash.<algo>). */
+json_object *
+report_mismatch(const struct conf *c, const struct entry *e,
+    const struct pkg_label *l, const char *expected, const char *dataset)
+{
+	json_object *ev = event_new(dataset, "package-mismatch", "failure");
+	json_object *fg = event_obj(ev, "fimguard"), *p;
+	const char *colon;
+	int sev, mode;
+
+	report_rule_info(c, e->rule, &sev, &mode);
+	event_file(ev, e);
+	event_rule(ev, e->rule, sev, mode);
+	report_package(fg, l);
+	p = event_obj(fg, "package");
+	report_pkg_str(p, "digest", expected);
+	if (e->pkgsum != NULL && (colon = strchr(e->pkgsum, ':')) != NULL) {
+		char *algo = xstrndup(e->pkgsum, (size_t)(colon - e->pkgsum));
+
+		event_set_str(event_obj(event_obj(ev, "file"), "hash"), algo,
+		    colon + 1);
+		free(algo);
+	}
+	return ev;
+}
+
+/* Its line in a human report. */
+void
+report_mismatch_human(FILE *fp, const struct conf *c, const struct entry *e,
+    const struct pkg_label *l)
+{
+	char *path = util_escape(e->path);
+	int sev, mode;
+
+	report_rule_info(c, e->rule, &sev, &mode);
+	fprintf(fp, "package-mismatch %s [rule %s, %s]\n", path, e->rule,
+	    conf_severity_name(sev));
+	report_unverified(fp, l);
+	free(path);
 }
 
 /* Up to DIFF_MAX_INPUT bytes of fd from offset 0 (malloc'd), or NULL

@@ -21,6 +21,7 @@
 #include "core/fdpath.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/pkg.h"
 #include "core/scan.h"
 #include "core/util.h"
 #include "core/vault.h"
@@ -110,6 +111,7 @@ scan_pass(struct entry *e, int fd, const struct stat *before, int what,
 	struct stat after;
 
 	vfd = scan_vault_open(e, before, what, o, &tmp, &verr);
+	r.pkg_algo = e->pkg_algo;
 	if (hash_fd(fd, o->secret, what | HASH_SPARSE | HASH_COPY_SOFT, vfd,
 	    (uint64_t)before->st_size, &r) < 0) {
 		saved = errno;
@@ -126,6 +128,9 @@ scan_pass(struct entry *e, int fd, const struct stat *before, int what,
 		memcpy(e->xxh, r.xxh, sizeof(e->xxh));
 		e->has_xxh = 1;
 	}
+	free(e->pkgsum);
+	e->pkgsum = (what & HASH_PKG) && r.pkg_len > 0 ?
+	    pkg_sum_format(e->pkg_algo, r.pkg, r.pkg_len) : NULL;
 	if (what & HASH_SHA) {
 		memcpy(e->sha, r.sha, sizeof(e->sha));
 		e->has_sha = 1;
@@ -138,7 +143,8 @@ static int
 scan_hash_open(struct entry *e, int fd, const struct stat *st,
     const struct scan_opts *o)
 {
-	int what = HASH_XXH | (o->sha ? HASH_SHA : 0);
+	int what = HASH_XXH | (o->sha ? HASH_SHA : 0) |
+	    (o->pkg && e->pkg_algo ? HASH_PKG : 0);
 
 	if (st->st_size > (off_t)(4 * HASH_CHUNK))
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

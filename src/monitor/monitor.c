@@ -1000,6 +1000,7 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 	}
 	monitor_gone_free(__atomic_exchange_n(&next->gone, g,
 	    __ATOMIC_ACQ_REL));
+	hold_hand_over(&old->hold, &next->hold);
 	if (write(next->ring.efd, &one, sizeof(one)) < 0)
 		log_warn("cannot wake the worker");
 }
@@ -1083,6 +1084,7 @@ monitor_close(struct monitor *m)
 		args_stop(m->args);
 	ring_free(&m->ring);
 	repeat_free(&m->repeat);
+	hold_free(&m->hold);
 	event_sink_close(&m->sink);
 	baseline_free(&m->base);
 	state_close(&m->state);
@@ -1252,4 +1254,7 @@ monitor_halt(struct monitor *m, struct monitor_groups *last,
 	pthread_join(m->worker_tid, NULL);
 	if (next != NULL)
 		monitor_hand_over(m, next);
+	else	/* stopping: held package changes go out unverified */
+		hold_release(&m->hold, &m->base, &m->sink, util_now_ms(), 0,
+		    1);
 }

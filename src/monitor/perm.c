@@ -68,29 +68,33 @@ perm_own_thread(const struct perm_ctx *p, pid_t tid)
 	    syscall(SYS_tgkill, p->self, tid, 0) == 0;
 }
 
+/* exe: the opener's executable (0, 0 if unknown), for folding. */
 static int
-perm_writer(const struct watch_tab *t, const struct watch *w, pid_t tid)
+perm_writer(const struct watch_tab *t, const struct watch *w, pid_t tid,
+    uint64_t exe[2])
 {
-	uint64_t dev, ino;
-
-	return who_exe_id(tid, &dev, &ino) == 0 &&
-	    watch_writer_ok(t, w->rule, dev, ino);
+	if (who_exe_id(tid, &exe[0], &exe[1]) < 0) {
+		exe[0] = exe[1] = 0;
+		return 0;
+	}
+	return watch_writer_ok(t, w->rule, exe[0], exe[1]);
 }
 
 static int
 perm_judge(const struct perm_ctx *p, const struct watch_tab *t,
-    const struct watch *w, pid_t tid, int intent)
+    const struct watch *w, pid_t tid, int intent, uint64_t exe[2])
 {
 	if (w->rule == WATCH_SELF) {
 		uint64_t dev, ino;
 
 		/* fimguard itself (approve, init) may write its state. */
+		exe[0] = exe[1] = 0;
 		if (who_exe_id(tid, &dev, &ino) == 0 &&
 		    dev == p->self_dev && ino == p->self_ino)
 			return PERM_ALLOW_WRITER;
 		return PERM_DENY_SELF;
 	}
-	if (perm_writer(t, w, tid))
+	if (perm_writer(t, w, tid, exe))
 		return PERM_ALLOW_WRITER;
 	if (w->mode != CONF_MODE_ENFORCE)
 		return PERM_ALLOW_AUDIT;
@@ -131,6 +135,33 @@ perm_fill_record(struct perm_ctx *p, struct perm_record *r, size_t k,
 	}
 }
 
+/* A denial identical to the last record's (same thread, file, decision
+ * and executable) is counted in that record while the worker has not
+ * taken it: a thread that opens a protected file for writing in a loop
+ * fills one ring slot, not the ring, so no report of it is dropped
+ * however far behind the worker is (the worker folds further, per
+ * interval: repeat.c). Allowed writes are never folded: each open is a
+ * writer the worker binds to its close. */
+static int
+perm_fold(struct perm_ctx *p, pid_t tid, const struct stat *st, int d,
+    const uint64_t exe[2])
+{
+	const struct perm_fold_key *k = &p->fold;
+
+	return k->rec != NULL && perm_decision_denies(d) && k->tid == tid &&
+	    k->dev == (uint64_t)st->st_dev && k->ino == (uint64_t)st->st_ino &&
+	    k->decision == d && k->exe[0] == exe[0] && k->exe[1] == exe[1] &&
+	    exe[0] != 0 && ring_fold(k->rec);
+}
+
+static void
+perm_fold_key(struct perm_ctx *p, struct perm_record *r, pid_t tid,
+    const struct stat *st, int d, const uint64_t exe[2])
+{
+	p->fold = (struct perm_fold_key){ r, tid, st->st_dev, st->st_ino, d,
+	    { exe[0], exe[1] } };
+}
+
 /* Decide one event; for a write attempt fill a ring record (*nrec
  * counts them). Returns FAN_ALLOW or FAN_DENY. A pre-content event
  * (FAN_PRE_ACCESS, truncate = deny) fires for reads and writes too:
@@ -143,6 +174,7 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	struct intent_info in;
 	struct perm_record *r;
 	const struct watch *w;
+	uint64_t exe[2];
 	struct stat st;
 	int intent, d;
 
@@ -157,11 +189,13 @@ perm_decide(struct perm_ctx *p, const struct watch_tab *t,
 	if (perm_own_thread(p, m->pid) || fstat(m->fd, &st) < 0 ||
 	    (w = watch_get(t, st.st_dev, st.st_ino)) == NULL)
 		return FAN_ALLOW;
-	d = perm_judge(p, t, w, m->pid, intent);
+	d = perm_judge(p, t, w, m->pid, intent, exe);
 	__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
-	if ((r = ring_reserve(p->ring, *nrec)) != NULL) {
+	if (!perm_fold(p, m->pid, &st, d, exe) &&
+	    (r = ring_reserve(p->ring, *nrec)) != NULL) {
 		perm_fill_record(p, r, *nrec, &st, &in, intent, d, m->pid,
 		    nargs);
+		perm_fold_key(p, r, m->pid, &st, d, exe);
 		(*nrec)++;
 	}
 	if (perm_decision_denies(d)) {

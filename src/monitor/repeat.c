@@ -45,8 +45,8 @@ repeat_same(const struct perm_record *a, const struct perm_record *b)
 	    strcmp(a->exe, b->exe) == 0;
 }
 
-static uint64_t
-repeat_wall_ms(void)
+uint64_t
+repeat_now_ms(void)
 {
 	struct timespec ts;
 
@@ -54,22 +54,33 @@ repeat_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* n more repeats in s's interval, r the latest. */
+static void
+repeat_count(struct repeat_slot *s, const struct perm_record *r, uint64_t n)
+{
+	s->last_ms = repeat_now_ms();
+	if (s->count == 0)
+		s->first_ms = s->last_ms;
+	s->count += n;
+	s->rec = *r;
+}
+
 /* 1: r repeats a denial reported in this interval and is counted in
  * its summary; 0: report r now (it opens an interval if a slot is
- * free). */
+ * free). r stands for 1 + r->more identical denials (the permission
+ * thread folds a loop into one record): past the first, they are
+ * repeats of this interval. */
 int
 repeat_fold(struct repeat *rp, const struct perm_record *r, uint64_t now)
 {
+	uint64_t n = 1 + (uint64_t)r->more;
 	struct repeat_slot *s;
 
 	for (size_t i = 0; i < rp->n; i++) {
 		s = &rp->v[i];
 		if (!repeat_same(&s->rec, r))
 			continue;
-		s->last_ms = repeat_wall_ms();
-		if (s->count++ == 0)
-			s->first_ms = s->last_ms;
-		s->rec = *r;
+		repeat_count(s, r, n);
 		return 1;
 	}
 	if (rp->n == REPEAT_SLOTS)
@@ -78,6 +89,18 @@ repeat_fold(struct repeat *rp, const struct perm_record *r, uint64_t now)
 	memset(s, 0, sizeof(*s));
 	s->rec = *r;
 	s->due_ms = now + rp->interval_ms;
+	if (n > 1)
+		repeat_count(s, r, n - 1);
+	return 0;
+}
+
+/* Is an interval open for r's (process, file, decision, executable)? */
+int
+repeat_followed(const struct repeat *rp, const struct perm_record *r)
+{
+	for (size_t i = 0; i < rp->n; i++)
+		if (repeat_same(&rp->v[i].rec, r))
+			return 1;
 	return 0;
 }
 

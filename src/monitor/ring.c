@@ -64,16 +64,38 @@ ring_wake(struct ring *r, size_t n)
 }
 
 
-/* Copy the oldest record out; 0 if the ring is empty. */
+/* Producer: count one more identical denial in rec, a record it filled
+ * and may already have published. 0 once the consumer has taken rec
+ * (the caller then fills a new one); a compare-and-swap loop, so each
+ * denial is counted exactly once, here or in a new record. */
+int
+ring_fold(struct perm_record *rec)
+{
+	uint32_t v = __atomic_load_n(&rec->more, __ATOMIC_ACQUIRE);
+
+	while (v < RING_CLOSED - 1)
+		if (__atomic_compare_exchange_n(&rec->more, &v, v + 1, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+/* Copy the oldest record out; 0 if the ring is empty. Its fold count
+ * is closed first, so the producer folds nothing into it from now on
+ * and out->more is final. */
 int
 ring_pop(struct ring *r, struct perm_record *out)
 {
 	uint64_t tail = r->tail;
 	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	struct perm_record *slot = &r->slots[tail & (RING_SLOTS - 1)];
+	uint32_t more;
 
 	if (tail == head)
 		return 0;
-	memcpy(out, &r->slots[tail & (RING_SLOTS - 1)], sizeof(*out));
+	more = __atomic_exchange_n(&slot->more, RING_CLOSED, __ATOMIC_ACQ_REL);
+	memcpy(out, slot, sizeof(*out));
+	out->more = more;
 	__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
 	return 1;
 }

@@ -26,6 +26,7 @@
 #include "core/util.h"
 #include "core/walk.h"
 #include "monitor/args.h"
+#include "monitor/hold.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
@@ -88,6 +89,17 @@ worker_repeat_fields(json_object *ev, const struct repeat_slot *rs)
 	event_set_str(rp, "last", t);
 }
 
+/* A record standing for several denials that no interval could take
+ * (every repeat slot in use): its own summary, so the count is said. */
+static const struct repeat_slot *
+worker_folded(const struct perm_record *r, struct repeat_slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->count = r->more;
+	s->first_ms = s->last_ms = repeat_now_ms();
+	return s;
+}
+
 /* rs: NULL for a record from the ring, else the summary of the
  * identical denials an interval folded (r is their latest). */
 static void
@@ -97,6 +109,7 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 	const struct watch *w;
 	const struct mon_file *f = worker_file(m, r->dev, r->ino, &w);
 	int denied = perm_decision_denies(r->decision);
+	struct repeat_slot alone;
 	json_object *ev, *fg, *op;
 	char flags[32];
 
@@ -104,6 +117,8 @@ worker_perm_event(struct monitor *m, const struct perm_record *r,
 		return;		/* unwatched since (reload) */
 	if (rs == NULL && denied && repeat_fold(&m->repeat, r, util_now_ms()))
 		return;		/* counted in its interval's summary */
+	if (rs == NULL && r->more > 0 && !repeat_followed(&m->repeat, r))
+		rs = worker_folded(r, &alone);	/* no slot: say the count */
 	if (f != NULL && !denied) {	/* its close-write confirms */
 		struct mon_file *mf = (struct mon_file *)f;
 
@@ -265,10 +280,84 @@ worker_hash_stable(struct monitor *m, int fd, struct stat *st,
 	return 0;	/* still moving: the next close-write reports again */
 }
 
+/* Is the process behind an event gone (or unknown: FAN_NOPIDFD)? */
+static int
+worker_gone(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return pidfd < 0 || poll(&p, 1, 0) > 0;
+}
+
+/* Did one of the rule's writers open f for the write that pid closed?
+ * The permission thread decided it at the open, while the opener was
+ * frozen (PERM_ALLOW_WRITER). */
+static int
+worker_opened_by_writer(struct monitor *m, const struct mon_file *f,
+    pid_t pid)
+{
+	if (f->writer == NULL || f->writer->pid != pid)
+		worker_drain_ring(m);	/* the open's record, if not read */
+	return f->writer != NULL && f->writer->pid == pid &&
+	    f->writer->decision == PERM_ALLOW_WRITER;
+}
+
+/* The label of a change of a file its package owned at the baseline
+ * (fimguard.package: verified only once the package hook's approval
+ * says so, hold.c). Returns 1 when the event is to be held: written by
+ * one of the rule's writers (dpkg, rpm) while the hook is on. writer:
+ * 1 or 0 when the caller knows (a rename over the file), -1 for a
+ * close-write (the open's decision says). */
+static int
+worker_label(struct monitor *m, const struct mon_file *f, struct change *ch,
+    int closed, pid_t pid, int writer)
+{
+	const struct pkg_owner *o = f->base != NULL ? f->base->owner : NULL;
+
+	if (o == NULL || m->conf.packages == CONF_PKG_NONE)
+		return 0;
+	ch->pkg.manager = o->manager;
+	ch->pkg.name = o->name;
+	ch->pkg.version = o->version;
+	if (!conf_package_hook(&m->conf)) {
+		ch->pkg.why = "package_hook = no: not verified by the monitor";
+		return 0;
+	}
+	if (writer < 0)
+		writer = closed && worker_opened_by_writer(m, f, pid);
+	ch->pkg.why = writer ? "held for 'fimguard approve --packages'" :
+	    "not written by one of the rule's writers";
+	return writer;
+}
+
+/* Held (hold.c), or sent now. */
+static void
+worker_send(struct monitor *m, const struct mon_file *f, const uint8_t *sha,
+    json_object *ev, int held)
+{
+	if (held && hold_push(&m->hold, f->path, sha, ev, util_now_ms()) == 0)
+		return;
+	if (held)
+		event_set_str(event_obj(event_obj(ev, "fimguard"), "package"),
+		    "reason", "too many package changes held");
+	event_emit(&m->sink, ev);
+}
+
+static void	worker_confirm_as(struct monitor *, int, pid_t, int, int, int);
+
 /* Hash what was just written, through the notification's fd;
  * closed = this is the writer's close-write (pidfd: of the closer). */
 static void
 worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
+{
+	worker_confirm_as(m, fd, pid, pidfd, closed, -1);
+}
+
+/* writer: 1 or 0 when the caller knows whether one of the rule's
+ * writers made the change, -1 to work it out here. */
+static void
+worker_confirm_as(struct monitor *m, int fd, pid_t pid, int pidfd,
+    int closed, int writer)
 {
 	const struct mon_file *f;
 	const struct watch *w;
@@ -277,15 +366,15 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 	struct hash_result hr;
 	struct change ch;
 	json_object *ev;
-	int settled_by_writer;
+	int settled_by_writer, held;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (f = worker_file(m, st.st_dev, st.st_ino, &w)) == NULL)
 		return;
 	/* who made the modifications seen without a close (still pending
 	 * when the close comes first) */
-	settled_by_writer = closed ? f->settle_due_ms == 0 ||
-	    f->settle_writer : f->settle_writer;
+	settled_by_writer = writer >= 0 ? writer : closed ?
+	    f->settle_due_ms == 0 || f->settle_writer : f->settle_writer;
 	if (closed) {
 		/* The count can go below zero when the close is read
 		 * before the open's record: the sum still comes right. */
@@ -304,7 +393,8 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 	memcpy(now.xxh, hr.xxh, sizeof(now.xxh));
 	memcpy(now.sha, hr.sha, sizeof(now.sha));
 	now.has_xxh = now.has_sha = 1;
-	ch = (struct change){ CMP_MODIFIED, CMP_CONTENT, &now, f->base };
+	ch = (struct change){ .action = CMP_MODIFIED, .what = CMP_CONTENT,
+	    .now = &now, .base = f->base };
 	if (f->base != NULL) {
 		ch.what = compare_entry(&now, f->base);
 		if (ch.what == 0) {
@@ -329,6 +419,7 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 	memcpy(((struct mon_file *)f)->last_sha, now.sha, 32);
 	((struct mon_file *)f)->has_last = 1;
 	m->modified++;
+	held = worker_label(m, f, &ch, closed, pid, writer);
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	if (f->base == NULL)
 		event_set_str(event_obj(ev, "fimguard"), "note",
@@ -345,7 +436,7 @@ worker_confirm(struct monitor *m, int fd, pid_t pid, int pidfd, int closed)
 		who_to_event(ev, f->writer);	/* the whole who-data */
 	else
 		who_pid_to_event(ev, pid);
-	event_emit(&m->sink, ev);
+	worker_send(m, f, now.sha, ev, held);
 	/* In enforce mode a change that got past the permission check
 	 * (truncate(2), a writer that opened the file before the monitor
 	 * started) is undone, unless an allowed writer made it: the one
@@ -484,12 +575,14 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	memcpy(now.sha, f->base->sha, sizeof(now.sha));
 	entry_read_xattrs_at(&now, dfd, name);
 	close(dfd);
-	ch = (struct change){ CMP_ATTRS, compare_entry(&now, f->base), &now,
-	    f->base };
+	ch = (struct change){ .action = CMP_ATTRS,
+	    .what = compare_entry(&now, f->base), .now = &now,
+	    .base = f->base };
 	if (ch.what == 0) {
 		free(now.xattrs);
 		return;
 	}
+	worker_label(m, f, &ch, 0, nev->pid, 0);
 	ev = report_event(&m->conf, &ch, WORKER_DATASET, NULL);
 	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
@@ -549,6 +642,39 @@ worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 	if (fd < 0)
 		return;
 	worker_confirm(m, fd, pid, -1, 0);
+	close(fd);
+}
+
+/* A package manager replaces a file by renaming a new one over it
+ * (dpkg's .dpkg-new, rpm's ;<id>): the new content of a file its
+ * package owned is confirmed like a write (a modified event, held when
+ * one of the rule's writers did it). Not restored here: the caller
+ * restored, or decided not to. */
+static void
+worker_replaced(struct monitor *m, const struct mon_file *f,
+    const struct notify_event *ev)
+{
+	int fd, writer;
+
+	if (f->base == NULL || f->base->owner == NULL ||
+	    m->conf.packages == CONF_PKG_NONE)
+		return;
+	writer = worker_writer(m, f->rule, WRITER_Q_NOTIFY, ev->pidfd,
+	    ev->pid);
+	if (!writer && worker_restorable(m, f))
+		return;		/* the caller put it back (or tried) */
+	/* A rename has no open to judge by, and writer.c names a process
+	 * only while it lives: one gone before its rename was read (a short
+	 * dpkg run) is held too. Holding only delays the modified event
+	 * (the renamed one is sent at once), and only the package
+	 * database, through the hook's approval, can make it verified. */
+	writer = writer || worker_gone(ev->pidfd);
+	fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	((struct mon_file *)f)->has_last = 0;	/* a new inode */
+	worker_confirm_as(m, fd, ev->pid, -1, 0, writer);
 	close(fd);
 }
 
@@ -660,8 +786,11 @@ worker_notify(void *arg, const struct notify_event *ev)
 		 * or (allowed writer, audit, restore = no) the new inode. */
 		if (t != NULL && (!worker_restorable(m, t) ||
 		    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
-		    ev->pid) || !worker_restore(m, t, ev->pid, "renamed over")))
+		    ev->pid) || !worker_restore(m, t, ev->pid,
+		    "renamed over"))) {
 			monitor_watch_live(m, t->path, t->rule);
+			worker_replaced(m, t, ev);
+		}
 		if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
 		    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
 			worker_restore(m, f, ev->pid, "renamed away");
@@ -713,11 +842,12 @@ static int
 worker_timeout(struct monitor *m)
 {
 	int a = worker_settle(m), b = writer_tick(m->tab),
-	    c = worker_repeats(m, 0);
+	    c = worker_repeats(m, 0), d = hold_wait_ms(&m->hold,
+	    util_now_ms(), (unsigned)m->conf.package_quiet);
 
 	if (notify_pending())
 		return 0;
-	return worker_min(worker_min(a, b), c);
+	return worker_min(worker_min(worker_min(a, b), c), d);
 }
 
 void *
@@ -739,6 +869,8 @@ worker_main(void *arg)
 			break;
 		pthread_mutex_lock(&worker_lock);
 		monitor_unmark_gone(m);	/* after a reload, once */
+		hold_release(&m->hold, &m->base, &m->sink, util_now_ms(),
+		    (unsigned)m->conf.package_quiet, 0);
 		if ((pfd[3].revents & POLLIN) || notify_pending())
 			notify_read(&m->notify, worker_notify, m);
 		if (pfd[0].revents & POLLIN)

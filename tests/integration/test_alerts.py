@@ -408,8 +408,15 @@ def test_a_write_flood_is_folded_counted_and_alerted(tree, monitors):
         def mine(e):
             return by("write-denied", path)(e) and e["process"]["pid"] == pid
         # the first denial at once, the others in one summary a second
-        wait_until(lambda: sum(weight(e) for e in m.events() if mine(e)) == n,
-                   "every denial counted in the events file")
+        try:
+            wait_until(lambda: sum(weight(e) for e in m.events()
+                                   if mine(e)) == n,
+                       "every denial counted in the events file")
+        except BaseException:
+            st = status(tree)
+            print("counted", sum(weight(e) for e in m.events() if mine(e)),
+                  "dropped", st.get("dropped"), "queue", st.get("queue"))
+            raise
         evs = [e for e in m.events() if mine(e)]
         assert "repeat" not in evs[0]["fimguard"]
         # one a second (repeat_interval) while it lasted, one after
@@ -432,6 +439,33 @@ def test_a_write_flood_is_folded_counted_and_alerted(tree, monitors):
         wait_until(lambda: spool(tree) == [], "an empty spool")
     finally:
         hook.stop()
+
+
+def test_a_flood_behind_a_stalled_worker_loses_no_denial(tree, monitors):
+    """The worker is blocked (its stdout is a pipe nobody reads yet, full
+    of "created" events) while one process opens a protected file for
+    writing 5,000 times: the permission thread folds the loop into the
+    record the worker has not taken, so nothing overflows the ring
+    (1,024 records) and every denial is counted once the worker runs."""
+    from test_writer_identity import PipedMonitor
+    tree.write_config(mode="enforce", extra="repeat_interval = 1\n")
+    tree.init()
+    m = PipedMonitor(tree, "enforce")
+    monitors.append(m)
+    rc, err = op("import os, stat, sys\n"
+                 "for i in range(300):\n"
+                 "    os.mknod(os.path.join(sys.argv[1], 'flood%d' % i),"
+                 " stat.S_IFREG | 0o644)\n", tree.tree)
+    assert rc == 0, err
+    path, n = tree.t("a.conf"), 5000
+    pid, _ = flood(path, n)
+    m.release()
+
+    def mine(e):
+        return by("write-denied", path)(e) and e["process"]["pid"] == pid
+    wait_until(lambda: sum(weight(e) for e in m.events() if mine(e)) == n,
+               "every denial counted in the events file")
+    assert status(tree)["dropped"] == 0
 
 
 # n processes, each denied once: no two denials are alike, none folded

@@ -61,7 +61,7 @@ def test_baseline_format(fim):
     fim.init()
     header, entries, mac = fim.baseline()
     assert header.get("format") == "fimguard-baseline"
-    assert header.get("version") == 1
+    assert header.get("version") == 2      # 2: the package field (issue 10)
     assert set(mac) == {"hmac"} and re.fullmatch(r"[0-9a-f]{64}", mac["hmac"]), mac
     assert verify_baseline_hmac(fim), "HMAC-SHA256(hmac.key, bytes before last line) does not match"
     assert len(entries) == n

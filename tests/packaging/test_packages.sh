@@ -14,7 +14,11 @@ pass=0 fail=0
 ok() { echo "ok   - $1"; pass=$((pass + 1)); }
 ko() { echo "FAIL - $1"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else ko "$what"; fi; }
+HOOKPKG=fimguard-test-hook-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+HOOKDIR=/opt/$HOOKPKG
 cleanup() {
+	dpkg -s "$HOOKPKG" >/dev/null 2>&1 && dpkg --purge "$HOOKPKG" >/dev/null 2>&1
+	rm -rf "$HOOKDIR"
 	dpkg -s fimguard >/dev/null 2>&1 && dpkg --purge fimguard >/dev/null 2>&1
 	rm -rf "$SCRATCH"
 }
@@ -39,6 +43,9 @@ check "deb ships sysusers and tmpfiles" grep -Eq "^/usr/lib/(sysusers|tmpfiles)\
 dpkg-deb -e "$DEB" "$SCRATCH/ctl"
 check "policy and config are conffiles" grep -qx /etc/fimguard/policy.d/10-ssh.rules "$SCRATCH/ctl/conffiles"
 check "config is a conffile" grep -qx /etc/fimguard/fimguard.conf "$SCRATCH/ctl/conffiles"
+check "dpkg hook is a conffile" grep -qx /etc/dpkg/dpkg.cfg.d/fimguard "$SCRATCH/ctl/conffiles"
+check "dpkg hook runs approve --packages --hook after dpkg" sh -c "dpkg-deb --fsys-tarfile '$DEB' | tar -xO ./etc/dpkg/dpkg.cfg.d/fimguard | grep -q '^post-invoke=.*fimguard approve --packages --hook'"
+check "depends on librpm (rpm databases read through it)" sh -c "dpkg-deb -f '$DEB' Depends | grep -q librpm"
 check "depends on json-c and xxhash" sh -c "dpkg-deb -f '$DEB' Depends | grep -q libjson-c && dpkg-deb -f '$DEB' Depends | grep -q libxxhash"
 check "depends on zlib (events reads rotated .gz copies)" sh -c "dpkg-deb -f '$DEB' Depends | grep -q zlib1g"
 check "state directory is 0700 in the package" sh -c "dpkg-deb -c '$DEB' | grep -E ' \./var/lib/fimguard/$' | grep -q '^drwx------'"
@@ -62,6 +69,7 @@ if [ -n "$RPM" ]; then
 	done
 	check "rpm config is %config(noreplace)" sh -c "rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' '$RPM' 2>/dev/null | grep -q '^/etc/fimguard/fimguard.conf cn'"
 	check "rpm scriptlets call systemctl" sh -c "rpm -qp --scripts '$RPM' 2>/dev/null | grep -q systemctl"
+	check "rpm file triggers run approve --packages --hook" sh -c "rpm -qp --filetriggers '$RPM' 2>/dev/null | grep -c 'approve --packages --hook' | grep -qx 2"
 fi
 
 # --- install, use, purge ---
@@ -87,8 +95,51 @@ else
 	ko "systemd-analyze verify: $verify"
 fi
 check "man page installed" test -e /usr/share/man/man8/fimguard.8.gz
+
+# --- the dpkg hook, from the installed package: a plain dpkg -i of a test
+# package (under /opt/fimguard-test-hook-<random>/) runs approve
+# --packages; the installed config (a conffile, purged below) points
+# state, policy and events at the scratch directory ---
+mkhookdeb() {
+	local d=$SCRATCH/hookdeb-$1
+	mkdir -p "$d/DEBIAN" "$d$HOOKDIR"
+	printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: fimguard hook test\n' \
+	    "$HOOKPKG" "$1" > "$d/DEBIAN/control"
+	printf '%s\n' "$2" > "$d$HOOKDIR/tool"
+	(cd "$d" && md5sum "${HOOKDIR#/}/tool" > DEBIAN/md5sums)
+	dpkg-deb --root-owner-group -b "$d" "$SCRATCH/hook-$1.deb" >/dev/null
+}
+hookconf() {
+	printf 'mode = audit\nevents = %s\nstate_dir = %s\npolicy_dir = %s\n%b' \
+	    "$SCRATCH/hook/events.json" "$1" "$SCRATCH/hook/policy.d" "${2:-}" \
+	    > /etc/fimguard/fimguard.conf
+}
+mkhookdeb 1.0 one && mkhookdeb 2.0 two
+mkdir -p "$SCRATCH/hook/policy.d"
+printf '[rule hooktest]\npaths = %s/\nrecursive = yes\nexclude = *.dpkg-*\n' "$HOOKDIR" \
+    > "$SCRATCH/hook/policy.d/10-hook.rules"
+hookconf "$SCRATCH/hook/none"
+if dpkg -i "$SCRATCH/hook-1.0.deb" >"$SCRATCH/hook0.log" 2>&1 &&
+    grep -q "package hook: no baseline" "$SCRATCH/hook0.log"; then
+	ok "dpkg hook without a baseline: says so, dpkg succeeds"
+else
+	ko "dpkg hook without a baseline: $(tail -n3 "$SCRATCH/hook0.log")"
+fi
+dpkg --purge "$HOOKPKG" >/dev/null 2>&1
+hookconf "$SCRATCH/hook/state"
+check "hook test baseline (scratch state from the config)" /usr/sbin/fimguard init
+check "dpkg -i with the hook" dpkg -i "$SCRATCH/hook-1.0.deb"
+check "hook accepted the new package's files: check clean" /usr/sbin/fimguard check
+check "dpkg -i of an upgrade with the hook" dpkg -i "$SCRATCH/hook-2.0.deb"
+check "hook accepted the upgrade: check clean" /usr/sbin/fimguard check
+check "history: the upgrade, by package and versions" sh -c "grep '\"name\":\"$HOOKPKG\"' '$SCRATCH/hook/state/history.jsonl' | grep '\"previous_version\":\"1.0\"' | grep -q '\"version\":\"2.0\"'"
+hookconf "$SCRATCH/hook/state" 'package_hook = no\n'
+check "dpkg -i with package_hook = no" dpkg -i "$SCRATCH/hook-1.0.deb"
+out=$(/usr/sbin/fimguard check >/dev/null 2>&1; echo $?)
+[ "$out" = 1 ] && ok "package_hook = no: the change waits for a human" || ko "package_hook = no: check exit $out"
+dpkg --purge "$HOOKPKG" >/dev/null 2>&1
 dpkg --purge fimguard >/dev/null 2>&1 && ok "purge" || ko "purge"
-left=$(ls -d /usr/sbin/fimguard /etc/fimguard /etc/cron.d/fimguard \
+left=$(ls -d /usr/sbin/fimguard /etc/fimguard /etc/cron.d/fimguard /etc/dpkg/dpkg.cfg.d/fimguard \
     /etc/logrotate.d/fimguard /lib/systemd/system/fimguard.service \
     /usr/lib/systemd/system/fimguard.service 2>/dev/null)
 [ -z "$left" ] && ok "purge leaves no package files" || ko "left after purge: $left"

@@ -529,7 +529,7 @@ test_file_format(void **state)
 {
 	static const char *fields[] = { "path", "rule", "type", "mode", "uid",
 	    "gid", "size", "mtime_ns", "ctime_ns", "inode", "dev", "nlink",
-	    "target", "xattrs", "xxh3", "sha256", "flags", "error" };
+	    "target", "xattrs", "xxh3", "sha256", "flags", "error", "package" };
 	struct fixture *f = *state;
 	struct entryvec ev = { 0 };
 	json_object *o, *x;
@@ -931,12 +931,16 @@ test_status_names(void **state)
 #define HDR	"{\"format\":\"fimguard-baseline\",\"version\":1}\n"
 #define REC(p)	"[" p ",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null," \
 		"null,null,0,null]\n"
+#define HDR2	"{\"format\":\"fimguard-baseline\",\"version\":2}\n"
+#define REC2(p, pkg) "[" p ",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null," \
+		"null,null,null,0,null," pkg "]\n"
 
 static void
 test_corrupt_signed(void **state)
 {
 	static const struct { const char *body; int line; } cases[] = {
-		{ "{\"format\":\"fimguard-baseline\",\"version\":2}\n", 1 },
+		{ "{\"format\":\"fimguard-baseline\",\"version\":3}\n", 1 },
+		{ "{\"format\":\"fimguard-baseline\",\"version\":0}\n", 1 },
 		{ "{\"format\":\"other\",\"version\":1}\n", 1 },
 		{ "{\"version\":1}\n", 1 },
 		{ "{\"format\":\"fimguard-baseline\",\"version\":\"1\"}\n", 1 },
@@ -947,6 +951,10 @@ test_corrupt_signed(void **state)
 		{ HDR REC("\"/ok\"") "not json\n" REC("\"/ok2\""), 3 },
 		{ HDR "[]\n", 2 },
 		{ HDR "\n", 2 },
+		/* each record has exactly its version's fields */
+		{ HDR REC2("\"/ok\"", "null"), 2 },
+		{ HDR2 REC("\"/ok\""), 2 },
+		{ HDR2 REC2("\"/ok\"", "null") REC("\"/ok2\""), 3 },
 	};
 	struct fixture *f = *state;
 
@@ -982,8 +990,9 @@ test_corrupt_signed(void **state)
 
 /* ---- record_from_json ---- */
 
-/* 18 fields: path rule type mode uid gid size mtime ctime inode dev nlink
- * target xattrs xxh3 sha256 flags error */
+/* 18 fields (format version 1): path rule type mode uid gid size mtime
+ * ctime inode dev nlink target xattrs xxh3 sha256 flags error; version 2
+ * adds package: null or [manager, name, version, digest|null] */
 #define XXH	"\"000102030405060708090a0b0c0d0e0f\""
 #define SHA	"\"000102030405060708090a0b0c0d0e0f" \
 		"101112131415161718191a1b1c1d1e1f\""
@@ -992,7 +1001,18 @@ static const char *record_bad[] = {
 	"[]",
 	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0]",
 	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
-	    "null,null]",
+	    "null,null,null]",
+	/* package */
+	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
+	    "null,5]",
+	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
+	    "null,[\"dpkg\",\"bash\",\"5.2\"]]",
+	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
+	    "null,[\"dpkg\",\"bash\",null,null]]",
+	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
+	    "null,[\"dpkg\",\"bash\",\"5.2\",7]]",
+	"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,"
+	    "null,[\"dpkg\",\"bash\",\"5.2\",\"nocolon\"]]",
 	/* path */
 	"[\"x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,null]",
 	"[\"\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,null,0,null]",
@@ -1109,17 +1129,19 @@ test_record_rejects(void **state)
 	for (size_t i = 0; i < N(record_bad); i++) {
 		json_object *o = json_tokener_parse(record_bad[i]);
 		struct strlist rules = { 0 };
+		struct pkg_owners owners = { 0 };
 		struct entry e;
 
 		if (o == NULL)
 			fail_msg("case %zu is not JSON: %s", i, record_bad[i]);
 		memset(&e, 0, sizeof(e));
-		if (record_from_json(o, &e, &rules) != -1) {
+		if (record_from_json(o, &e, &rules, &owners) != -1) {
 			print_error("accepted: %s\n", record_bad[i]);
 			failed++;
 		}
 		entry_free(&e);
 		strlist_free(&rules);
+		pkg_owners_free(&owners);
 		json_object_put(o);
 	}
 	assert_int_equal(failed, 0);
@@ -1165,11 +1187,12 @@ test_record_accepts(void **state)
 	for (size_t i = 0; i < N(cases); i++) {
 		json_object *o = json_tokener_parse(cases[i].json), *back;
 		struct strlist rules = { 0 };
+		struct pkg_owners owners = { 0 };
 		struct entry e, e2;
 
 		assert_non_null(o);
 		memset(&e, 0, sizeof(e));
-		if (record_from_json(o, &e, &rules) != 0)
+		if (record_from_json(o, &e, &rules, &owners) != 0)
 			fail_msg("rejected: %s", cases[i].json);
 		assert_string_equal(e.path, cases[i].path);
 		assert_string_equal(e.rule, "r");
@@ -1200,15 +1223,68 @@ test_record_accepts(void **state)
 		/* and back: the same record */
 		back = record_to_json(&e);
 		memset(&e2, 0, sizeof(e2));
-		assert_int_equal(record_from_json(back, &e2, &rules), 0);
+		assert_int_equal(record_from_json(back, &e2, &rules, &owners),
+		    0);
 		assert_entry_equal(&e2, &e);
+		assert_null(e.owner);		/* version 1: unowned */
 		entry_free(&e2);
 		json_object_put(back);
 
 		entry_free(&e);
 		strlist_free(&rules);
+		pkg_owners_free(&owners);
 		json_object_put(o);
 	}
+}
+
+/* Format version 2's package field: the owner interned (one copy per
+ * manager, name and version), the verified digest kept, and both
+ * written back as they were read. */
+static void
+test_record_package(void **state)
+{
+	static const char *rec[] = {
+		"[\"/x\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,"
+		"null,0,null,[\"dpkg\",\"libc6:amd64\",\"2.36-9\","
+		"\"md5:00112233445566778899aabbccddeeff\"]]",
+		"[\"/y\",\"r\",\"file\",420,0,0,0,0,0,1,2,1,null,null,null,"
+		"null,0,null,[\"dpkg\",\"libc6:amd64\",\"2.36-9\",null]]",
+	};
+	struct strlist rules = { 0 };
+	struct pkg_owners owners = { 0 };
+	struct entry e[2], back;
+
+	(void)state;
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 2; i++) {
+		json_object *o = json_tokener_parse(rec[i]), *j;
+
+		assert_int_equal(record_from_json(o, &e[i], &rules, &owners),
+		    0);
+		j = record_to_json(&e[i]);
+		assert_string_equal(json_object_to_json_string_ext(j,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    rec[i]);
+		memset(&back, 0, sizeof(back));
+		assert_int_equal(record_from_json(j, &back, &rules, &owners),
+		    0);
+		assert_ptr_equal(back.owner, e[i].owner);
+		entry_free(&back);
+		json_object_put(j);
+		json_object_put(o);
+	}
+	assert_ptr_equal(e[0].owner, e[1].owner);
+	assert_int_equal(owners.n, 1);
+	assert_string_equal(e[0].owner->name, "libc6:amd64");
+	assert_string_equal(e[0].owner->version, "2.36-9");
+	assert_string_equal(e[0].pkgsum, "md5:00112233445566778899aabbccddeeff");
+	assert_int_equal(e[0].pkg_ok, 1);
+	assert_null(e[1].pkgsum);
+	assert_int_equal(e[1].pkg_ok, 0);
+	entry_free(&e[0]);
+	entry_free(&e[1]);
+	strlist_free(&rules);
+	pkg_owners_free(&owners);
 }
 
 /* record_to_json: names as strings when UTF-8, {"b64": ...} if not;
@@ -1226,7 +1302,7 @@ test_record_to_json(void **state)
 	e.type = ENTRY_SYMLINK;
 	e.target = xstrdup("caf\xc3\xa9");
 	a = record_to_json(&e);
-	assert_int_equal(json_object_array_length(a), 18);
+	assert_int_equal(json_object_array_length(a), 19);
 	x = json_object_array_get_idx(a, 0);
 	assert_true(json_object_is_type(x, json_type_object));
 	assert_true(json_object_object_get_ex(x, "b64", &b));
@@ -1307,6 +1383,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_record_rejects),
 		cmocka_unit_test(test_record_accepts),
+		cmocka_unit_test(test_record_package),
 		cmocka_unit_test(test_record_to_json),
 		cmocka_unit_test_setup_teardown(test_non_array_line, setup,
 		    teardown),

@@ -200,7 +200,8 @@ test_find_and_entry(void **state)
 
 		assert_true(bindex_find(&x, ev.v[i].path, &idx));
 		assert_string_equal(x.v[idx].path, ev.v[i].path);
-		assert_int_equal(bindex_entry(&x, idx, &e, &rules), 0);
+		assert_int_equal(bindex_entry(&x, idx, &e, &rules, &x.owners),
+		    0);
 		assert_string_equal(e.path, ev.v[i].path);
 		assert_int_equal(e.type, ev.v[i].type);
 		assert_memory_equal(e.sha, ev.v[i].sha, sizeof(e.sha));
