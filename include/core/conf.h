@@ -20,6 +20,7 @@ enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
 enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
 enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
 
+#define CONF_POLICY_DIR	"/etc/fimguard/policy.d"	/* the default */
 #define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
 #define CONF_PACKAGE_QUIET	60	/* package_quiet's default, seconds */
 
