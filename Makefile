@@ -142,6 +142,7 @@ bench: deps
 	bash tests/bench/run.sh
 	bash tests/bench/packages.sh
 	bash tests/bench/monitor.sh
+	bash tests/bench/scale.sh
 	$(PYTHON) tests/bench/alerts.py
 
 # `run`: a baseline of the default policy in a local state directory

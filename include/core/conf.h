@@ -23,6 +23,7 @@ enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
 enum conf_new_files { CONF_NEW_UNSET = 0, CONF_NEW_REPORT,
 	CONF_NEW_QUARANTINE };
 
+#define CONF_POLICY_DIR	"/etc/fimguard/policy.d"	/* the default */
 #define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
 #define CONF_PACKAGE_QUIET	60	/* package_quiet's default, seconds */
 

@@ -16,5 +16,6 @@ void	htab_free(struct htab *);
 int	htab_put(struct htab *, const char *, size_t);
 void	htab_set(struct htab *, const char *, size_t);
 int	htab_get(const struct htab *, const char *, size_t *);
+int	htab_del(struct htab *, const char *);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/compare.h"
 #include "core/conf.h"
 #include "core/event.h"
+#include "core/state.h"
 
 void	 report_human(FILE *, const struct conf *, const struct changes *,
 	    size_t);
@@ -15,6 +16,8 @@ json_object *report_event(const struct conf *, const struct change *,
 void	 report_rule_info(const struct conf *, const char *, int *, int *);
 void	 report_add_diff(json_object *, const char *, const struct entry *,
 	    int);
+void	 report_change_diff(json_object *, const struct conf *,
+	    const struct state *, const struct change *);
 void	 report_package(json_object *, const struct pkg_label *);
 json_object *report_mismatch(const struct conf *, const struct entry *,
 	    const struct pkg_label *, const char *, const char *);

@@ -35,11 +35,30 @@ struct args;
  * descriptor until it is hashed). */
 #define MONITOR_DATA_BATCH	170
 
+/* One of fimguard's own directories and what its entries are, or one
+ * of fimguard's own files (self.c). */
+enum monitor_self_kind { SELF_NONE = 0, SELF_STATE, SELF_POLICY,
+	SELF_FILE };
+
+/* Owner and mode as last seen: an attribute event of one of
+ * fimguard's own files or directories that changes neither says
+ * nothing (self.c). */
+struct monitor_attrs {
+	uint32_t	 mode, uid, gid;
+};
+
+struct monitor_self {
+	int		 kind;
+	struct monitor_attrs attrs;
+};
+
 /* One watched file: watch.entry indexes these. */
 struct mon_file {
-	char		*path;
+	char		*path;		/* NULL: a free slot; base->path
+					   when in the baseline */
 	int		 rule;		/* conf rule index, -1 for self */
 	struct entry	*base;		/* in the baseline, or NULL */
+	uint64_t	 dev, ino;	/* the inode watched for it */
 	uint8_t		 last_sha[32];	/* last content reported */
 	int		 has_last;
 	/* A MODIFY waits for the writer's close: O_TRUNC then write(2)
@@ -60,10 +79,16 @@ struct monitor {
 	struct baseline	 base;
 	struct mon_file	*files;
 	size_t		 nfiles;
-	struct watch_tab *tab;
-	struct watch_tab **retired;	/* freed at exit: perm may read */
-	size_t		 nretired;
+	size_t		*free_files;	/* slots of forgotten files */
+	size_t		 nfree;
+	struct watch_tab *tab;		/* the same for the instance's life */
 	struct htab	 byname;	/* path -> index in files */
+	/* fimguard's own directories and files: path -> index in self[];
+	 * the state and policy directories (real paths) */
+	struct htab	 self_paths;
+	struct monitor_self *self;
+	size_t		 nself;
+	char		*self_state, *self_policy;
 	size_t		*settling;	/* files with a pending MODIFY */
 	size_t		 nsettling;
 	struct notify	 notify;
@@ -82,6 +107,10 @@ struct monitor {
 	int		 foreground;
 	uint64_t	 self_dev, self_ino;	/* our executable */
 	uint64_t	 started_ms;
+	/* the start-up reconciliation (reconcile.c): when it ended (wall
+	 * clock), how long it took, what it found */
+	uint64_t	 reconciled_ms, reconcile_ms;
+	size_t		 reconcile_changes;
 	/* descriptors: the limit, and what is held at once within it */
 	size_t		 fd_limit, perm_batch, intent_cache, data_batch;
 	int		 fd_low;	/* below a full-size monitor's needs */
@@ -108,6 +137,10 @@ void	 monitor_groups_close(struct monitor_groups *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);
+void	 monitor_forget(struct monitor *, const struct mon_file *);
+int	 monitor_self_mark(struct monitor *, const char *, int);
+void	 monitor_self_dir(struct monitor *, const char *, int, int);
+size_t	 monitor_nfiles(const struct monitor *);
 int	 monitor_open_parent(const struct monitor *, const char *,
 	    const char **, char **);
 int	 monitor_restore_dir(void *, const char *, uint64_t *, uint64_t *);

@@ -33,7 +33,7 @@
 static const char *alert_default_actions[] = { "modified", "created",
 	"deleted", "renamed", "attributes-changed", "write-denied",
 	"restored", "restore-failed", "quarantined", "preexisting-writer",
-	"scan-failed" };
+	"scan-failed", "policy-changed" };
 
 static void
 alert_split(const char *v, struct strlist *out)

@@ -4,7 +4,8 @@
  * Shape, for speed and memory on large trees:
  *  1. a thread loads the baseline as a compact index (bindex) while
  *     the tree is walked and hashed with keyed XXH3 on every core;
- *  2. every current entry the index shows unchanged is dropped;
+ *  2. core/delta.c (shared with the monitor's start-up reconciliation):
+ *     every current entry the index shows unchanged is dropped;
  *  3. the rest, and every baseline record no longer seen, are read in
  *     full and handed to compare_run, which names the changes (pairing
  *     renames), after SHA-256 of the files whose content differs;
@@ -26,6 +27,7 @@
 #include "core/bindex.h"
 #include "core/cmd.h"
 #include "core/compare.h"
+#include "core/delta.h"
 #include "core/event.h"
 #include "core/fdpath.h"
 #include "core/log.h"
@@ -101,86 +103,6 @@ check_load_and_scan(const struct conf *c, struct state *s, struct bindex *x,
 	return l.r;
 }
 
-/* Move the current entries that may have changed into cand, and read
- * in full into b the baseline records they pair with, plus those no
- * longer present. Entries left in now are unchanged. */
-static int
-check_candidates(const struct bindex *x, struct entryvec *now,
-    struct entryvec *cand, struct baseline *b)
-{
-	unsigned char *seen = xcalloc(x->n + 1, 1);
-	size_t idx;
-	int r = 0;
-
-	for (size_t i = 0; i < now->n; i++) {
-		struct entry *e = &now->v[i];
-		int found = bindex_find(x, e->path, &idx);
-
-		if (found)
-			seen[idx] = 1;
-		if (found && bindex_same(&x->v[idx], e))
-			continue;
-		*entryvec_add(cand) = *e;
-		memset(e, 0, sizeof(*e));	/* moved */
-		if (found)
-			seen[idx] = 2;
-	}
-	for (size_t i = 0; r == 0 && i < x->n; i++)
-		if (seen[i] != 1 && bindex_entry(x, i, entryvec_add(&b->ev),
-		    &b->rules, &b->owners) < 0) {
-			log_warnx("baseline changed on disk while being read");
-			r = EXIT_BASELINE;
-		}
-	free(seen);
-	baseline_index(b);
-	return r;
-}
-
-/* SHA-256 where XXH3 differs from the baseline or the file is new: it
- * is what the report cites, and what pairs a deletion with a creation
- * as a rename. */
-static void
-check_confirm(struct entryvec *cand, struct state *s, struct baseline *b)
-{
-	struct scan_opts so = { .secret = s->xxh_secret, .sha = 1,
-	    .pkg = 1 };
-
-	for (size_t i = 0; i < cand->n; i++) {
-		struct entry *e = &cand->v[i];
-
-		if (e->type != ENTRY_FILE || e->error != NULL ||
-		    !compare_need_sha(b, e))
-			continue;
-		if (scan_file(e, &so) < 0 && e->error == NULL)
-			e->error = xstrdup("vanished while being checked");
-	}
-}
-
-/* For a modified file whose rule asks for it: the diff, read through
- * a fresh descriptor (never following a link; any depth). */
-static void
-check_diff(json_object *ev, const struct conf *c, const struct state *s,
-    const struct change *ch)
-{
-	char *vault;
-	int fd;
-
-	if (ch->action != CMP_MODIFIED || ch->now->type != ENTRY_FILE)
-		return;
-	for (size_t r = 0; r < c->nrules; r++)
-		if (strcmp(c->rules[r].name, ch->now->rule) == 0 &&
-		    !c->rules[r].diff)
-			return;
-	fd = fdpath_openat(ch->now->path, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_NOCTTY, NULL, NULL, NULL);
-	if (fd < 0)
-		return;
-	vault = state_path(s, "vault");
-	report_add_diff(ev, vault, ch->base, fd);
-	free(vault);
-	close(fd);
-}
-
 static void
 check_mismatch_add(struct check_mismatches *mm, const struct entry *e,
     const struct pkg_label *l)
@@ -231,17 +153,16 @@ check_verify(const struct bindex *x, struct entryvec *now,
  * cannot be read leaves the changes unlabelled, not unreported. */
 static void
 check_changes(const struct conf *c, struct state *s, struct pkg_db *db,
-    int have_db, struct entryvec *cand, struct baseline *b,
-    struct changes *ch)
+    int have_db, struct delta *d)
 {
-	if (!have_db && (cand->n > 0 || b->ev.n > 0) &&
+	if (!have_db && (d->cand.n > 0 || d->b.ev.n > 0) &&
 	    cmd_packages(c, db) < 0)
 		log_warnx("changes reported without package labels");
-	pkg_assign(db, cand);
-	check_confirm(cand, s, b);
-	compare_run(b, cand, ch);
-	for (size_t i = 0; i < ch->n; i++)
-		pkg_label(db, &ch->v[i]);
+	pkg_assign(db, &d->cand);
+	delta_confirm(d, s);
+	delta_compare(d);
+	for (size_t i = 0; i < d->ch.n; i++)
+		pkg_label(db, &d->ch.v[i]);
 }
 
 static void
@@ -263,7 +184,7 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 		json_object *ev = report_event(c, &ch->v[i],
 		    "fimguard.check", NULL);
 
-		check_diff(ev, c, s, &ch->v[i]);
+		report_change_diff(ev, c, s, &ch->v[i]);
 		event_emit(sink, ev);
 	}
 	for (size_t i = 0; i < mm->n; i++)
@@ -274,12 +195,12 @@ check_report(const struct cmd_opts *o, const struct conf *c,
 int
 cmd_check(const struct cmd_opts *o)
 {
-	struct entryvec now = { 0 }, cand = { 0 }, again = { 0 };
+	struct entryvec now = { 0 }, again = { 0 };
 	struct check_mismatches mm = { 0 };
 	struct pkg_db db = { 0 };
-	struct changes ch = { 0 };
+	struct delta_base view;
+	struct delta d = { 0 };
 	struct bindex x = { 0 };
-	struct baseline b = { 0 };
 	struct state s = { .lockfd = -1 };
 	struct event_sink sink = { .fd = -1 };
 	struct conf c;
@@ -300,22 +221,24 @@ cmd_check(const struct cmd_opts *o)
 		goto out;
 	if (o->verify_packages)
 		pkg_assign(&db, &now);
-	if ((r = check_candidates(&x, &now, &cand, &b)) != 0)
+	delta_from_bindex(&view, &x);
+	if (delta_split(&view, &now, &d) < 0) {
+		log_warnx("baseline changed on disk while being read");
+		r = EXIT_BASELINE;
 		goto out;
+	}
 	if (o->verify_packages)
 		check_verify(&x, &now, &db, &s, &again, &mm);
-	check_changes(&c, &s, &db, o->verify_packages, &cand, &b, &ch);
-	check_report(o, &c, &s, &sink, &ch, now.n, &mm, &db);
-	r = ch.n > 0 || mm.n > 0 ? EXIT_CHANGES : EXIT_OK;
+	check_changes(&c, &s, &db, o->verify_packages, &d);
+	check_report(o, &c, &s, &sink, &d.ch, now.n, &mm, &db);
+	r = d.ch.n > 0 || mm.n > 0 ? EXIT_CHANGES : EXIT_OK;
 out:
 	event_sink_close(&sink);
-	changes_free(&ch);
 	free(mm.v);
 	entryvec_free(&again);
-	entryvec_free(&cand);
+	delta_free(&d);
 	entryvec_free(&now);
 	pkg_db_free(&db);
-	baseline_free(&b);
 	bindex_free(&x);
 	state_close(&s);
 	conf_free(&c);

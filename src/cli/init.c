@@ -86,6 +86,46 @@ init_keys(struct state *s, int have_baseline)
 	return -1;
 }
 
+/* Signs that this state directory had a baseline: its history, its
+ * keys, its vault. The first of them present, or NULL. */
+static const char *
+init_had_baseline(const struct state *s)
+{
+	static const char *signs[] = { "history.jsonl", "hmac.key",
+	    "xxh.key", "vault" };
+	const char *found = NULL;
+
+	for (size_t i = 0; found == NULL &&
+	    i < sizeof(signs) / sizeof(signs[0]); i++) {
+		char *p = state_path(s, signs[i]);
+
+		if (access(p, F_OK) == 0 || errno != ENOENT)
+			found = signs[i];
+		free(p);
+	}
+	return found;
+}
+
+/* --if-missing is the service's first start: it builds the first
+ * baseline. A state directory whose baseline is gone but that shows it
+ * had one (removed by an intruder, lost with a disk) must not get a new
+ * one silently: that would accept whatever changed since. Returns 0 to
+ * go on, or EXIT_BASELINE (said why). */
+static int
+init_if_missing(const struct state *s, const char *path)
+{
+	const char *sign = init_had_baseline(s);
+
+	if (sign == NULL)
+		return 0;
+	log_warnx("%s is missing, but %s/%s shows that this state directory "
+	    "had a baseline: no new one is built over it unasked (it would "
+	    "accept whatever changed since). Put baseline.json back, or run "
+	    "'fimguard init' to baseline the files as they are now", path,
+	    s->dir, sign);
+	return EXIT_BASELINE;
+}
+
 int
 cmd_init(const struct cmd_opts *o)
 {
@@ -110,6 +150,11 @@ cmd_init(const struct cmd_opts *o)
 		r = EXIT_OK;
 		goto out;
 	}
+	if (o->if_missing && (r = init_if_missing(&s, path)) != 0) {
+		free(path);
+		goto out;
+	}
+	r = EXIT_USAGE;
 	if (!o->force && have) {
 		log_warnx("%s exists; use 'fimguard init --force' to replace "
 		    "it, or 'fimguard approve' to accept changes", path);

@@ -51,6 +51,15 @@ cmd_state_dir(const struct cmd_opts *o, const struct conf *c)
 	return c->state_dir ? c->state_dir : CMD_DEFAULT_STATE;
 }
 
+/* The policy directory conf_load read. */
+const char *
+cmd_policy_dir(const struct cmd_opts *o, const struct conf *c)
+{
+	if (o->policy_dir != NULL)
+		return o->policy_dir;
+	return c->policy_dir ? c->policy_dir : CONF_POLICY_DIR;
+}
+
 /* The state directory and its keys, or EXIT_BASELINE with the reason.
  * lock: take the writer lock first (approve). */
 int

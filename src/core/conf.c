@@ -884,8 +884,7 @@ conf_load(struct conf *c, const char *config, int config_required,
 {
 	conf_parse_file(c, config, CONF_KIND_CONFIG, config_required);
 	if (policy_dir == NULL)
-		policy_dir = c->policy_dir ? c->policy_dir :
-		    "/etc/fimguard/policy.d";
+		policy_dir = c->policy_dir ? c->policy_dir : CONF_POLICY_DIR;
 	conf_parse_policy_dir(c, policy_dir);
 	conf_validate(c);
 	if (c->mode == CONF_MODE_UNSET)

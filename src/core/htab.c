@@ -100,3 +100,33 @@ htab_get(const struct htab *t, const char *key, size_t *val)
 		}
 	return 0;
 }
+
+/* Remove key (1 if it was there). Linear probing: the entries after it
+ * in its run move back where their own probe still finds them, so no
+ * tombstone is left behind. Not for tables shared with readers. */
+int
+htab_del(struct htab *t, const char *key)
+{
+	size_t i, j, home, mask = t->cap - 1;
+
+	if (t->cap == 0)
+		return 0;
+	for (i = htab_hash(key) & mask; t->keys[i] != NULL; i = (i + 1) & mask)
+		if (strcmp(t->keys[i], key) == 0)
+			break;
+	if (t->keys[i] == NULL)
+		return 0;
+	for (j = (i + 1) & mask; t->keys[j] != NULL; j = (j + 1) & mask) {
+		home = htab_hash(t->keys[j]) & mask;
+		/* j stays if its home lies cyclically in (i, j] */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		t->keys[i] = t->keys[j];
+		t->vals[i] = t->vals[j];
+		i = j;
+	}
+	t->keys[i] = NULL;
+	t->vals[i] = 0;
+	t->n--;
+	return 1;
+}

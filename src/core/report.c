@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/diff.h"
+#include "core/fdpath.h"
 #include "core/file.h"
 #include "core/report.h"
 #include "core/util.h"
@@ -402,4 +403,30 @@ report_add_diff(json_object *ev, const char *vault, const struct entry *b,
 	free(d);
 	free(old);
 	free(new);
+}
+
+/* For a modified file whose rule asks for it (check, and the monitor's
+ * start-up reconciliation): the diff, read through a fresh descriptor
+ * (never following a link; any depth). */
+void
+report_change_diff(json_object *ev, const struct conf *c,
+    const struct state *s, const struct change *ch)
+{
+	char *vault;
+	int fd;
+
+	if (ch->action != CMP_MODIFIED || ch->now->type != ENTRY_FILE)
+		return;
+	for (size_t r = 0; r < c->nrules; r++)
+		if (strcmp(c->rules[r].name, ch->now->rule) == 0 &&
+		    !c->rules[r].diff)
+			return;
+	fd = fdpath_openat(ch->now->path, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY, NULL, NULL, NULL);
+	if (fd < 0)
+		return;
+	vault = state_path(s, "vault");
+	report_add_diff(ev, vault, ch->base, fd);
+	free(vault);
+	close(fd);
 }

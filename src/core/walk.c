@@ -37,6 +37,8 @@ struct walk {
 	int		*root_rule;	/* rule index per root */
 	struct htab	 root_tab;	/* root path -> root index */
 	int		 errors;
+	walk_dir_fn	 dir_fn;	/* before a directory is listed */
+	void		*dir_arg;
 };
 
 static int
@@ -216,6 +218,8 @@ walk_subdir(struct walk *w, int dirfd, size_t ei, int rule, int depth,
 	entry_read_xattrs_fd(&w->out->v[ei], fd);
 	/* The vector may move while the subtree is added: copy the path. */
 	path = xstrdup(w->out->v[ei].path);
+	if (w->dir_fn != NULL)
+		w->dir_fn(w->dir_arg, fd, path, rule);
 	walk_dir(w, fd, path, rule, depth + 1, rootdev);
 	free(path);
 }
@@ -282,6 +286,18 @@ walk_dir(struct walk *w, int fd, const char *dirpath, int rule, int depth,
 	close(keep);
 }
 
+/* The directory above a root, before the root is looked at: a rename
+ * or removal of the root itself is an entry event there. */
+static void
+walk_root_parent(struct walk *w, int pfd, const char *path, const char *name)
+{
+	char *dir = name - 1 == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(name - 1 - path));
+
+	w->dir_fn(w->dir_arg, pfd, dir, -1);
+	free(dir);
+}
+
 /* A root is opened through its parent (a path of any length; symlinks
  * above the root are followed, the root itself never is). */
 static void
@@ -297,6 +313,8 @@ walk_root(struct walk *w, struct fdpath *c, size_t idx)
 		name = ".";
 	} else
 		pfd = fdpath_parent(c, path, &name, &why);
+	if (pfd >= 0 && w->dir_fn != NULL && strcmp(path, "/") != 0)
+		walk_root_parent(w, pfd, path, name);
 	if (pfd < 0 ||
 	    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR) {
@@ -322,7 +340,15 @@ walk_root(struct walk *w, struct fdpath *c, size_t idx)
 int
 walk_policy(const struct conf *c, struct entryvec *out)
 {
-	struct walk w = { .conf = c, .out = out };
+	return walk_policy_dirs(c, out, NULL, NULL);
+}
+
+/* The same, telling fn about each directory before it is listed. */
+int
+walk_policy_dirs(const struct conf *c, struct entryvec *out, walk_dir_fn fn,
+    void *arg)
+{
+	struct walk w = { .conf = c, .out = out, .dir_fn = fn, .dir_arg = arg };
 	struct fdpath chain;
 
 	walk_collect_roots(&w);

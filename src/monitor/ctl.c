@@ -130,7 +130,7 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	json_object_object_add(o, "mode",
 	    json_object_new_string(conf_mode_name(m->conf.mode)));
 	ctl_u64(o, "rules", m->conf.nrules);
-	ctl_u64(o, "files", m->nfiles);
+	ctl_u64(o, "files", monitor_nfiles(m));
 	ctl_u64(o, "directories", m->notify.paths.n);
 	ctl_u64(o, "events", t->events +
 	    __atomic_load_n(&p->events, __ATOMIC_RELAXED));
@@ -151,6 +151,11 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	ctl_u64(o, "fd_limit", m->fd_limit);
 	ctl_u64(o, "fd_shortages", t->fd_shortages + ctl_fd_shortages(m));
 	ctl_u64(o, "uptime_s", (now_ms - t->started_ms) / 1000);
+	/* this instance's start-up reconciliation (reconcile.c) */
+	ctl_u64(o, "last_reconciliation", m->reconciled_ms / 1000);
+	json_object_object_add(o, "last_reconciliation_s",
+	    json_object_new_double((double)m->reconcile_ms / 1000));
+	ctl_u64(o, "last_reconciliation_changes", m->reconcile_changes);
 	ctl_u64(o, "reloads", t->reloads);
 	alert_status(m->alerter, o);
 	return o;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/quarantine.h"
+#include "monitor/reconcile.h"
 #include "monitor/remade.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
@@ -255,13 +257,81 @@ monitor_slot_live(const struct monitor *m, const struct watch *w)
 	struct stat st;
 	int dfd, live;
 
-	if (w->entry >= m->nfiles || (dfd = monitor_open_parent(m,
-	    m->files[w->entry].path, &name, NULL)) < 0)
+	if (w->entry >= m->nfiles || m->files[w->entry].path == NULL ||
+	    (dfd = monitor_open_parent(m, m->files[w->entry].path, &name,
+	    NULL)) < 0)
 		return 0;
 	live = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (uint64_t)st.st_dev == w->dev && (uint64_t)st.st_ino == w->ino;
 	close(dfd);
 	return live;
+}
+
+/* The index in files[] of path: the one it has, or a new one (a slot
+ * a forgotten file left, else at the end). */
+static size_t
+monitor_file_index(struct monitor *m, const char *path, int rule)
+{
+	struct mon_file *f;
+	size_t idx;
+
+	if (htab_get(&m->byname, path, &idx))
+		return idx;
+	if (m->nfree > 0)
+		idx = m->free_files[--m->nfree];
+	else {
+		m->files = xreallocarray(m->files, m->nfiles + 1,
+		    sizeof(*m->files));
+		idx = m->nfiles++;
+	}
+	f = &m->files[idx];
+	memset(f, 0, sizeof(*f));
+	f->rule = rule;
+	/* the baseline's copy of the path when it has one: it lives as
+	 * long as the instance (a large policy's memory is paths) */
+	if (rule >= 0 && baseline_find(&m->base, path, &f->base))
+		f->path = f->base->path;
+	else
+		f->path = xstrdup(path);
+	/* the table borrows the path; files[] may move, the string does
+	 * not */
+	htab_put(&m->byname, f->path, idx);
+	return idx;
+}
+
+/* Files watched now (files[] less the slots forgotten files left). */
+size_t
+monitor_nfiles(const struct monitor *m)
+{
+	return m->nfiles - m->nfree;
+}
+
+/* A file that is in neither the tree nor the baseline any more (made
+ * after the start, then deleted or moved away): its slot, its name and
+ * its place in files[] go, so that files that come and go hold no
+ * memory for good. Worker only; f is not to be used after. Files the
+ * baseline or fimguard itself knows stay: their path is what is
+ * protected, whatever is there. */
+void
+monitor_forget(struct monitor *m, const struct mon_file *cf)
+{
+	struct mon_file *f = (struct mon_file *)cf;
+	size_t idx;
+
+	if (f == NULL || f->path == NULL || f->base != NULL || f->rule < 0)
+		return;
+	idx = (size_t)(f - m->files);
+	watch_del(m->tab, f->dev, f->ino, (uint32_t)idx);
+	htab_del(&m->byname, f->path);
+	for (size_t i = 0; i < m->nsettling; i++)
+		if (m->settling[i] == idx)
+			m->settling[i--] = m->settling[--m->nsettling];
+	free(f->path);		/* not the baseline's: f->base is NULL */
+	free(f->writer);
+	memset(f, 0, sizeof(*f));
+	m->free_files = xreallocarray(m->free_files, m->nfree + 1,
+	    sizeof(*m->free_files));
+	m->free_files[m->nfree++] = idx;
 }
 
 /* A path that cannot be watched, with the reason: every one is said
@@ -276,20 +346,43 @@ monitor_unwatched(const char *path, const char *why)
 	return -1;
 }
 
+/* Remember one of fimguard's own directories or files (key: a path
+ * that lives as long as the instance), with its owner and mode. */
+static void
+monitor_self_note(struct monitor *m, const char *key, int kind,
+    const struct stat *st)
+{
+	size_t at;
+
+	if (!htab_get(&m->self_paths, key, &at)) {
+		m->self = xreallocarray(m->self, m->nself + 1,
+		    sizeof(*m->self));
+		at = m->nself++;
+		htab_set(&m->self_paths, key, at);
+	}
+	m->self[at] = (struct monitor_self){ kind, { st->st_mode & 07777,
+	    st->st_uid, st->st_gid } };
+}
+
 /* Mark the regular file name in the directory dfd and record it in tab
  * as path. rule -1: fimguard's own files. Returns 0 (also when it is
- * gone or not a regular file), or -1 with the reason in *why. */
+ * gone or not a regular file), or -1 with the reason in *why. marked,
+ * if not NULL, gets the file's stat taken once its marks are in place
+ * (st_ino 0: nothing was marked). */
 static int
 monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
-    const char *name, const char *path, int rule, int mode, char **why)
+    const char *name, const char *path, int rule, int mode, char **why,
+    struct stat *marked)
 {
 	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct mon_file *f;
-	struct watch *w;
+	struct watch w;
 	struct stat st;
 	char proc[64];
 	size_t idx;
 
+	if (marked != NULL)
+		marked->st_ino = 0;
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -316,28 +409,25 @@ monitor_watch_at(struct monitor *m, struct watch_tab *tab, int dfd,
 	}
 	if (rule >= 0 && m->conf.rules[rule].truncate == CONF_TRUNC_DENY)
 		monitor_pre_mark(m, path, proc);
+	if (marked != NULL && fstat(fd, marked) < 0)
+		marked->st_ino = 0;
 	close(fd);
-	w = watch_put(tab, st.st_dev, st.st_ino);
-	if (w->entry != WATCH_NO_ENTRY && monitor_slot_live(m, w))
+	if (watch_find(tab, st.st_dev, st.st_ino, &w) &&
+	    w.entry != WATCH_NO_ENTRY && monitor_slot_live(m, &w))
 		return 0;	/* a hard link already watched */
-	if (htab_get(&m->byname, path, &idx)) {
-		w->entry = (uint32_t)idx;	/* a new inode at a known path */
-	} else {
-		m->files = xreallocarray(m->files, m->nfiles + 1,
-		    sizeof(*m->files));
-		f = &m->files[m->nfiles];
-		memset(f, 0, sizeof(*f));
-		f->path = xstrdup(path);
-		f->rule = rule;
-		if (rule >= 0)
-			baseline_find(&m->base, path, &f->base);
-		w->entry = (uint32_t)m->nfiles++;
-		/* the table borrows the path; files[] may move, the string
-		 * does not */
-		htab_put(&m->byname, f->path, w->entry);
-	}
-	w->rule = rule >= 0 ? (uint16_t)rule : WATCH_SELF;
-	w->mode = (uint8_t)mode;
+	idx = monitor_file_index(m, path, rule);
+	f = &m->files[idx];
+	/* a new inode at a known path: the one it replaced is not what
+	 * the path protects any more (unless another path has it now) */
+	if (f->ino != 0 && (f->dev != (uint64_t)st.st_dev ||
+	    f->ino != (uint64_t)st.st_ino))
+		watch_del(tab, f->dev, f->ino, (uint32_t)idx);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	if (rule < 0)
+		monitor_self_note(m, f->path, SELF_FILE, &st);
+	watch_set(tab, st.st_dev, st.st_ino, (uint32_t)idx,
+	    rule >= 0 ? (uint16_t)rule : WATCH_SELF, (uint8_t)mode);
 	return 0;
 }
 
@@ -360,7 +450,7 @@ monitor_watch(struct monitor *m, struct watch_tab *tab, const char *path,
 		return r;
 	}
 	if ((r = monitor_watch_at(m, tab, dfd, name, path, rule, mode,
-	    &why)) < 0)
+	    &why, NULL)) < 0)
 		monitor_unwatched(path, why);
 	close(dfd);
 	free(why);
@@ -414,17 +504,56 @@ monitor_writers(struct monitor *m)
 	}
 }
 
-static void
-monitor_self_dir(struct monitor *m, const char *dir, int depth)
+/* Watch the entries of fimguard's own directory dir (kind: enum
+ * monitor_self_kind): marked before it is listed, like the walk's, and
+ * remembered for self.c, which judges what happens in it. */
+int
+monitor_self_mark(struct monitor *m, const char *dir, int kind)
 {
-	DIR *d = opendir(dir);
+	const char *name;
+	struct stat st;
+	size_t idx;
+	int dfd;
+
+	if (notify_mark_dir(&m->notify, dir, -1) < 0 ||
+	    !htab_get(&m->notify.bypath, dir, &idx) ||
+	    (dfd = monitor_open_parent(m, dir, &name, NULL)) < 0) {
+		log_warn("%s: cannot watch fimguard's own directory", dir);
+		return -1;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		memset(&st, 0, sizeof(st));
+	close(dfd);
+	/* the key is notify's copy of the path, kept as long as notify */
+	monitor_self_note(m, m->notify.paths.v[idx], kind, &st);
+	return 0;
+}
+
+/* The directory above dir: a rename or removal of dir is an entry
+ * event there (its other entries are not ours: rule -1). */
+static void
+monitor_self_parent(struct monitor *m, const char *dir)
+{
+	char *up = xstrdup(dir), *slash = strrchr(up, '/');
+
+	if (slash != NULL) {
+		slash[slash == up] = '\0';
+		if (notify_mark_dir(&m->notify, up, -1) < 0)
+			log_warn("%s: cannot watch", up);
+	}
+	free(up);
+}
+
+/* fimguard's own directory dir and what is in it, to depth 4. */
+void
+monitor_self_dir(struct monitor *m, const char *dir, int depth, int kind)
+{
+	DIR *d;
 	struct dirent *de;
 
-	if (d == NULL || depth > 4) {
-		if (d != NULL)
-			closedir(d);
+	if (depth > 4 || monitor_self_mark(m, dir, kind) < 0 ||
+	    (d = opendir(dir)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		char *p;
 
@@ -436,13 +565,14 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 		 * writer.c's fences are renamed and opened for writing by
 		 * the worker, in a directory of mode 0700; so is what the
 		 * worker quarantines (and approve puts back) */
-		if (depth == 0 && (strcmp(de->d_name, SPOOL_DIR) == 0 ||
+		if (depth == 0 && kind == SELF_STATE &&
+		    (strcmp(de->d_name, SPOOL_DIR) == 0 ||
 		    strcmp(de->d_name, WRITER_DIR) == 0 ||
 		    strcmp(de->d_name, QUARANTINE_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
-			monitor_self_dir(m, p, depth + 1);
+			monitor_self_dir(m, p, depth + 1, kind);
 		else
 			monitor_watch(m, m->tab, p, -1, CONF_MODE_ENFORCE);
 		free(p);
@@ -450,23 +580,52 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth)
 	closedir(d);
 }
 
+/* One of fimguard's own files, by its real path (what the events of
+ * its directory name). */
+static void
+monitor_self_file(struct monitor *m, const char *path)
+{
+	char *real = realpath(path, NULL);
+
+	monitor_watch(m, m->tab, real ? real : path, -1, CONF_MODE_ENFORCE);
+	free(real);
+}
+
 /* fimguard's own files are protected in every mode: the state
  * directory (baseline, keys, vault, history), the config and the
- * policy. Only the fimguard executable may write them (approve). */
+ * policy. Only the fimguard executable may write them (approve). The
+ * state and policy directories are watched like a rule's (self.c: what
+ * is made, removed or renamed there is reported, critical, but
+ * fimguard's own bookkeeping), and so are the config's directory (for
+ * the config itself) and the directories above them. */
 static void
 monitor_self(struct monitor *m, const struct cmd_opts *o)
 {
+	char *state = realpath(m->state.dir, NULL);
+	char *policy = realpath(cmd_policy_dir(o, &m->conf), NULL);
+	char *config = realpath(o->config, NULL);
 	struct stat st;
 
 	if (stat("/proc/self/exe", &st) == 0) {
 		m->self_dev = st.st_dev;
 		m->self_ino = st.st_ino;
 	}
-	monitor_self_dir(m, m->state.dir, 0);
-	monitor_watch(m, m->tab, o->config, -1, CONF_MODE_ENFORCE);
+	m->self_state = state;
+	m->self_policy = policy;
+	if (config != NULL)
+		monitor_self_parent(m, config);
+	if (state != NULL) {
+		monitor_self_parent(m, state);
+		monitor_self_dir(m, state, 0, SELF_STATE);
+	}
+	if (policy != NULL) {
+		monitor_self_parent(m, policy);
+		monitor_self_dir(m, policy, 0, SELF_POLICY);
+	}
+	monitor_self_file(m, o->config);
 	for (size_t i = 0; i < m->conf.files.n; i++)
-		monitor_watch(m, m->tab, m->conf.files.v[i], -1,
-		    CONF_MODE_ENFORCE);
+		monitor_self_file(m, m->conf.files.v[i]);
+	free(config);
 }
 
 /* The directory of path, opened through the directories the monitor
@@ -538,126 +697,225 @@ monitor_mark_dir(struct monitor *m, int dfd, const char *dir, int rule)
 	return -1;
 }
 
-/* A walked directory's own entries belong to its rule. */
-static int
-monitor_mark_own_dir(struct monitor *m, struct fdpath *c,
-    const struct entry *e, int rule)
-{
-	char *why = NULL;
-	int dfd = fdpath_dir(c, e->path, strlen(e->path), &why), r;
+/* The walk's hook (walk_policy_dirs): each directory is marked before
+ * it is listed, so that an entry made, removed or renamed in it after
+ * the walk read it is an event the worker gets. */
+struct monitor_walk {
+	struct monitor	*m;
+	int		 errors;
+};
 
-	if (dfd < 0)
-		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
-	else
-		r = monitor_mark_dir(m, dfd, e->path, rule);
-	free(why);
-	return r;
+static void
+monitor_walk_dir(void *arg, int fd, const char *path, int rule)
+{
+	struct monitor_walk *mw = arg;
+
+	if (monitor_mark_dir(mw->m, fd, path, rule) < 0)
+		mw->errors++;
 }
 
-/* The marks of one walked entry, through the chain c (any depth): its
- * directory (once for a run of entries in the same one), its own
- * entries if a directory, its own marks if a regular file. Each
- * failure is said with its reason; returns -1 if any. */
+/* Did the file stay as it was hashed (scan.c's stat) until its marks
+ * were in place? Any write or attribute change moves ctime. */
 static int
-monitor_mark_entry(struct monitor *m, struct fdpath *c, const struct entry *e,
-    int rule, char **last)
+monitor_as_scanned(const struct entry *e, const struct stat *st)
+{
+	struct entry now = { 0 };
+
+	entry_from_stat(&now, st);
+	return now.ino == e->ino && now.dev == e->dev &&
+	    now.size == e->size && now.mtime_ns == e->mtime_ns &&
+	    now.ctime_ns == e->ctime_ns;
+}
+
+/* Confirm f again as soon as the worker runs, as after a MODIFY. */
+static void
+monitor_recheck(struct monitor *m, const char *path)
+{
+	struct mon_file *f;
+	size_t idx;
+
+	if (!htab_get(&m->byname, path, &idx) ||
+	    (f = &m->files[idx])->settle_due_ms != 0)
+		return;
+	f->settle_first_ms = f->settle_due_ms = util_now_ms();
+	m->settling = xreallocarray(m->settling, m->nsettling + 1,
+	    sizeof(*m->settling));
+	m->settling[m->nsettling++] = idx;
+}
+
+/* The marks of one walked regular file, through the chain c (any
+ * depth). It is known by its path even if it is gone by now (its
+ * directory's events name it). If it changed between its scan and its
+ * marks, the worker confirms it first thing. Each failure is said with
+ * its reason; returns -1 if any. */
+static int
+monitor_mark_file(struct monitor *m, struct fdpath *c, const struct entry *e,
+    int rule)
 {
 	const char *name;
 	char *why = NULL;
-	size_t dlen;
+	struct stat st;
 	int dfd, r = 0;
 
-	if (strcmp(e->path, "/") == 0)
-		return monitor_mark_own_dir(m, c, e, rule);
+	(void)monitor_file_index(m, e->path, rule);
 	if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0) {
 		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why);
 		free(why);
 		return r;
 	}
-	dlen = name - 1 == e->path ? 1 : (size_t)(name - 1 - e->path);
-	if (*last == NULL || strlen(*last) != dlen ||
-	    memcmp(*last, e->path, dlen) != 0) {
-		free(*last);
-		*last = xstrndup(e->path, dlen);
-		r = monitor_mark_dir(m, dfd, *last, -1);
-	}
-	if (e->type == ENTRY_FILE && monitor_watch_at(m, m->tab, dfd, name,
-	    e->path, rule, monitor_rule_mode(m, rule), &why) < 0)
+	if (monitor_watch_at(m, m->tab, dfd, name, e->path, rule,
+	    monitor_rule_mode(m, rule), &why, &st) < 0)
 		r = monitor_unwatched(e->path, why);
-	/* a symlink's owner and xattrs: from its own mark */
-	if (e->type == ENTRY_SYMLINK && notify_mark_link(&m->notify, dfd,
-	    name) < 0 && errno != ENOENT)
-		r = monitor_unwatched(e->path, strerror(errno));
+	else if (e->error == NULL && (st.st_ino == 0 ||
+	    !monitor_as_scanned(e, &st)))
+		monitor_recheck(m, e->path);
 	free(why);
-	if (e->type == ENTRY_DIR && monitor_mark_own_dir(m, c, e, rule) < 0)
-		r = -1;
 	return r;
 }
 
-/* After setup: watch a file that appeared (or was restored) on a copy of
- * the table, then publish it. The old table may still be in the
- * permission thread's hands: it is retired, freed at exit. */
+/* A walked symlink: its own owner and xattr changes (tree.c). */
+static int
+monitor_mark_link(struct monitor *m, struct fdpath *c, const struct entry *e)
+{
+	const char *name;
+	char *why = NULL;
+	int dfd, r = 0;
+
+	if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0 ||
+	    notify_mark_link(&m->notify, dfd, name) < 0)
+		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why ? why :
+		    strerror(errno));
+	free(why);
+	return r;
+}
+
+/* The rule index of a walked entry (its rule name is interned). */
+static int
+monitor_entry_rule(const struct monitor *m, const struct entry *e)
+{
+	for (size_t r = 0; r < m->conf.nrules; r++)
+		if (e->rule == m->conf.rules[r].name)
+			return (int)r;
+	return -1;
+}
+
+/* Mark the walked regular files of ev, through one chain that expects
+ * the directories marked during the walk. */
+static int
+monitor_mark_files(struct monitor *m, const struct entryvec *ev)
+{
+	struct fdpath chain;
+	int errors = 0;
+
+	fdpath_init(&chain, notify_dir_id, &m->notify);
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct entry *e = &ev->v[i];
+		int rule;
+
+		if (e->path == NULL || (rule = monitor_entry_rule(m, e)) < 0)
+			continue;
+		if (e->type == ENTRY_SYMLINK && monitor_mark_link(m, &chain,
+		    e) < 0)
+			errors++;
+		if (e->type == ENTRY_FILE && monitor_mark_file(m, &chain, e,
+		    rule) < 0)
+			errors++;
+	}
+	fdpath_close(&chain);
+	return errors;
+}
+
+/* After setup: watch a file that appeared (or was restored). The table
+ * changes in place under the permission thread (watch.c says how). */
 void
 monitor_watch_live(struct monitor *m, const char *path, int rule)
 {
-	struct watch_tab *old = m->tab, *t = watch_tab_clone(old);
-
-	monitor_watch(m, t, path, rule, monitor_rule_mode(m, rule));
-	__atomic_store_n(&m->perm.tab, t, __ATOMIC_RELEASE);
-	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
-	m->retired = xreallocarray(m->retired, m->nretired + 1,
-	    sizeof(*m->retired));
-	m->retired[m->nretired++] = old;
+	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
-static int
-monitor_marks(struct monitor *m, const struct cmd_opts *o)
+/* The baseline is loaded (and its HMAC checked) on a thread of its own
+ * while the tree is walked and hashed, as check does. */
+struct monitor_loader {
+	struct monitor	*m;
+	pthread_t	 t;
+	int		 threaded, r;
+	uint64_t	 ms;
+};
+
+static void *
+monitor_load(void *arg)
 {
-	struct entryvec now = { 0 };
-	struct fdpath_known known;
-	struct fdpath chain;
-	char *last = NULL;
-	int errors = 0;
+	struct monitor_loader *l = arg;
+	uint64_t t = util_now_ms();
 
-	walk_policy(&m->conf, &now);
-	m->tab = watch_tab_new(now.n + 64, m->conf.nrules);
-	htab_init(&m->byname, now.n + 64);
-	/* through the directories the walk just recorded, each checked */
-	fdpath_known_init(&known, &now);
-	fdpath_init(&chain, fdpath_known_fn, &known);
-	for (size_t i = 0; i < now.n; i++) {
-		struct entry *e = &now.v[i];
-		int rule = -1;
+	l->r = cmd_load_baseline(&l->m->state, &l->m->base);
+	l->ms = util_now_ms() - t;
+	return NULL;
+}
 
-		for (size_t r = 0; r < m->conf.nrules; r++)
-			if (e->rule == m->conf.rules[r].name)
-				rule = (int)r;
-		if (rule >= 0 && monitor_mark_entry(m, &chain, e, rule,
-		    &last) < 0)
-			errors++;
+/* reconcile.c's baseline hook: wait for the loader. */
+static int
+monitor_loaded(void *arg)
+{
+	struct monitor_loader *l = arg;
+
+	if (l->threaded)
+		pthread_join(l->t, NULL);
+	l->threaded = 0;
+	if (l->r == 0)	/* what tree.c made again: expected from now on */
+		remade_apply(&l->m->state, &l->m->base);
+	log_info("baseline load %.3fs", (double)l->ms / 1000);
+	return l->r;
+}
+
+/* Walk the policy marking each directory before it is listed, compare
+ * the tree with the baseline (reconcile.c: report, restore), then mark
+ * the files. What changes after a directory's mark is an event; a file
+ * changed after its scan and before its marks is confirmed again.
+ * Returns 0 (*errors: what could not be watched) or an exit status. */
+static int
+monitor_marks(struct monitor *m, const struct cmd_opts *o, int *errors)
+{
+	struct monitor_walk mw = { m, 0 };
+	struct monitor_loader l = { .m = m };
+	struct reconcile_hooks h = { monitor_walk_dir, &mw, monitor_loaded,
+	    &l, monitor_restore_dir };
+	struct reconcile rc;
+	uint64_t t;
+	int r;
+
+	if (!(l.threaded = pthread_create(&l.t, NULL, monitor_load, &l) == 0))
+		monitor_load(&l);
+	if ((r = reconcile_run(m, &h, &rc)) != 0) {
+		reconcile_free(&rc);
+		return r;
 	}
-	free(last);
-	fdpath_close(&chain);
-	fdpath_known_free(&known);
-	entryvec_free(&now);
+	t = util_now_ms();
+	m->tab = watch_tab_new(m->base.ev.n + 64, m->conf.nrules);
+	htab_init(&m->byname, m->base.ev.n + 64);
+	htab_init(&m->self_paths, 64);
+	*errors = mw.errors + monitor_mark_files(m, &rc.now) +
+	    monitor_mark_files(m, &rc.d.cand) +
+	    monitor_mark_files(m, &rc.restored);
+	reconcile_free(&rc);
+	log_info("marks %.3fs", (double)(util_now_ms() - t) / 1000);
 	monitor_writers(m);
 	writer_adopt(m->tab);	/* after the exec marks; first start only */
 	monitor_self(m, o);
-	return errors;
+	return 0;
 }
 
 static int
 monitor_setup(struct monitor *m, const struct cmd_opts *o,
     struct monitor_groups *g)
 {
-	int r;
+	uint64_t one = 1;
+	int r, errors = 0;
 
-	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0 ||
-	    (r = cmd_load_baseline(&m->state, &m->base)) != 0)
+	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0)
 		return r;
 	if (quarantine_init(&m->state) < 0)
 		log_warn("%s/%s: cannot create", m->state.dir, QUARANTINE_DIR);
-	remade_apply(&m->state, &m->base);	/* what tree.c made again */
 	monitor_raise_nofile();
 	/* Everything setup opens is opened before the first mark: once a
 	 * file is marked, opening it waits for a permission thread that
@@ -679,10 +937,19 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	}
 	if (monitor_groups(m, g) < 0)
 		return EXIT_USAGE;
-	if ((r = monitor_marks(m, o)) > 0)
+	if ((r = monitor_marks(m, o, &errors)) != 0)
+		return r;
+	if ((r = errors) > 0)
 		log_warnx("%d file%s or director%s could not be watched (each "
 		    "is named above, with the reason)", r, r == 1 ? "" : "s",
 		    r == 1 ? "y" : "ies");
+	/* the walk and the comparison are freed: give their pages back
+	 * (glibc keeps freed small blocks in the heap otherwise) */
+	malloc_trim(0);
+	/* files that changed while they were being marked: the worker
+	 * confirms them as soon as it runs */
+	if (m->nsettling > 0 && write(m->ring.efd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the worker");
 	monitor_fd_budget(m);
 	m->args = args_new();
 	m->perm = (struct perm_ctx){ .fd = m->perm_fd, .pre_fd = m->pre_fd,
@@ -738,6 +1005,7 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 {
 	struct monitor_gone *g = xcalloc(1, sizeof(*g)), *left;
 	const struct watch_tab *t = old->tab;
+	struct watch w;
 	uint64_t one = 1;
 
 	if ((left = __atomic_exchange_n(&old->gone, NULL,
@@ -751,10 +1019,10 @@ monitor_hand_over(struct monitor *old, struct monitor *next)
 		}
 		monitor_gone_free(left);
 	}
-	for (size_t i = 0; t != NULL && i < t->cap; i++)
-		if (t->v[i].used && t->v[i].entry < old->nfiles)
-			monitor_gone_add(g, t->v[i].dev, t->v[i].ino,
-			    old->files[t->v[i].entry].path);
+	for (size_t it = 0; t != NULL && watch_next(t, &it, &w);)
+		if (w.entry < old->nfiles && old->files[w.entry].path != NULL)
+			monitor_gone_add(g, w.dev, w.ino,
+			    old->files[w.entry].path);
 	for (size_t i = 0; i < old->notify.paths.n; i++) {
 		strlist_push(&g->dirs, old->notify.paths.v[i]);
 		strlist_push(&g->keys, old->notify.keys.v[i]);
@@ -805,11 +1073,12 @@ monitor_unmark_gone(struct monitor *m)
 {
 	struct monitor_gone *g = __atomic_exchange_n(&m->gone, NULL,
 	    __ATOMIC_ACQ_REL);
+	struct watch w;
 
 	if (g == NULL)
 		return;
 	for (size_t i = 0; i < g->nfiles; i++)
-		if (watch_get(m->tab, g->files[i].dev, g->files[i].ino) == NULL)
+		if (!watch_find(m->tab, g->files[i].dev, g->files[i].ino, &w))
 			monitor_unmark(m, &g->files[i]);
 	for (size_t i = 0; i < g->dirs.n; i++)
 		notify_unmark_dir(&m->notify, g->dirs.v[i], g->keys.v[i]);
@@ -824,17 +1093,20 @@ monitor_close(struct monitor *m)
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
 	for (size_t i = 0; i < m->nfiles; i++) {
-		free(m->files[i].path);
+		if (m->files[i].base == NULL)
+			free(m->files[i].path);
 		free(m->files[i].writer);
 	}
 	free(m->files);
 	free(m->settling);
+	free(m->free_files);
 	watch_tab_free(m->tab);
-	for (size_t i = 0; i < m->nretired; i++)
-		watch_tab_free(m->retired[i]);
-	free(m->retired);
 	monitor_gone_free(m->gone);
 	htab_free(&m->byname);
+	htab_free(&m->self_paths);
+	free(m->self);
+	free(m->self_state);
+	free(m->self_policy);
 	notify_free(&m->notify);
 	intent_ctx_free(&m->perm.intent);
 	if (m->args != NULL)

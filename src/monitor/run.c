@@ -39,6 +39,7 @@
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
 #include "monitor/perm.h"
+#include "monitor/reload.h"
 #include "monitor/run.h"
 #include "monitor/worker.h"
 
@@ -91,10 +92,11 @@ run_say_modes(const struct monitor *m)
 	}
 	if (n == 0)
 		log_warnx("monitoring %zu files in %s mode (%zu rules)",
-		    m->nfiles, conf_mode_name(m->conf.mode), m->conf.nrules);
+		    monitor_nfiles(m), conf_mode_name(m->conf.mode),
+		    m->conf.nrules);
 	else
 		log_warnx("monitoring %zu files in %s mode (%zu rules); "
-		    "in %s mode by their own setting: %s", m->nfiles,
+		    "in %s mode by their own setting: %s", monitor_nfiles(m),
 		    conf_mode_name(m->conf.mode), m->conf.nrules, other,
 		    names);
 }
@@ -154,6 +156,9 @@ run_reload(const struct cmd_opts *o, struct monitor *m, struct run *rn)
 	if (next != NULL && !rn->restore_caps && monitor_needs_restore(next))
 		log_warnx("restore = yes needs a restart: the capabilities "
 		    "restoring needs were dropped at start");
+	if (next != NULL && reload_report(&next->sink, &m->conf,
+	    &next->conf) > 0)
+		log_warnx("the policy changed: policy-changed events say how");
 	if (next != NULL)
 		run_threads(next);
 	if (next == NULL) {

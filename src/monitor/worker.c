@@ -30,6 +30,7 @@
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
+#include "monitor/self.h"
 #include "monitor/tree.h"
 #include "monitor/who.h"
 #include "monitor/worker.h"
@@ -51,11 +52,14 @@ static const struct mon_file *
 worker_file(const struct monitor *m, uint64_t dev, uint64_t ino,
     const struct watch **wp)
 {
-	const struct watch_tab *t = __atomic_load_n(&m->tab, __ATOMIC_ACQUIRE);
-	const struct watch *w = watch_get(t, dev, ino);
+	/* the worker's own copy (watch_get is the permission thread's) */
+	static __thread struct watch found;
+	const struct watch *w = watch_find(m->tab, dev, ino, &found) ?
+	    &found : NULL;
 
 	*wp = w;
-	if (w == NULL || w->entry == WATCH_NO_ENTRY || w->entry >= m->nfiles)
+	if (w == NULL || w->entry == WATCH_NO_ENTRY || w->entry >= m->nfiles ||
+	    m->files[w->entry].path == NULL)
 		return NULL;
 	return &m->files[w->entry];
 }
@@ -173,11 +177,10 @@ static int
 worker_writer(struct monitor *m, int rule, enum writer_queue q, int pidfd,
     pid_t pid)
 {
-	const struct watch_tab *t = __atomic_load_n(&m->tab, __ATOMIC_ACQUIRE);
 	uint64_t dev, ino;
 
 	return rule >= 0 && writer_identity(q, pidfd, pid, &dev, &ino) == 0 &&
-	    watch_writer_ok(t, (size_t)rule, dev, ino) &&
+	    watch_writer_ok(m->tab, (size_t)rule, dev, ino) &&
 	    !notify_exec_ahead(&m->notify, pid);
 }
 
@@ -397,6 +400,9 @@ worker_confirm_as(struct monitor *m, int fd, pid_t pid, int pidfd,
 		ch.what = compare_entry(&now, f->base);
 		if (ch.what == 0) {
 			m->confirmed_same++;	/* identical rewrite: silent */
+			/* back to the baseline: the next change away from it
+			 * is news again, even to content reported before */
+			((struct mon_file *)f)->has_last = 0;
 			goto out;
 		}
 		if (!(ch.what & (CMP_CONTENT | CMP_TYPE)))
@@ -764,7 +770,7 @@ worker_settle(struct monitor *m)
  * within the tree too: its name is restored, the moved one is new). */
 static void
 worker_renamed_tree(struct monitor *m, const struct notify_event *ev,
-    int from_file, int to_file)
+    int from_file, int from_new, int to_file)
 {
 	int over = 0;
 
@@ -773,8 +779,58 @@ worker_renamed_tree(struct monitor *m, const struct notify_event *ev,
 	if (!to_file)
 		over = tree_gone(m, ev, ev->newpath, "renamed over",
 		    worker_by_writer);
-	if (!to_file && !over && ev->newpath != NULL)
+	/* a file no baseline knows goes on under its new name
+	 * (worker_moved) */
+	if (!to_file && !over && !from_new && ev->newpath != NULL)
 		worker_created(m, ev, ev->newpath, ev->newdir);
+}
+
+/* A file no baseline knows was renamed: it is watched under its new
+ * name if that is in a rule's directory, and forgotten at the old one
+ * (what a rename over a protected path leaves is handled above). */
+static void
+worker_moved(struct monitor *m, const struct mon_file *f,
+    const struct notify_event *ev)
+{
+	int rule = ev->newpath != NULL && ev->newdir >= 0 ?
+	    m->notify.rule[ev->newdir] : -1;
+
+	if (f == NULL || f->base != NULL || f->rule < 0)
+		return;
+	monitor_forget(m, f);
+	if (rule >= 0 && worker_byname(m, ev->newpath) == NULL)
+		monitor_watch_live(m, ev->newpath, rule);
+}
+
+/* A rename: of a watched file (f), onto one (t), of a directory or
+ * symlink (tree.c), or into a watched directory (a new entry). What f
+ * and t are is taken before any restore (files[] may move). */
+static void
+worker_renamed(struct monitor *m, const struct notify_event *ev,
+    const struct mon_file *f, const struct mon_file *t)
+{
+	int from_file = f != NULL, from_new = f != NULL && f->base == NULL;
+
+	if (f != NULL || t != NULL)
+		worker_path_event(m, "renamed", ev->newpath ?
+		    ev->newpath : ev->path, f ? f->rule : t->rule,
+		    ev->pid, ev->path);
+	/* An allowed writer (dpkg, rpm) replaces files by renaming a new
+	 * one over them: that is reported and watched, not undone;
+	 * anyone else's rename is. Whatever now sits at a protected path
+	 * is watched: restored, or (allowed writer, audit, restore = no)
+	 * the new inode. */
+	if (t != NULL && (!worker_restorable(m, t) ||
+	    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
+	    ev->pid) || !worker_restore(m, t, ev->pid, "renamed over"))) {
+		monitor_watch_live(m, t->path, t->rule);
+		worker_replaced(m, t, ev);
+	}
+	if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
+	    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
+		worker_restore(m, f, ev->pid, "renamed away");
+	worker_renamed_tree(m, ev, from_file, from_new, t != NULL);
+	worker_moved(m, worker_byname(m, ev->path), ev);
 }
 
 static void
@@ -786,6 +842,8 @@ worker_notify(void *arg, const struct notify_event *ev)
 
 	if (ev->pid == getpid())
 		return;		/* our own restore */
+	if (self_notify(m, ev))
+		return;		/* fimguard's own directories */
 	switch (ev->kind) {
 	case NOTIFY_CREATE:
 		worker_created(m, ev, ev->path, ev->dir);
@@ -800,28 +858,10 @@ worker_notify(void *arg, const struct notify_event *ev)
 		if (worker_restorable(m, f) && !worker_writer(m, f->rule,
 		    WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
 			worker_restore(m, f, ev->pid, "deleted");
+		monitor_forget(m, f);	/* if no baseline keeps its path */
 		break;
 	case NOTIFY_RENAME:
-		if (f != NULL || t != NULL)
-			worker_path_event(m, "renamed", ev->newpath ?
-			    ev->newpath : ev->path, f ? f->rule : t->rule,
-			    ev->pid, ev->path);
-		/* An allowed writer (dpkg, rpm) replaces files by renaming a
-		 * new one over them: that is reported and watched, not
-		 * undone; anyone else's rename is. */
-		/* Whatever now sits at a protected path is watched: restored,
-		 * or (allowed writer, audit, restore = no) the new inode. */
-		if (t != NULL && (!worker_restorable(m, t) ||
-		    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
-		    ev->pid) || !worker_restore(m, t, ev->pid,
-		    "renamed over"))) {
-			monitor_watch_live(m, t->path, t->rule);
-			worker_replaced(m, t, ev);
-		}
-		if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
-		    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
-			worker_restore(m, f, ev->pid, "renamed away");
-		worker_renamed_tree(m, ev, f != NULL, t != NULL);
+		worker_renamed(m, ev, f, t);
 		break;
 	case NOTIFY_ATTRIB:
 		if ((f = worker_subject(m, ev)) != NULL)

@@ -889,7 +889,8 @@ def test_secrets_never_leak(tree, monitors, pki):
 
 # ---- status --format prometheus -------------------------------------------
 
-PROM_SAMPLE = re.compile(r'^(fimguard_[a-z_]+)(\{sink="[a-z]+"\})? (\d+)$')
+PROM_SAMPLE = re.compile(
+    r'^(fimguard_[a-z_]+)(\{sink="[a-z]+"\})? (\d+(?:\.\d+)?)$')
 
 
 def prometheus(fim, expect=0):
@@ -905,7 +906,7 @@ def prometheus(fim, expect=0):
         m = PROM_SAMPLE.match(line)
         assert m, f"not a textfile sample: {line!r}"
         assert m.group(1) in declared, f"{m.group(1)} has no HELP/TYPE"
-        samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+        samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
     return samples
 
 
@@ -929,6 +930,10 @@ def test_status_prometheus_shows_spool_depth_age_and_restarts(tree, monitors):
     assert got['fimguard_spool_depth{sink="webhook"}'] >= 1
     assert got["fimguard_spool_oldest_age_seconds"] >= 1
     assert got["fimguard_alerter_restarts_total"] == 0
+    # when the monitor last compared the tree with the baseline (issue 9)
+    assert abs(got["fimguard_last_reconciliation_timestamp_seconds"] -
+               time.time()) < 120
+    assert got["fimguard_last_reconciliation_changes"] == 0
     os.kill(old, signal.SIGKILL)
     wait_until(lambda: status(tree)["alerts"]["worker"] not in (old, 0),
                "a new alerter worker")

@@ -219,6 +219,38 @@ def test_audit_identical_rewrite_is_not_modified(audit):
     assert not [e for e in m.events() if by("modified", fim.t("b.conf"))(e)]
 
 
+def test_repeated_change_away_from_baseline_is_reported_each_time(audit):
+    """Issue 9 case 6: A->B reported, B->A (the baseline) silent, A->B
+    again reported again: the content last reported is forgotten once
+    the file is back to the baseline."""
+    fim, m = audit.fim, audit
+    path, marker = fim.t("b.conf"), fim.t("c.conf")
+    put = "import sys; open(sys.argv[1], 'wb').write(sys.argv[2].encode())"
+    changed = sha256_bytes(b"changed\n")
+
+    def reported():
+        return [e for e in m.events() if by("modified", path)(e) and
+                e["file"]["hash"]["sha256"] == changed]
+
+    for n, marks in ((1, "x\n"), (2, "xy\n")):
+        assert op(put, path, "changed\n")[0] == 0
+        deadline = time.time() + 10
+        while time.time() < deadline and len(reported()) < n:
+            time.sleep(0.05)
+        assert len(reported()) == n, [(e["event"]["action"],
+                                       e["file"]["path"]) for e in m.events()]
+        assert op(put, path, "bravo\n")[0] == 0        # the baseline again
+        # the close-write queue is in order: once the marker's change is
+        # reported, the return to the baseline has been judged (silent)
+        assert op(put, marker, marks)[0] == 0
+        m.wait_for(lambda e: by("modified", marker)(e) and
+                   e["file"]["hash"]["sha256"] == sha256_bytes(
+                       marks.encode()), "marker")
+    assert len(reported()) == 2
+    assert not [e for e in m.events() if by("modified", path)(e) and
+                e["file"]["hash"]["sha256"] == sha256_bytes(b"bravo\n")]
+
+
 @pytest.mark.parametrize("how", FORMS)
 def test_enforce_denies_every_write_form(enforce, how):
     fim, m = enforce.fim, enforce

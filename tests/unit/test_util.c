@@ -511,6 +511,45 @@ test_htab_grow(void **state)
 	free(keys);
 }
 
+/* Deleting keeps every other key findable (a probe run closes up
+ * behind the deleted key), and a table of keys that come and go does
+ * not grow. */
+static void
+test_htab_del(void **state)
+{
+	struct htab t;
+	char keys[2000][16];
+	size_t v;
+
+	(void)state;
+	htab_init(&t, 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		assert_int_equal(htab_put(&t, keys[i], (size_t)i), 1);
+	}
+	for (int i = 0; i < 2000; i += 3)
+		assert_int_equal(htab_del(&t, keys[i]), 1);
+	assert_int_equal(htab_del(&t, "k0"), 0);
+	assert_int_equal(htab_del(&t, "absent"), 0);
+	for (int i = 0; i < 2000; i++) {
+		int found = htab_get(&t, keys[i], &v);
+
+		assert_int_equal(found, i % 3 != 0);
+		if (found)
+			assert_int_equal(v, (size_t)i);
+	}
+	htab_free(&t);
+	htab_init(&t, 0);
+	for (int round = 0; round < 100; round++)
+		for (int i = 0; i < 2000; i++) {
+			assert_int_equal(htab_put(&t, keys[i], (size_t)i), 1);
+			assert_int_equal(htab_del(&t, keys[i]), 1);
+		}
+	assert_int_equal(t.n, 0);
+	assert_int_equal(t.cap, 16);
+	htab_free(&t);
+}
+
 int
 main(void)
 {
@@ -529,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_xalloc),
 		cmocka_unit_test(test_htab_basic),
 		cmocka_unit_test(test_htab_grow),
+		cmocka_unit_test(test_htab_del),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -14,6 +14,9 @@
  *                         name ends with SUBSTR) or fsync (the file)
  *   FAULT_MARK=PATH       fanotify_mark() of PATH fails with EOPNOTSUPP
  *                         (as on a filesystem without permission events)
+ *   FAULT_WRITE_MARK=PATH append "+" to PATH just before its first
+ *                         fanotify_mark() (a change made after the
+ *                         monitor's start-up scan, before its marks)
  * VANISH and GROW touch only the content-reading opens
  * (O_RDONLY|O_NOFOLLOW), by path or relative to a directory fd (openat).
  * Calls glibc makes internally (stdio's buffered
@@ -34,6 +37,7 @@
 
 static int grow_fd = -1;
 static int grown;
+static int written;	/* FAULT_WRITE_MARK done */
 static unsigned long long enospc_used;
 
 static int
@@ -270,6 +274,17 @@ fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd,
 	if (p != NULL && faults_target("FAULT_MARK", p)) {
 		errno = EOPNOTSUPP;
 		return -1;
+	}
+	if (p != NULL && faults_target("FAULT_WRITE_MARK", p) && !written) {
+		int w = (int)syscall(SYS_openat, AT_FDCWD, p,
+		    O_WRONLY | O_APPEND, 0);
+
+		written = 1;
+		if (w >= 0) {
+			if (syscall(SYS_write, w, "+", 1) != 1)
+				written = 2;
+			syscall(SYS_close, w);
+		}
 	}
 	return (int)syscall(SYS_fanotify_mark, fd, flags, mask, dirfd, path);
 }
