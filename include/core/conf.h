@@ -19,6 +19,9 @@ enum conf_severity {
 enum conf_intent { CONF_INTENT_UNSET = 0, CONF_INTENT_DENY, CONF_INTENT_ALLOW };
 enum conf_kind { CONF_KIND_CONFIG, CONF_KIND_POLICY };
 enum conf_truncate { CONF_TRUNC_UNSET = 0, CONF_TRUNC_ALLOW, CONF_TRUNC_DENY };
+/* new_files: what the monitor does with an entry a non-writer creates */
+enum conf_new_files { CONF_NEW_UNSET = 0, CONF_NEW_REPORT,
+	CONF_NEW_QUARANTINE };
 
 #define CONF_POLICY_DIR	"/etc/fimguard/policy.d"	/* the default */
 #define CONF_REPEAT_INTERVAL	60	/* repeat_interval's default, seconds */
@@ -40,6 +43,7 @@ struct conf_rule {
 	int		 diff;
 	int		 restore;
 	int		 truncate;	/* enum conf_truncate */
+	int		 new_files;	/* enum conf_new_files */
 	int		 mode;		/* enum conf_mode; UNSET = global */
 	int		 severity;	/* enum conf_severity */
 };
@@ -82,6 +86,7 @@ int	 conf_load(struct conf *, const char *, int, const char *);
 int	 conf_load_config(struct conf *, const char *, int);
 const char *conf_section_get(const struct conf *, const char *, const char *);
 int	 conf_rule_mode(const struct conf *, const struct conf_rule *);
+int	 conf_rule_new_files(const struct conf *, const struct conf_rule *);
 int	 conf_unknown_deny(const struct conf *);
 int	 conf_package_hook(const struct conf *);
 uint64_t conf_vault_max(const struct conf *);

@@ -13,7 +13,7 @@ struct ctl_totals {
 	uint64_t	 started_ms;
 	unsigned	 reloads;
 	uint64_t	 events, writes, denied, errors;
-	uint64_t	 modified, restores, dropped;
+	uint64_t	 modified, restores, quarantined, dropped;
 	uint64_t	 fd_shortages;
 };
 

@@ -114,7 +114,7 @@ struct monitor {
 	/* descriptors: the limit, and what is held at once within it */
 	size_t		 fd_limit, perm_batch, intent_cache, data_batch;
 	int		 fd_low;	/* below a full-size monitor's needs */
-	uint64_t	 modified, confirmed_same, restores;
+	uint64_t	 modified, confirmed_same, restores, quarantined;
 	uint64_t	 data_shortages;	/* close-writes lost: no fd */
 	pthread_t	 perm_tid, worker_tid;
 	struct alerter	*alerter;	/* NULL: no alert sink */

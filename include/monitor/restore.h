@@ -9,7 +9,11 @@
 
 int	 restore_file(const struct state *, const struct entry *,
 	    fdpath_expect_fn, void *, char **);
-int	 restore_attrs(const struct entry *, fdpath_expect_fn, void *,
+int	 restore_attrs(const struct state *, const struct entry *,
+	    fdpath_expect_fn, void *, char **);
+int	 restore_symlink(const struct entry *, fdpath_expect_fn, void *,
 	    char **);
+int	 restore_dir(const struct entry *, unsigned, fdpath_expect_fn, void *,
+	    uint64_t *, uint64_t *, char **);
 
 #endif

@@ -32,8 +32,8 @@
  * modified event that follows carries the writer), nor approvals. */
 static const char *alert_default_actions[] = { "modified", "created",
 	"deleted", "renamed", "attributes-changed", "write-denied",
-	"restored", "restore-failed", "preexisting-writer", "scan-failed",
-	"policy-changed" };
+	"restored", "restore-failed", "quarantined", "preexisting-writer",
+	"scan-failed", "policy-changed" };
 
 static void
 alert_split(const char *v, struct strlist *out)

@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/cmd.h"
 #include "core/compare.h"
 #include "core/event.h"
+#include "core/fdpath.h"
 #include "core/journal.h"
 #include "core/log.h"
 #include "core/pkg.h"
@@ -27,6 +29,7 @@
 #include "core/util.h"
 #include "core/walk.h"
 #include "monitor/ctl.h"
+#include "monitor/quarantine.h"
 
 #define APPROVE_DEFAULT_EVENTS	"/var/log/fimguard/events.json"
 /* The package hooks' bound: dpkg and rpm wait for them. */
@@ -725,6 +728,85 @@ approve_apply(const struct cmd_opts *o, const struct conf *c,
 	return 0;
 }
 
+/* ---- entries quarantined by the monitor (monitor/quarantine.c) ---- */
+
+/* What a put-back may go through: each directory the baseline records
+ * must still be that (device, inode), reached without a link. */
+static int
+approve_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	const struct baseline *b = arg;
+	struct entry *e;
+
+	if (!baseline_find(b, path, &e))
+		return 0;
+	*dev = e->type == ENTRY_DIR ? e->dev : 0;
+	*ino = e->type == ENTRY_DIR ? e->ino : 0;
+	return 1;
+}
+
+/* Is nothing at path now (looked up through the recorded directories)? */
+static int
+approve_absent(const struct baseline *b, const char *path)
+{
+	const char *name;
+	struct stat st;
+	int dfd = fdpath_open_parent(path, &name, approve_dir_id, (void *)b,
+	    NULL), absent;
+
+	if (dfd < 0)
+		return 0;
+	absent = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT;
+	close(dfd);
+	return absent;
+}
+
+/* A named path that is not there but was quarantined is put back (the
+ * newest entry taken from it), with its owner and mode, before the
+ * walk: then it is approved like any new file. The running monitor is
+ * told first (release.json) that these creations are ours. Returns 0,
+ * or EXIT_USAGE with nothing approved. */
+static int
+approve_unquarantine(const struct cmd_opts *o, const struct state *s,
+    const struct baseline *b)
+{
+	struct strlist paths = { 0 }, ids = { 0 };
+	json_object **sides = xcalloc((size_t)o->nargs + 1, sizeof(*sides));
+	char *id, *why = NULL;
+	int r = 0;
+
+	for (int i = 0; i < o->nargs; i++)
+		if (approve_absent(b, o->args[i]) && quarantine_find(s,
+		    o->args[i], &id, &sides[paths.n]) == 0) {
+			strlist_push(&paths, o->args[i]);
+			strlist_push_owned(&ids, id);
+		}
+	if (paths.n > 0 && quarantine_release(s, &paths, &why) < 0) {
+		log_warnx("cannot tell the monitor: %s", why);
+		r = EXIT_USAGE;
+	}
+	for (size_t i = 0; r == 0 && i < paths.n; i++) {
+		free(why);
+		why = NULL;
+		if (quarantine_put_back(s, ids.v[i], sides[i], approve_dir_id,
+		    (void *)b, &why) < 0) {
+			log_warnx("%s: cannot put back from the quarantine: %s; "
+			    "nothing approved", paths.v[i], why);
+			r = EXIT_USAGE;
+		} else if (!o->json)
+			printf("fimguard approve: put back from the quarantine "
+			    "(%s): %s\n", ids.v[i], paths.v[i]);
+	}
+	for (size_t i = 0; i < paths.n; i++)
+		json_object_put(sides[i]);
+	free(sides);
+	free(why);
+	strlist_free(&paths);
+	strlist_free(&ids);
+	return r;
+}
+
 /* Arguments as the baseline spells paths: absolute (relative ones are
  * taken from the current directory, like any command-line path) and
  * without "//", "." or "..". */
@@ -834,6 +916,8 @@ cmd_approve(const struct cmd_opts *co)
 		r = EXIT_USAGE;
 		goto out;
 	}
+	if ((r = approve_unquarantine(o, &s, &b)) != 0)
+		goto out;
 	r = approve_apply(o, &c, &s, &b, &ch, &oldsel, &nowsel, &db);
 	if (r == 0)
 		r = approve_commit(o, &c, &s, &b.ev, &ch, NULL);

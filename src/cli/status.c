@@ -65,9 +65,9 @@ status_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "queue", "dropped", "errors", "events_lost",
-	    "vault_hash_only", "fd_limit", "fd_shortages", "uptime_s",
-	    "reloads" };
+	    "restores", "quarantined", "queue", "dropped", "errors",
+	    "events_lost", "vault_hash_only", "fd_limit", "fd_shortages",
+	    "uptime_s", "reloads" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_object *v;
@@ -99,6 +99,8 @@ static const struct status_metric status_metrics[] = {
 	    "Changes confirmed by hash." },
 	{ "restores", "restores_total", "counter",
 	    "Files put back from the vault." },
+	{ "quarantined", "quarantined_total", "counter",
+	    "New entries taken out of protected directories." },
 	{ "queue", "queue_depth", "gauge",
 	    "Write records waiting for the worker." },
 	{ "dropped", "dropped_total", "counter",

@@ -74,6 +74,7 @@ static const struct conf_key conf_keys[] = {
 	{ SC_RULE, "diff", V_BOOL, NULL, R(diff) },
 	{ SC_RULE, "restore", V_BOOL, NULL, R(restore) },
 	{ SC_RULE, "truncate", V_ENUM, "allow|deny", R(truncate) },
+	{ SC_RULE, "new_files", V_ENUM, "report|quarantine", R(new_files) },
 	{ SC_JIRA, "url", V_URL, "https|http", 0 },
 	{ SC_JIRA, "api", V_ENUM, "2|3", 0 },
 	{ SC_JIRA, "project", V_WORD, NULL, 0 },
@@ -944,6 +945,19 @@ int
 conf_rule_mode(const struct conf *c, const struct conf_rule *r)
 {
 	return r->mode != CONF_MODE_UNSET ? r->mode : c->mode;
+}
+
+/* What happens to an entry a non-writer creates under the rule: quarantined
+ * by default where the rule puts things back (enforce, restore = yes);
+ * in audit mode nothing is ever moved, whatever the rule says. */
+int
+conf_rule_new_files(const struct conf *c, const struct conf_rule *r)
+{
+	if (conf_rule_mode(c, r) != CONF_MODE_ENFORCE)
+		return CONF_NEW_REPORT;
+	if (r->new_files != CONF_NEW_UNSET)
+		return r->new_files;
+	return r->restore ? CONF_NEW_QUARANTINE : CONF_NEW_REPORT;
 }
 
 const char *

@@ -67,7 +67,9 @@ event_type_for(const char *action)
 {
 	if (strcmp(action, "created") == 0)
 		return "creation";
-	if (strcmp(action, "deleted") == 0)
+	/* taken out of its directory (quarantined): gone from there */
+	if (strcmp(action, "deleted") == 0 ||
+	    strcmp(action, "quarantined") == 0)
 		return "deletion";
 	if (strcmp(action, "scan-failed") == 0 ||
 	    strcmp(action, "events-lost") == 0 ||

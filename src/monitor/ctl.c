@@ -90,6 +90,7 @@ ctl_account(struct ctl_totals *t, const struct monitor *m)
 	t->errors += p->errors;
 	t->modified += m->modified;
 	t->restores += m->restores;
+	t->quarantined += m->quarantined;
 	t->dropped += m->ring.dropped;
 	t->fd_shortages += ctl_fd_shortages(m);
 }
@@ -139,6 +140,7 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	    __atomic_load_n(&p->denied, __ATOMIC_RELAXED));
 	ctl_u64(o, "modified", t->modified + m->modified);
 	ctl_u64(o, "restores", t->restores + m->restores);
+	ctl_u64(o, "quarantined", t->quarantined + m->quarantined);
 	ctl_u64(o, "queue", head - tail);
 	ctl_u64(o, "dropped", t->dropped + __atomic_load_n(&m->ring.dropped,
 	    __ATOMIC_RELAXED));

@@ -47,7 +47,9 @@
 #include "monitor/args.h"
 #include "monitor/intent.h"
 #include "monitor/monitor.h"
+#include "monitor/quarantine.h"
 #include "monitor/reconcile.h"
+#include "monitor/remade.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
 
@@ -218,12 +220,14 @@ monitor_groups(struct monitor *m, struct monitor_groups *g)
 	return 0;
 }
 
-/* Restoring needs CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE. */
+/* Restoring needs CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE; so does
+ * taking a new entry out of someone else's directory (quarantine). */
 int
 monitor_needs_restore(const struct monitor *m)
 {
 	for (size_t r = 0; r < m->conf.nrules; r++)
-		if (m->conf.rules[r].restore)
+		if (m->conf.rules[r].restore || conf_rule_new_files(&m->conf,
+		    &m->conf.rules[r]) == CONF_NEW_QUARANTINE)
 			return 1;
 	return 0;
 }
@@ -559,10 +563,12 @@ monitor_self_dir(struct monitor *m, const char *dir, int depth, int kind)
 		/* spool entries come and go (the alerter removes them):
 		 * the directory's mode (root:alerter 02770) guards them;
 		 * writer.c's fences are renamed and opened for writing by
-		 * the worker, in a directory of mode 0700 */
+		 * the worker, in a directory of mode 0700; so is what the
+		 * worker quarantines (and approve puts back) */
 		if (depth == 0 && kind == SELF_STATE &&
 		    (strcmp(de->d_name, SPOOL_DIR) == 0 ||
-		    strcmp(de->d_name, WRITER_DIR) == 0))
+		    strcmp(de->d_name, WRITER_DIR) == 0 ||
+		    strcmp(de->d_name, QUARANTINE_DIR) == 0))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
@@ -767,6 +773,22 @@ monitor_mark_file(struct monitor *m, struct fdpath *c, const struct entry *e,
 	return r;
 }
 
+/* A walked symlink: its own owner and xattr changes (tree.c). */
+static int
+monitor_mark_link(struct monitor *m, struct fdpath *c, const struct entry *e)
+{
+	const char *name;
+	char *why = NULL;
+	int dfd, r = 0;
+
+	if ((dfd = fdpath_parent(c, e->path, &name, &why)) < 0 ||
+	    notify_mark_link(&m->notify, dfd, name) < 0)
+		r = errno == ENOENT ? 0 : monitor_unwatched(e->path, why ? why :
+		    strerror(errno));
+	free(why);
+	return r;
+}
+
 /* The rule index of a walked entry (its rule name is interned). */
 static int
 monitor_entry_rule(const struct monitor *m, const struct entry *e)
@@ -790,10 +812,13 @@ monitor_mark_files(struct monitor *m, const struct entryvec *ev)
 		const struct entry *e = &ev->v[i];
 		int rule;
 
-		if (e->path == NULL || e->type != ENTRY_FILE ||
-		    (rule = monitor_entry_rule(m, e)) < 0)
+		if (e->path == NULL || (rule = monitor_entry_rule(m, e)) < 0)
 			continue;
-		if (monitor_mark_file(m, &chain, e, rule) < 0)
+		if (e->type == ENTRY_SYMLINK && monitor_mark_link(m, &chain,
+		    e) < 0)
+			errors++;
+		if (e->type == ENTRY_FILE && monitor_mark_file(m, &chain, e,
+		    rule) < 0)
 			errors++;
 	}
 	fdpath_close(&chain);
@@ -837,6 +862,8 @@ monitor_loaded(void *arg)
 	if (l->threaded)
 		pthread_join(l->t, NULL);
 	l->threaded = 0;
+	if (l->r == 0)	/* what tree.c made again: expected from now on */
+		remade_apply(&l->m->state, &l->m->base);
 	log_info("baseline load %.3fs", (double)l->ms / 1000);
 	return l->r;
 }
@@ -887,6 +914,8 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 
 	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0)
 		return r;
+	if (quarantine_init(&m->state) < 0)
+		log_warn("%s/%s: cannot create", m->state.dir, QUARANTINE_DIR);
 	monitor_raise_nofile();
 	/* Everything setup opens is opened before the first mark: once a
 	 * file is marked, opening it waits for a permission thread that

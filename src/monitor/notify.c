@@ -27,9 +27,11 @@
 /* No FAN_EVENT_ON_CHILD: it would send every open and close of any
  * file in the directory through the parent's mark. Entry events
  * (create, delete, rename) come to the directory anyway; a protected
- * file's attribute and modify events come from its own mark. */
+ * file's attribute and modify events come from its own mark, a
+ * directory's from its own (name "."). FAN_MOVE_SELF: a directory
+ * renamed where nothing is watched (the parent of a rule's root). */
 #define NOTIFY_DIR_MASK	(FAN_CREATE | FAN_DELETE | FAN_RENAME | \
-	FAN_ATTRIB | FAN_ONDIR)
+	FAN_ATTRIB | FAN_MOVE_SELF | FAN_ONDIR)
 
 /* Events read from the group and not handed over yet: read ahead by
  * notify_exec_ahead, or left by a worker that stopped. Kept for the
@@ -48,8 +50,12 @@ static struct {
 int
 notify_init(struct notify *n, int fd)
 {
+	/* FAN_REPORT_FID: an event on a file's own mark also names the
+	 * file itself, so a chmod or truncate(2) through a hard link in a
+	 * directory nobody watches is still known for what it changed */
 	unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-	    FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+	    FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_UNLIMITED_QUEUE |
+	    FAN_UNLIMITED_MARKS;
 
 	memset(n, 0, sizeof(*n));
 	htab_init(&n->dirs, 64);
@@ -76,6 +82,9 @@ notify_free(struct notify *n)
 	strlist_free(&n->keys);
 	strlist_free(&n->paths);
 	free(n->rule);
+	for (size_t i = 0; i < n->nfs; i++)
+		close(n->fs[i].fd);
+	free(n->fs);
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
 }
@@ -100,21 +109,24 @@ notify_add(struct notify *n, char *key, const char *path, int rule,
 	size_t idx = n->paths.n;
 
 	strlist_push_owned(&n->keys, key);
-	htab_put(&n->dirs, key, idx);
+	/* a directory forgotten (moved away) and watched again: the
+	 * newest entry is the one its events name */
+	htab_set(&n->dirs, key, idx);
 	n->rule = xreallocarray(n->rule, idx + 1, sizeof(int));
 	n->rule[idx] = rule;
 	n->id = xreallocarray(n->id, idx + 1, sizeof(*n->id));
-	n->id[idx].dev = (uint64_t)st->st_dev;
-	n->id[idx].ino = (uint64_t)st->st_ino;
+	n->id[idx] = (struct notify_id){ .dev = (uint64_t)st->st_dev,
+	    .ino = (uint64_t)st->st_ino, .uid = st->st_uid,
+	    .gid = st->st_gid, .mode = (uint16_t)(st->st_mode & 07777) };
 	strlist_push(&n->paths, path);
 	/* the newest directory at a path is the one expected there */
 	htab_set(&n->bypath, n->paths.v[idx], idx);
 }
 
 /* The handle key of the directory open as fd (what its events carry),
- * or NULL; its stat in *st. */
+ * or NULL; its stat in *st, its filesystem's id in fsid (may be NULL). */
 static char *
-notify_fd_key(int fd, struct stat *st)
+notify_fd_key(int fd, struct stat *st, uint8_t *fsid)
 {
 	struct {
 		struct file_handle fh;
@@ -127,8 +139,70 @@ notify_fd_key(int fd, struct stat *st)
 	if (fstatfs(fd, &sf) < 0 || fstat(fd, st) < 0 ||
 	    name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
 		return NULL;
+	if (fsid != NULL)
+		memcpy(fsid, &sf.f_fsid, 8);
 	return notify_key(&sf.f_fsid, h.fh.handle_type, h.fh.f_handle,
 	    h.fh.handle_bytes);
+}
+
+/* Keep one fd on the filesystem of fd (the first seen): the events'
+ * file handles are opened relative to it. */
+static void
+notify_keep_fs(struct notify *n, int fd, const uint8_t *fsid)
+{
+	char proc[64];
+	int keep;
+
+	for (size_t i = 0; i < n->nfs; i++)
+		if (memcmp(n->fs[i].fsid, fsid, 8) == 0)
+			return;
+	/* open_by_handle_at refuses an O_PATH fd as the mount: the same
+	 * directory again, for reading (nothing marks directory opens) */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((keep = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	n->fs = xreallocarray(n->fs, n->nfs + 1, sizeof(*n->fs));
+	memcpy(n->fs[n->nfs].fsid, fsid, 8);
+	n->fs[n->nfs++].fd = keep;
+}
+
+/* (device, inode) of the object an FID record names, opened by its
+ * handle (CAP_DAC_READ_SEARCH; O_PATH: no open event, nothing read).
+ * 0, or -1 when it is gone or on a filesystem never marked. */
+static int
+notify_object(const struct notify *n, const struct fanotify_event_info_fid
+    *fid, uint64_t *dev, uint64_t *ino)
+{
+	struct file_handle *fh = (struct file_handle *)(void *)fid->handle;
+	struct stat st;
+	int fd = -1;
+
+	for (size_t i = 0; fd < 0 && i < n->nfs; i++)
+		if (memcmp(n->fs[i].fsid, &fid->fsid, 8) == 0)
+			fd = open_by_handle_at(n->fs[i].fd, fh, O_PATH |
+			    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/* The directory at path (and every watched one below it) was moved or
+ * removed: what its marks report from now on happens elsewhere, not at
+ * these paths. Its identity stays what a path through it must lead to
+ * until another directory is watched there. */
+void
+notify_forget(struct notify *n, const char *path)
+{
+	for (size_t i = 0; i < n->paths.n; i++)
+		if ((int)i != n->fence && util_path_under(n->paths.v[i], path))
+			n->id[i].gone = 1;
 }
 
 /* Watch the entries of the directory open as fd (O_PATH) at path.
@@ -139,11 +213,16 @@ notify_mark_fd(struct notify *n, int fd, const char *path, int rule)
 {
 	struct stat st;
 	size_t idx;
-	char *key = notify_fd_key(fd, &st), proc[64];
+	uint8_t fsid[8];
+	char *key = notify_fd_key(fd, &st, fsid), proc[64];
 
 	if (key == NULL)
 		return -1;
-	if (htab_get(&n->dirs, key, &idx)) {
+	notify_keep_fs(n, fd, fsid);
+	if (htab_get(&n->dirs, key, &idx) && !n->id[idx].gone &&
+	    strcmp(n->paths.v[idx], path) != 0)
+		notify_forget(n, n->paths.v[idx]);	/* moved: watched anew */
+	if (htab_get(&n->dirs, key, &idx) && !n->id[idx].gone) {
 		if (rule >= 0 && n->rule[idx] < 0)
 			n->rule[idx] = rule;
 		free(key);
@@ -184,6 +263,27 @@ notify_mark_dir(struct notify *n, const char *path, int rule)
 	return r;
 }
 
+/* A protected symlink, name in the directory dfd: its own attribute
+ * changes (owner, xattrs). Its removal or replacement is seen in the
+ * directory. */
+int
+notify_mark_link(struct notify *n, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), r = -1;
+	struct stat st;
+	char proc[64];
+
+	if (fd < 0)
+		return -1;
+	/* the /proc link of an O_PATH fd leads to the symlink itself */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+		r = fanotify_mark(n->fd, FAN_MARK_ADD, FAN_ATTRIB, AT_FDCWD,
+		    proc);
+	close(fd);
+	return r;
+}
+
 /* What a watched directory at path was when it was marked: what a path
  * through it must lead to (an fdpath_expect_fn). */
 int
@@ -197,6 +297,27 @@ notify_dir_id(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	*dev = n->id[idx].dev;
 	*ino = n->id[idx].ino;
 	return 1;
+}
+
+/* Was (dev, ino) watched at path, now or before it was moved away? */
+int
+notify_dir_was(const struct notify *n, const char *path, uint64_t dev,
+    uint64_t ino)
+{
+	for (size_t i = 0; i < n->paths.n; i++)
+		if (n->id[i].dev == dev && n->id[i].ino == ino &&
+		    strcmp(n->paths.v[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+/* The newest watched directory at path, or -1. */
+int
+notify_dir_at(const struct notify *n, const char *path)
+{
+	size_t idx;
+
+	return htab_get(&n->bypath, path, &idx) ? (int)idx : -1;
 }
 
 /* A reload: stop watching a directory the previous policy needed and
@@ -219,7 +340,7 @@ notify_unmark_dir(struct notify *n, const char *path, const char *key)
 	    O_NOFOLLOW, NULL, NULL, NULL);
 	if (fd < 0)
 		return;		/* gone: so is its mark */
-	now = notify_fd_key(fd, &st);
+	now = notify_fd_key(fd, &st, NULL);
 	same = now != NULL && strcmp(now, key) == 0;
 	free(now);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -251,7 +372,7 @@ notify_record(struct notify *n, const struct fanotify_event_info_fid *fid,
 	char *key = notify_key(&fid->fsid, fh->handle_type, fh->f_handle,
 	    fh->handle_bytes);
 	size_t idx;
-	int found = htab_get(&n->dirs, key, &idx);
+	int found = htab_get(&n->dirs, key, &idx) && !n->id[idx].gone;
 
 	free(key);
 	*name = (const char *)fh->f_handle + fh->handle_bytes;
@@ -309,6 +430,11 @@ notify_dispatch(struct notify *n, uint64_t mask, struct notify_event *ev,
 		fn(arg, ev);
 		return;
 	}
+	if (mask & FAN_MOVE_SELF) {
+		ev->kind = NOTIFY_MOVED;
+		fn(arg, ev);
+		return;
+	}
 	for (size_t i = 0; i < 4; i++) {
 		uint64_t bit = exists ? there[i].bit : gone[i].bit;
 
@@ -357,6 +483,15 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 			p += fid->hdr.len;
 			continue;
 		}
+		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_FID) {
+			/* the file's own mark: which file, by inode */
+			if ((m->mask & (FAN_ATTRIB | FAN_MODIFY)) &&
+			    !(m->mask & FAN_ONDIR))
+				ev.has_obj = notify_object(n, fid, &ev.obj_dev,
+				    &ev.obj_ino) == 0;
+			p += fid->hdr.len;
+			continue;
+		}
 		d = notify_record(n, fid, &name);
 		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
 			dir = d;
@@ -382,7 +517,7 @@ notify_one(struct notify *n, const struct fanotify_event_metadata *m,
 	ev.newpath = npath;
 	ev.dir = dir;
 	ev.newdir = newdir;
-	if (path != NULL || npath != NULL)
+	if (path != NULL || npath != NULL || ev.has_obj)
 		notify_dispatch(n, m->mask, &ev, fn, arg);
 	free(path);
 	free(npath);

@@ -14,8 +14,10 @@
  *      diff where the rule asks for one;
  *   4. under an enforce rule with restore = yes, content, attributes
  *      and deleted files are put back from the vault (restore.c), as
- *      the worker does for live changes; files that are not in the
- *      baseline are reported as created.
+ *      the worker does for live changes; entries that are not in the
+ *      baseline are reported as created and, where the rule quarantines
+ *      new entries (new_files), taken out like live ones
+ *      (quarantine.c).
  * The caller then marks the files (monitor.c); a file that changes
  * between its scan here and its marks is confirmed again by the worker.
  * Nothing here calls back into monitor.c (which calls this): restores go
@@ -38,6 +40,7 @@
 #include "core/report.h"
 #include "core/util.h"
 #include "monitor/monitor.h"
+#include "monitor/quarantine.h"
 #include "monitor/reconcile.h"
 #include "monitor/restore.h"
 
@@ -149,7 +152,9 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 		return;
 	switch (ch->action) {
 	case CMP_ATTRS:
-		r = restore_attrs(b, rc->expect, m, &why);
+		/* 1: the file was replaced from the vault (an added
+		 * security.* xattr): a new inode, restat below */
+		r = restore_attrs(&m->state, b, rc->expect, m, &why);
 		break;
 	case CMP_MODIFIED:
 	case CMP_DELETED:
@@ -172,6 +177,54 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 		reconcile_restat(m, (struct entry *)ch->now);
 }
 
+/* A new entry found at start under a rule that quarantines new entries
+ * (new_files, in enforce mode): taken out like a live one
+ * (quarantine.c), with no process known, and not marked (its path is
+ * dropped from what the caller marks). Returns 1 if the rule
+ * quarantines, whatever came of it. */
+static int
+reconcile_quarantine(struct monitor *m, const struct change *ch, int rule,
+    struct reconcile *rc)
+{
+	struct entry *e = (struct entry *)ch->now;
+	const char *name;
+	json_object *ev;
+	char *why = NULL;
+	int dfd, r = -1;
+
+	if (ch->action != CMP_CREATED || e == NULL || e->path == NULL ||
+	    rule < 0 || conf_rule_new_files(&m->conf, &m->conf.rules[rule]) !=
+	    CONF_NEW_QUARANTINE)
+		return 0;
+	ev = event_new(RECONCILE_DATASET, "quarantined", "success");
+	event_put_path(event_obj(ev, "file"), "path", e->path);
+	event_rule(ev, m->conf.rules[rule].name, m->conf.rules[rule].severity,
+	    reconcile_mode(m, rule));
+	event_set_str(event_obj(ev, "fimguard"), "cause", "created");
+	reconcile_phase(ev);
+	if ((dfd = fdpath_open_parent(e->path, &name, rc->expect, m,
+	    &why)) >= 0) {
+		r = quarantine_take(&m->state, dfd, name, e->path, ev, &why);
+		close(dfd);
+	}
+	if (r == 0) {
+		m->quarantined++;
+		notify_forget(&m->notify, e->path);	/* a directory's marks */
+		event_emit(&m->sink, ev);
+	} else {
+		json_object_put(ev);
+		if (r < 0)
+			reconcile_restored(m, e, rule, "created", why ? why :
+			    "?");
+	}
+	free(why);
+	if (r >= 0) {		/* gone from the tree: nothing to mark */
+		free(e->path);
+		e->path = NULL;
+	}
+	return 1;
+}
+
 /* One difference: its event, then its undoing. */
 static void
 reconcile_change(struct monitor *m, const struct change *ch,
@@ -179,6 +232,7 @@ reconcile_change(struct monitor *m, const struct change *ch,
 {
 	const struct entry *e = ch->now ? ch->now : ch->base;
 	json_object *ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
+	int rule = reconcile_rule(m, e->rule);
 
 	if (ch->base == NULL && ch->action == CMP_CREATED)
 		event_set_str(event_obj(ev, "fimguard"), "note",
@@ -186,7 +240,8 @@ reconcile_change(struct monitor *m, const struct change *ch,
 	reconcile_phase(ev);
 	report_change_diff(ev, &m->conf, &m->state, ch);
 	event_emit(&m->sink, ev);
-	reconcile_undo(m, ch, reconcile_rule(m, e->rule), rc);
+	if (!reconcile_quarantine(m, ch, rule, rc))
+		reconcile_undo(m, ch, rule, rc);
 }
 
 static uint64_t

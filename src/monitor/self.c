@@ -319,7 +319,9 @@ self_attrib(struct monitor *m, const struct notify_event *ev)
 	struct monitor_attrs *was, now;
 	size_t i;
 
-	if (!htab_get(&m->self_paths, ev->path, &i))
+	/* no path: a file's own mark, reached through a hard link in a
+	 * directory nobody watches (notify.c: by its handle) */
+	if (ev->path == NULL || !htab_get(&m->self_paths, ev->path, &i))
 		return;
 	was = &m->self[i].attrs;
 	if (!self_stat(m, ev->path, &now) || (now.mode == was->mode &&

@@ -31,6 +31,7 @@
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
 #include "monitor/self.h"
+#include "monitor/tree.h"
 #include "monitor/who.h"
 #include "monitor/worker.h"
 #include "monitor/writer.h"
@@ -514,6 +515,21 @@ worker_byname(const struct monitor *m, const char *path)
 	return &m->files[i];
 }
 
+/* The watched file an attribute or modify event is about: the inode
+ * its own mark reported (whatever path was used: a hard link in a
+ * directory nobody watches too), else the path. */
+static const struct mon_file *
+worker_subject(const struct monitor *m, const struct notify_event *ev)
+{
+	const struct mon_file *f;
+	const struct watch *w;
+
+	if (ev->has_obj && (f = worker_file(m, ev->obj_dev, ev->obj_ino,
+	    &w)) != NULL)
+		return f;
+	return worker_byname(m, ev->path);
+}
+
 static void
 worker_path_event(struct monitor *m, const char *action, const char *path,
     int rule, pid_t pid, const char *previous)
@@ -537,6 +553,30 @@ worker_undoes(struct monitor *m, const struct mon_file *f,
 {
 	return worker_restorable(m, f) && !worker_writer(m, f->rule,
 	    WRITER_Q_NOTIFY, nev->pidfd, nev->pid);
+}
+
+/* Owner, mode and security xattrs of f back; restored only when they
+ * read back as the baseline's (an added security.* xattr that cannot
+ * be removed in place takes a fresh copy from the vault: a new inode,
+ * watched from now on). */
+static void
+worker_restore_attrs(struct monitor *m, const struct mon_file *f, pid_t pid)
+{
+	char *why = NULL, *path = xstrdup(f->path);
+	int rule = f->rule, r = restore_attrs(&m->state, f->base,
+	    monitor_restore_dir, m, &why);
+
+	if (r < 0)
+		worker_restore_failed(m, path, rule, pid,
+		    "attributes-changed", why);
+	else {
+		m->restores++;
+		if (r == 1)	/* files[] may move: f is not used after */
+			monitor_watch_live(m, path, rule);
+		worker_path_event(m, "restored", path, rule, pid, NULL);
+	}
+	free(why);
+	free(path);
 }
 
 static void
@@ -587,25 +627,25 @@ worker_attrib(struct monitor *m, const struct mon_file *f,
 	who_pid_to_event(ev, nev->pid);
 	event_emit(&m->sink, ev);
 	if ((ch.what & (CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS)) &&
-	    worker_undoes(m, f, nev)) {
-		if (restore_attrs(f->base, monitor_restore_dir, m, &why) == 0) {
-			m->restores++;
-			worker_path_event(m, "restored", f->path, f->rule,
-			    nev->pid, NULL);
-		} else
-			worker_restore_failed(m, f->path, f->rule, nev->pid,
-			    "attributes-changed", why);
-		free(why);
-	}
+	    worker_undoes(m, f, nev))
+		worker_restore_attrs(m, f, nev->pid);
 	free(now.xattrs);
 }
 
-/* A name appeared in a directory whose entries a rule covers. */
+/* tree.c's question: did an allowed writer of rule make this change? */
+static int
+worker_by_writer(struct monitor *m, int rule, const struct notify_event *ev)
+{
+	return worker_writer(m, rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid);
+}
+
+/* A name appeared in a watched directory: a watched file's new inode
+ * is watched; anything else is tree.c's (a new entry: reported, and
+ * quarantined or protected). */
 static void
 worker_created(struct monitor *m, const struct notify_event *ev,
     const char *path, int dir)
 {
-	int rule = dir >= 0 ? m->notify.rule[dir] : -1;
 	const struct mon_file *known = worker_byname(m, path);
 
 	if (known != NULL) {	/* deleted and made again: a new inode */
@@ -613,15 +653,7 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 			monitor_watch_live(m, known->path, known->rule);
 		return;
 	}
-	if (rule < 0 || walk_excluded(&m->conf.rules[rule], path,
-	    strrchr(path, '/') + 1))
-		return;		/* not covered, or excluded (editor swap files) */
-	worker_path_event(m, "created", path, rule, ev->pid, NULL);
-	if (ev->is_dir) {
-		if (m->conf.rules[rule].recursive)
-			notify_mark_dir(&m->notify, path, rule);
-	} else
-		monitor_watch_live(m, path, rule);
+	tree_created(m, ev, path, dir, worker_by_writer);
 }
 
 /* Content changed without a close (truncate(2), a writer still holding
@@ -732,6 +764,27 @@ worker_settle(struct monitor *m)
 	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
+/* The rest of a rename, for tree.c: a protected directory or symlink
+ * moved away or renamed over; the new name, when it is not a protected
+ * one, is a new entry of its directory (a protected file renamed
+ * within the tree too: its name is restored, the moved one is new). */
+static void
+worker_renamed_tree(struct monitor *m, const struct notify_event *ev,
+    int from_file, int from_new, int to_file)
+{
+	int over = 0;
+
+	if (!from_file)
+		tree_gone(m, ev, ev->path, "renamed away", worker_by_writer);
+	if (!to_file)
+		over = tree_gone(m, ev, ev->newpath, "renamed over",
+		    worker_by_writer);
+	/* a file no baseline knows goes on under its new name
+	 * (worker_moved) */
+	if (!to_file && !over && !from_new && ev->newpath != NULL)
+		worker_created(m, ev, ev->newpath, ev->newdir);
+}
+
 /* A file no baseline knows was renamed: it is watched under its new
  * name if that is in a rule's directory, and forgotten at the old one
  * (what a rename over a protected path leaves is handled above). */
@@ -747,6 +800,37 @@ worker_moved(struct monitor *m, const struct mon_file *f,
 	monitor_forget(m, f);
 	if (rule >= 0 && worker_byname(m, ev->newpath) == NULL)
 		monitor_watch_live(m, ev->newpath, rule);
+}
+
+/* A rename: of a watched file (f), onto one (t), of a directory or
+ * symlink (tree.c), or into a watched directory (a new entry). What f
+ * and t are is taken before any restore (files[] may move). */
+static void
+worker_renamed(struct monitor *m, const struct notify_event *ev,
+    const struct mon_file *f, const struct mon_file *t)
+{
+	int from_file = f != NULL, from_new = f != NULL && f->base == NULL;
+
+	if (f != NULL || t != NULL)
+		worker_path_event(m, "renamed", ev->newpath ?
+		    ev->newpath : ev->path, f ? f->rule : t->rule,
+		    ev->pid, ev->path);
+	/* An allowed writer (dpkg, rpm) replaces files by renaming a new
+	 * one over them: that is reported and watched, not undone;
+	 * anyone else's rename is. Whatever now sits at a protected path
+	 * is watched: restored, or (allowed writer, audit, restore = no)
+	 * the new inode. */
+	if (t != NULL && (!worker_restorable(m, t) ||
+	    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
+	    ev->pid) || !worker_restore(m, t, ev->pid, "renamed over"))) {
+		monitor_watch_live(m, t->path, t->rule);
+		worker_replaced(m, t, ev);
+	}
+	if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
+	    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
+		worker_restore(m, f, ev->pid, "renamed away");
+	worker_renamed_tree(m, ev, from_file, from_new, t != NULL);
+	worker_moved(m, worker_byname(m, ev->path), ev);
 }
 
 static void
@@ -765,8 +849,10 @@ worker_notify(void *arg, const struct notify_event *ev)
 		worker_created(m, ev, ev->path, ev->dir);
 		break;
 	case NOTIFY_DELETE:
-		if (f == NULL)
+		if (f == NULL) {	/* a directory or symlink? */
+			tree_gone(m, ev, ev->path, "deleted", worker_by_writer);
 			break;
+		}
 		worker_path_event(m, "deleted", f->path, f->rule, ev->pid,
 		    NULL);
 		if (worker_restorable(m, f) && !worker_writer(m, f->rule,
@@ -775,35 +861,19 @@ worker_notify(void *arg, const struct notify_event *ev)
 		monitor_forget(m, f);	/* if no baseline keeps its path */
 		break;
 	case NOTIFY_RENAME:
-		if (f != NULL || t != NULL)
-			worker_path_event(m, "renamed", ev->newpath ?
-			    ev->newpath : ev->path, f ? f->rule : t->rule,
-			    ev->pid, ev->path);
-		/* An allowed writer (dpkg, rpm) replaces files by renaming a
-		 * new one over them: that is reported and watched, not
-		 * undone; anyone else's rename is. */
-		/* Whatever now sits at a protected path is watched: restored,
-		 * or (allowed writer, audit, restore = no) the new inode. */
-		if (t != NULL && (!worker_restorable(m, t) ||
-		    worker_writer(m, t->rule, WRITER_Q_NOTIFY, ev->pidfd,
-		    ev->pid) || !worker_restore(m, t, ev->pid,
-		    "renamed over"))) {
-			monitor_watch_live(m, t->path, t->rule);
-			worker_replaced(m, t, ev);
-		}
-		if (f != NULL && worker_restorable(m, f) && !worker_writer(m,
-		    f->rule, WRITER_Q_NOTIFY, ev->pidfd, ev->pid))
-			worker_restore(m, f, ev->pid, "renamed away");
-		if (f == NULL && t == NULL && ev->newpath != NULL)
-			worker_created(m, ev, ev->newpath, ev->newdir);
-		worker_moved(m, worker_byname(m, ev->path), ev);
+		worker_renamed(m, ev, f, t);
 		break;
 	case NOTIFY_ATTRIB:
-		if (f != NULL)
+		if ((f = worker_subject(m, ev)) != NULL)
 			worker_attrib(m, f, ev);
+		else
+			tree_attrib(m, ev, worker_by_writer);
+		break;
+	case NOTIFY_MOVED:
+		tree_moved(m, ev, worker_by_writer);
 		break;
 	case NOTIFY_MODIFY:
-		if (f != NULL)
+		if ((f = worker_subject(m, ev)) != NULL)
 			worker_settle_later(m, f, ev);
 		break;
 	}

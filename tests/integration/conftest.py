@@ -31,7 +31,7 @@ TIMEOUT = 60
 
 SEVERITY_NUM = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 ACTIONS = {"modified", "created", "deleted", "renamed", "attributes-changed",
-           "scan-failed", "baseline-approved", "restore-failed"}
+           "scan-failed", "baseline-approved", "restore-failed", "quarantined"}
 
 
 def _binary_or_skip():

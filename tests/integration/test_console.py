@@ -157,7 +157,10 @@ def test_no_color_and_format_json_on_a_terminal(tree, fg):
     g = Foreground(tree, tty=True, extra=("--format", "json"))
     fg.append(g)
     append(tree.t("a.conf"), "y\n")
-    text = g.out.until(lambda t: '"action":"modified"' in t, "JSON on the terminal")
+    # the whole line: a long one can come through the terminal in pieces
+    text = g.out.until(lambda t: '"action":"modified"' in t and
+                       "\n" in t[t.index('"action":"modified"'):],
+                       "JSON on the terminal")
     assert "\x1b[" not in text
     for line in text.replace("\r\n", "\n").splitlines():
         json.loads(line)

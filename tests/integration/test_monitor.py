@@ -479,14 +479,22 @@ def test_setgid_file_of_another_group_is_restored_whole(fim):
     fim.run("check", expect=0)
 
 
-def test_new_file_in_protected_dir_is_reported_and_watched(restoring):
-    fim, m = restoring.fim, restoring
-    path = fim.t("new.conf")
-    rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", path)
-    assert rc == 0, err
-    m.wait_for(by("created", path), "created")
-    # from now on it is protected like the rest
-    assert try_open(path, "append") == 13
+def test_new_file_in_protected_dir_is_reported_and_watched(fim):
+    """new_files = report: a new file is reported and protected from
+    then on (quarantine, the default with restore = yes: test_tree.py)."""
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes", new_files="report")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        path = fim.t("new.conf")
+        rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", path)
+        assert rc == 0, err
+        m.wait_for(by("created", path), "created")
+        # from now on it is protected like the rest
+        assert try_open(path, "append") == 13
+    finally:
+        m.stop()
 
 
 def test_audit_mode_does_not_restore(fim):
@@ -880,10 +888,14 @@ def test_excluded_new_file_is_not_watched(fim):
         swp = fim.t(".a.conf.swp")
         rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", swp)
         assert rc == 0, err
+        # the marker: a new file the rule covers (new_files = report),
+        # protected as soon as it is seen, so its creator's own open may
+        # already be refused; it is reported either way
         other = fim.t("b.conf")
-        rc, err = op("import sys; open(sys.argv[1], 'w').write('x')", other)
+        rc, err = op("import os, sys; os.close(os.open(sys.argv[1], "
+                     "os.O_RDONLY | os.O_CREAT, 0o644))", other)
         assert rc == 0, err
-        m.wait_for(by("created", other), "created")      # the marker
+        m.wait_for(by("created", other), "created")
         assert try_open(swp, "append") == 0
         assert not [e for e in m.events() if e["file"].get("path") == swp]
     finally:

@@ -63,10 +63,17 @@ def test_changes_while_stopped_are_restored_before_ready(fim):
             ("created", "evil.conf", None),
             ("deleted", "b.conf", None),
             ("modified", "a.conf", None),
+            # new_files = quarantine, the default here: as a live one
+            ("quarantined", "evil.conf", "created"),
             ("restored", "a.conf", "modified"),
             ("restored", "b.conf", "deleted"),
             ("restored", "c.conf", "attributes-changed"),
         ], evs
+        q = [e for e in evs if by("quarantined", fim.t("evil.conf"))(e)][0]
+        assert "process" not in q       # nobody is known
+        assert not os.path.lexists(fim.t("evil.conf"))
+        with open(q["fimguard"]["quarantine"]["path"]) as f:
+            assert f.read() == "dropped\n"
         mod = [e for e in evs if by("modified", fim.t("a.conf"))(e)][0]
         assert mod["file"]["hash"]["sha256"] == sha256_bytes(
             b"a.conf trusted\nPermitRootLogin yes\n")
@@ -87,7 +94,7 @@ def test_changes_while_stopped_are_restored_before_ready(fim):
         assert abs(st["last_reconciliation"] - time.time()) < 60
     finally:
         m.stop()
-    fim.run("check", expect=1)     # only the new file is left
+    fim.run("check", expect=0)     # the new file is in the quarantine
 
 
 def test_changes_while_stopped_are_reported_in_audit(fim):

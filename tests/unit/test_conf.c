@@ -155,6 +155,9 @@ static const struct bad_case bad_cases[] = {
 	{ "bad restore", P, "[rule a]\npaths = /x\nrestore = true\n", 0,
 	    { "p.rules:3: invalid value 'true' for 'restore' (expected "
 	      "yes | no)" } },
+	{ "bad new_files", P, "[rule a]\npaths = /x\nnew_files = delete\n",
+	    0, { "p.rules:3: invalid value 'delete' for 'new_files' (expected "
+	      "report | quarantine)" } },
 	{ "one value only", P,
 	    "[rule a]\npaths = /x\nseverity = high low\n", 0,
 	    { "p.rules:3: 'severity' takes one value, got 2" } },
@@ -586,6 +589,46 @@ test_vault_max_size(void **state)
 	}
 }
 
+/* new_files: quarantine by default only where the rule restores, and
+ * never in audit mode. */
+static void
+test_new_files(void **state)
+{
+	static const struct {
+		const char *rule;
+		int mode;		/* global */
+		int want;
+	} cases[] = {
+		{ "", CONF_MODE_ENFORCE, CONF_NEW_REPORT },
+		{ "restore = yes\n", CONF_MODE_ENFORCE, CONF_NEW_QUARANTINE },
+		{ "restore = yes\n", CONF_MODE_AUDIT, CONF_NEW_REPORT },
+		{ "restore = yes\nmode = enforce\n", CONF_MODE_AUDIT,
+		    CONF_NEW_QUARANTINE },
+		{ "restore = yes\nnew_files = report\n", CONF_MODE_ENFORCE,
+		    CONF_NEW_REPORT },
+		{ "new_files = quarantine\n", CONF_MODE_ENFORCE,
+		    CONF_NEW_QUARANTINE },
+		{ "new_files = quarantine\nmode = audit\n", CONF_MODE_ENFORCE,
+		    CONF_NEW_REPORT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = xasprintf("[rule a]\npaths = /x\n%s",
+		    cases[i].rule);
+		struct conf c;
+
+		conf_init(&c);
+		assert_int_equal(parse_mem(&c, text, 0, "p.rules",
+		    CONF_KIND_POLICY), 0);
+		c.mode = cases[i].mode;
+		assert_int_equal(conf_rule_new_files(&c, &c.rules[0]),
+		    cases[i].want);
+		conf_free(&c);
+		free(text);
+	}
+}
+
 static void
 test_good_config(void **state)
 {
@@ -940,6 +983,7 @@ main(void)
 		cmocka_unit_test(test_good_policy),
 		cmocka_unit_test(test_good_config),
 		cmocka_unit_test(test_vault_max_size),
+		cmocka_unit_test(test_new_files),
 		cmocka_unit_test(test_two_config_streams),
 		cmocka_unit_test(test_duplicate_rule_two_streams),
 		cmocka_unit_test(test_streams_reset_scope),
