@@ -334,12 +334,21 @@ monitor_forget(struct monitor *m, const struct mon_file *cf)
 	m->free_files[m->nfree++] = idx;
 }
 
+/* Set when the last instance closes its permission groups at exit. */
+static int monitor_closing;
+
 /* A path that cannot be watched, with the reason: every one is said
  * (escaped, long ones cut in the middle). Returns -1. */
 static int
 monitor_unwatched(const char *path, const char *why)
 {
-	char *shown = fdpath_show(path);
+	char *shown;
+
+	/* the last instance closed its groups to stop: a worker finishing a
+	 * restore can no longer mark what it made, and nothing needs to */
+	if (__atomic_load_n(&monitor_closing, __ATOMIC_ACQUIRE))
+		return -1;
+	shown = fdpath_show(path);
 
 	log_warnx("%s: cannot be watched: %s", shown, why ? why : "?");
 	free(shown);
@@ -1272,6 +1281,8 @@ monitor_halt(struct monitor *m, struct monitor_groups *last,
 	perm_watch(&m->perm, 0);
 	/* the last instance: nobody answers from now on, so let the
 	 * kernel allow what is pending rather than wait for the worker */
+	if (last != NULL)
+		__atomic_store_n(&monitor_closing, 1, __ATOMIC_RELEASE);
 	if (last != NULL && last->perm >= 0) {
 		close(last->perm);
 		last->perm = -1;

@@ -264,10 +264,19 @@ static int
 restore_vault_open(const struct state *s, const struct entry *b)
 {
 	char *vault = state_path(s, "vault"), *src = vault_path(vault, b->sha);
-	int fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* non-blocking, and a regular file only: a FIFO swapped into the
+	 * vault must never hang the worker */
+	int fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	struct stat st;
 
 	free(src);
 	free(vault);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
 	return fd;
 }
 

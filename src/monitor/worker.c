@@ -656,6 +656,23 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 	tree_created(m, ev, path, dir, worker_by_writer);
 }
 
+/* f's content now, opened through the watched directories (never a
+ * path-based open of a protected path: depth, and directories swapped
+ * for links). -1 if it cannot be opened. */
+static int
+worker_open_file(struct monitor *m, const struct mon_file *f)
+{
+	const char *name;
+	int dfd = monitor_open_parent(m, f->path, &name, NULL), fd;
+
+	if (dfd < 0)
+		return -1;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	close(dfd);
+	return fd;
+}
+
 /* Content changed without a close (truncate(2), a writer still holding
  * the file open): read it by path, through the watched directories.
  * The worker's own open of a watched file is answered at once by the
@@ -663,14 +680,8 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 static void
 worker_modified(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
-	const char *name;
-	int dfd = monitor_open_parent(m, f->path, &name, NULL), fd;
+	int fd = worker_open_file(m, f);
 
-	if (dfd < 0)
-		return;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC);
-	close(dfd);
 	if (fd < 0)
 		return;
 	worker_confirm(m, fd, pid, -1, 0);
@@ -701,9 +712,7 @@ worker_replaced(struct monitor *m, const struct mon_file *f,
 	 * (the renamed one is sent at once), and only the package
 	 * database, through the hook's approval, can make it verified. */
 	writer = writer || worker_gone(ev->pidfd);
-	fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd < 0)
+	if ((fd = worker_open_file(m, f)) < 0)
 		return;
 	((struct mon_file *)f)->has_last = 0;	/* a new inode */
 	worker_confirm_as(m, fd, ev->pid, -1, 0, writer);

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import parse_json_lines, sha256_bytes
-from test_monitor import Monitor, by, status, try_open
+from test_monitor import Monitor, by, op, status, try_open
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY_SIZES = {"xxh.key": 192, "hmac.key": 32}
@@ -581,3 +581,30 @@ def test_fifo_reload_keeps_the_old_policy(plain, what):
         assert try_open(fim.t("a.conf"), "append") == 13   # old policy holds
     finally:
         assert m.stop() == 0
+
+
+def test_fifo_in_the_vault_fails_the_restore_never_hangs(fim):
+    """A FIFO in place of a file's vault copy: the restore is refused
+    with a reason (restore-failed), the worker goes on (a later change is
+    still reported), and the monitor answers status."""
+    fim.write("a.conf", b"alpha trusted\n", mode=0o640)
+    fim.write("b.conf", b"bravo trusted\n", mode=0o640)
+    fim.rule(restore="yes")
+    fim.init()
+    sha = sha256_bytes(b"alpha trusted\n")
+    copy = os.path.join(fim.state, "vault", sha[:2], sha)
+    os.unlink(copy)
+    os.mkfifo(copy, 0o600)
+    m = Monitor(fim, "enforce")
+    try:
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", fim.t("a.conf"))
+        assert rc == 0, err
+        ev = m.wait_for(by("restore-failed", fim.t("a.conf")),
+                        "restore-failed")[0]
+        assert ev["fimguard"].get("error"), ev
+        rc, err = op("import os, sys; os.unlink(sys.argv[1])", fim.t("b.conf"))
+        assert rc == 0, err
+        m.wait_for(by("restored", fim.t("b.conf")), "b.conf restored")
+        assert status(fim)["pid"] > 0
+    finally:
+        m.stop()
