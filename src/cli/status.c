@@ -65,7 +65,7 @@ status_print(json_object *o)
 {
 	static const char *keys[] = { "pid", "mode", "rules", "files",
 	    "directories", "events", "writes", "denied", "modified",
-	    "restores", "quarantined", "queue", "dropped", "errors",
+	    "restores", "quarantined", "held", "queue", "dropped", "errors",
 	    "events_lost", "vault_hash_only", "fd_limit", "fd_shortages",
 	    "uptime_s", "reloads" };
 
@@ -101,6 +101,8 @@ static const struct status_metric status_metrics[] = {
 	    "Files put back from the vault." },
 	{ "quarantined", "quarantined_total", "counter",
 	    "New entries taken out of protected directories." },
+	{ "held", "package_changes_held", "gauge",
+	    "Package changes held until the package hook or package_quiet." },
 	{ "queue", "queue_depth", "gauge",
 	    "Write records waiting for the worker." },
 	{ "dropped", "dropped_total", "counter",

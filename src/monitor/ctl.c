@@ -141,6 +141,10 @@ ctl_status(const struct monitor *m, uint64_t now_ms,
 	ctl_u64(o, "modified", t->modified + m->modified);
 	ctl_u64(o, "restores", t->restores + m->restores);
 	ctl_u64(o, "quarantined", t->quarantined + m->quarantined);
+	/* package changes the worker holds until the package hook's
+	 * approval or package_quiet (hold.c); one handed over by a
+	 * reload is counted once the new worker took it */
+	ctl_u64(o, "held", __atomic_load_n(&m->hold.n, __ATOMIC_RELAXED));
 	ctl_u64(o, "queue", head - tail);
 	ctl_u64(o, "dropped", t->dropped + __atomic_load_n(&m->ring.dropped,
 	    __ATOMIC_RELAXED));

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import sha256_bytes
 from mail_double import WebhookDouble
-from test_monitor import Monitor, op
+from test_monitor import Monitor, op, status
 
 DPKG_TIMEOUT = 120
 
@@ -394,11 +394,15 @@ def test_monitor_holds_an_allowed_writers_close_write(fim, deb):
                    e["file"]["path"] == deb.p("share/data"), "the edit")
         assert not [e for e in m.events() if e["event"]["action"] ==
                     "modified" and e["file"]["path"] == deb.p("bin/tool")]
+        assert status(fim)["held"] == 1       # the operator sees it
+        assert "fimguard_package_changes_held 1\n" in fim.run(
+            "status", "--format", "prometheus", expect=0).stdout
         fim.run("approve", "--packages", expect=0)
         ev = m.wait_for(lambda e: e["event"]["action"] == "modified" and
                         e["file"]["path"] == deb.p("bin/tool"),
                         "the held change")[0]
         assert pkg_of(ev)["verified"] is True, ev
+        assert status(fim)["held"] == 0
         assert ev["process"]["executable"] == writer
     finally:
         assert m.stop() == 0
