@@ -59,7 +59,7 @@
 # the real /etc/fimguard and /var/lib/fimguard are never used. Every
 # listener is stopped on exit (SIGTERM, then SIGKILL): a permission
 # listener left hanging would freeze every opener of its files.
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/tests/bench
@@ -128,6 +128,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'printf "monitor-bench: line %s failed: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT TERM
 
 # ---- helpers and the fixture -------------------------------------------------
@@ -233,14 +234,24 @@ stop_ref() {
 }
 # Listeners (all fimguard threads with -a): pinned for the single-opener
 # variants, free for the rest.
+# taskset -a walks /proc/PID/task and fails when a thread ends meanwhile
+# (fimguard's command line readers come and go): try again.
+pin() {
+	local i
+	for i in 1 2 3 4 5; do
+		taskset -a -p -c "$1" "$2" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "cannot set the CPU affinity of $2 to $1"
+}
 listeners_pin() {
 	[[ -z $LISTEN_CPU ]] && return 0
-	taskset -a -p -c "$LISTEN_CPU" "$FG_CHILD" >/dev/null
-	taskset -a -p -c "$LISTEN_CPU" "$REF_CHILD" >/dev/null
+	pin "$LISTEN_CPU" "$FG_CHILD"
+	pin "$LISTEN_CPU" "$REF_CHILD"
 }
 listeners_unpin() {
-	taskset -a -p -c "$ALL_CPUS" "$FG_CHILD" >/dev/null
-	taskset -a -p -c "$ALL_CPUS" "$REF_CHILD" >/dev/null
+	pin "$ALL_CPUS" "$FG_CHILD"
+	pin "$ALL_CPUS" "$REF_CHILD"
 }
 fg_events() { "$FG" "${FGARGS[@]}" status --json 2>/dev/null | sed -n 's/.*"events":\([0-9]*\).*/\1/p'; }
 
@@ -329,7 +340,7 @@ if [[ -n $PERF_DIR ]]; then
 	PERF_N=$((N < 30000 ? N : 30000))
 	note "profiling fimguard during $PERF_N protected opens (perf record --call-graph dwarf)"
 	start_fg
-	[[ -z $LISTEN_CPU ]] || taskset -a -p -c "$LISTEN_CPU" "$FG_CHILD" >/dev/null
+	[[ -z $LISTEN_CPU ]] || pin "$LISTEN_CPU" "$FG_CHILD"
 	perf record -q -F 999 --call-graph dwarf,8192 -p "$FG_CHILD" \
 		-o "$PERF_DIR/perf.data" >/dev/null 2>&1 &
 	PERF_PID=$!
