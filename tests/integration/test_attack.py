@@ -9,7 +9,9 @@ The same safety rules as test_monitor.py: every monitor under `timeout
 protected file by a child with a timeout (op(), or a helper process
 killed at teardown)."""
 
+import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -413,3 +415,78 @@ def test_restore_copy_caught_by_the_owner(fim, restore_race):
             p.kill()
             p.wait(timeout=10)
         m.stop()
+
+
+# root waits for a file an allowed writer creates and opens it for
+# writing at once, before the monitor could have handled its creation.
+CATCH_NEW = r"""
+import os, sys, time
+end = time.time() + 5
+while True:
+    try:
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        break
+    except FileNotFoundError:
+        if time.time() > end:
+            sys.exit(3)
+    except PermissionError:
+        sys.exit(13)
+"""
+
+
+def test_new_file_of_a_writer_cannot_be_caught(fim):
+    """The new inode is judged from the writer's own open on: a
+    non-writer spinning on the name never gets a write descriptor."""
+    writer = os.path.join(fim.outside, "pkgtool")
+    shutil.copy(os.path.realpath(PY), writer)
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes", writers=writer)
+    fim.init()
+    m = Monitor(fim, "enforce")
+    new = fim.t("new.conf")
+    spy = subprocess.Popen([PY, "-c", CATCH_NEW, new])
+    try:
+        time.sleep(0.1)     # spinning
+        p = subprocess.run(
+            [writer, "-c", "import sys; open(sys.argv[1], 'w')"
+             ".write('packaged\\n')", new],
+            capture_output=True, timeout=OP_TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        assert spy.wait(timeout=OP_TIMEOUT) == 13
+        m.wait_for(by("created", new), "created")
+        assert content(new) == "packaged\n"
+    finally:
+        spy.kill()
+        spy.wait(timeout=10)
+        m.stop()
+
+
+RENAME_LOOP = r"""
+import os, signal, sys, time
+path, scratch, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(20):
+    os.kill(pid, signal.SIGHUP)
+    evil = os.path.join(scratch, "evil%d" % i)
+    with open(evil, "w") as f:
+        f.write("EVIL %d\n" % i)
+    os.rename(evil, path)
+    time.sleep(0.03)
+"""
+
+
+def test_renames_over_during_reloads(guard):
+    """Reloads in a loop (SIGHUP), each followed at once by a file
+    renamed over the protected one: every rename is reported, and the
+    file ends as its baseline."""
+    fim, m = guard.fim, guard
+    path = fim.t("a.conf")
+    pid = json.loads(fim.run("status", "--json", expect=0).stdout)["pid"]
+    rc, err = op(RENAME_LOOP, path, fim.outside, str(pid), timeout=30)
+    assert rc == 0, err
+    assert held_or_seen(m, path, TRUSTED) == "intact"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if len([e for e in m.events() if by("renamed", path)(e)]) >= 20:
+            break
+        time.sleep(0.1)
+    assert len([e for e in m.events() if by("renamed", path)(e)]) >= 20
