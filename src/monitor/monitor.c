@@ -41,7 +41,10 @@
 #include "alert/alert.h"
 #include "alert/spool.h"
 #include "core/cmd.h"
+#include "core/compare.h"
+#include "core/entry.h"
 #include "core/fdpath.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
@@ -846,33 +849,60 @@ monitor_watch_live(struct monitor *m, const char *path, int rule)
 	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
-/* Whether another process holds the file at path open for writing:
- * a read lease is refused exactly then (intent.c). */
+/* Whether the copy open on fd differs from b in content or attributes
+ * (its inode, times and link count are new anyway). */
 static int
-monitor_held_open(struct monitor *m, const char *path)
+monitor_copy_differs(struct monitor *m, int fd, const struct entry *b)
+{
+	struct entry now = { 0 };
+	struct hash_result hr;
+	struct stat st;
+	unsigned w;
+
+	if (fstat(fd, &st) < 0 || hash_fd(fd, m->state.xxh_secret, HASH_XXH,
+	    -1, (uint64_t)st.st_size, &hr) < 0)
+		return 1;
+	now.path = b->path;
+	entry_from_stat(&now, &st);
+	entry_read_xattrs_fd(&now, fd);
+	memcpy(now.xxh, hr.xxh, sizeof(now.xxh));
+	now.has_xxh = 1;
+	w = compare_entry(&now, b);
+	free(now.xattrs);
+	return (w & (CMP_CONTENT | CMP_TYPE | CMP_MODE | CMP_UID | CMP_GID |
+	    CMP_XATTRS)) != 0;
+}
+
+/* The restored copy at path, now watched: 0 if nobody else holds it
+ * open for writing (a read lease is refused exactly then: intent.c)
+ * and it is still the baseline's, else 1. */
+static int
+monitor_copy_caught(struct monitor *m, const struct entry *b)
 {
 	const char *name;
-	int dfd = monitor_open_parent(m, path, &name, NULL), fd, held;
+	int dfd = monitor_open_parent(m, b->path, &name, NULL), fd, caught;
 
 	if (dfd < 0)
-		return 0;
+		return 0;	/* gone again: the next event says so */
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 	close(dfd);
 	if (fd < 0)
 		return 0;
-	held = intent_write_count(fd) == INTENT_WRITE;
+	caught = intent_write_count(fd) == INTENT_WRITE ||
+	    monitor_copy_differs(m, fd, b);
 	close(fd);
-	return held;
+	return caught;
 }
 
 /* Put b back from the vault and watch the new copy. Until it is
  * watched the copy is a new file like any other: its owner (once the
- * restore gave it to them) or root can open it for writing, and write
- * later through a shared mapping, which raises no event at all. Once
- * it is watched no new write open gets through, so a copy still held
- * for writing then is not kept: made again, and after a few tries the
- * restore fails (restore-failed says why). */
+ * restore gave it to them) or root can open it for writing, write it
+ * at once, or later through a shared mapping, which raises no event at
+ * all. Once it is watched no new write open gets through: so a copy
+ * that is then still held for writing, or no longer the baseline's, is
+ * not kept but made again, and after a few tries the restore fails
+ * (restore-failed says why). */
 int
 monitor_restore_live(struct monitor *m, const struct entry *b, int rule,
     char **why)
@@ -881,7 +911,7 @@ monitor_restore_live(struct monitor *m, const struct entry *b, int rule,
 		if (restore_file(&m->state, b, monitor_restore_dir, m, why) < 0)
 			return -1;
 		monitor_watch_live(m, b->path, rule);
-		if (!monitor_held_open(m, b->path))
+		if (!monitor_copy_caught(m, b))
 			return 0;
 		log_warnx("%s: the restored copy was opened for writing "
 		    "before it was watched; restoring again", b->path);

@@ -378,12 +378,13 @@ def restore_race(tmp_path_factory):
     return str(out)
 
 
-def test_restore_copy_caught_by_the_owner(fim, restore_race):
+@pytest.mark.parametrize("how", ["map", "write"])
+def test_restore_copy_caught_by_the_owner(fim, restore_race, how):
     """A user owns ~/.ssh and its authorized_keys (protected, enforce,
     restore = yes). The user deletes the file and, while the monitor
     writes its copy under a temporary name (unwatched until renamed
-    into place), opens that copy read-write once it is theirs, and later
-    writes through a shared mapping of it."""
+    into place), opens that copy read-write once it is theirs, and
+    writes it at once (write) or later through a shared mapping (map)."""
     home = fim.mkdir("home")
     ssh = fim.mkdir("home/.ssh", mode=0o700)
     keys = fim.write("home/.ssh/authorized_keys", TRUSTED.encode(),
@@ -398,7 +399,8 @@ def test_restore_copy_caught_by_the_owner(fim, restore_race):
         for _ in range(5):
             p = subprocess.Popen(["setpriv", f"--reuid={USER}",
                                   f"--regid={USER}", "--clear-groups",
-                                  restore_race, ssh, "authorized_keys"],
+                                  restore_race, ssh, "authorized_keys",
+                                  how],
                                  stdout=subprocess.PIPE, text=True)
             procs.append(p)
             line = p.stdout.readline()

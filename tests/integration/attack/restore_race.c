@@ -4,11 +4,15 @@
  * user's. A shared writable mapping of it, made then, is written once
  * the copy is the protected file, and such writes raise no event.
  *
- * usage: restore_race DIR NAME
+ * Or, simpler, writes the copy at once and closes it: the copy was
+ * written before, and its writes raise no event before it is watched.
+ *
+ * usage: restore_race DIR NAME map|write
  * unlinks DIR/NAME (the monitor restores it), opens the temporary copy
- * read-write, waits until it is DIR/NAME, then writes "EVIL!!" at its
- * start through the mapping. Exit 0: written; 3: the copy could not be
- * caught (try again); 2: error. */
+ * read-write; map: waits until it is DIR/NAME, then writes "EVIL!!" at
+ * its start through the mapping, and keeps it; write: writes "EVIL!!"
+ * at its start at once, closes it and exits. Exit 0: written; 3: the
+ * copy could not be caught (try again); 2: error. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +69,7 @@ main(int argc, char **argv)
 	double end;
 	char *map;
 
-	if (argc != 3 || (dfd = open(argv[1], O_RDONLY | O_DIRECTORY)) < 0 ||
+	if (argc != 4 || (dfd = open(argv[1], O_RDONLY | O_DIRECTORY)) < 0 ||
 	    (in = inotify_init1(IN_NONBLOCK)) < 0 ||
 	    inotify_add_watch(in, argv[1], IN_CREATE) < 0)
 		return 2;
@@ -78,6 +82,13 @@ main(int argc, char **argv)
 			return 3;
 	if (fd < 0 || fstat(fd, &a) < 0)
 		return 3;
+	if (strcmp(argv[3], "write") == 0) {
+		if (pwrite(fd, "EVIL!!", 6, 0) != 6)
+			return 2;
+		close(fd);
+		printf("written\n");
+		return 0;
+	}
 	for (end = now() + 5; now() < end; usleep(1000))
 		if (fstatat(dfd, argv[2], &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    b.st_ino == a.st_ino)
