@@ -492,3 +492,43 @@ def test_renames_over_during_reloads(guard):
             break
         time.sleep(0.1)
     assert len([e for e in m.events() if by("renamed", path)(e)]) >= 20
+
+
+def test_restore_copy_at_start_caught_by_the_owner(fim, restore_race):
+    """The same race against the start-up reconciliation: the user
+    deletes the file while no monitor runs, and writes the copy the
+    starting monitor puts back."""
+    home = fim.mkdir("home")
+    ssh = fim.mkdir("home/.ssh", mode=0o700)
+    keys = fim.write("home/.ssh/authorized_keys", TRUSTED.encode(),
+                     mode=0o600)
+    for p in (home, ssh, keys):
+        os.chown(p, USER, USER)
+    fim.rule(restore="yes")
+    fim.init()
+    m = None
+    for _ in range(5):
+        if os.path.exists(keys):
+            os.unlink(keys)
+        p = subprocess.Popen(["setpriv", f"--reuid={USER}",
+                              f"--regid={USER}", "--clear-groups",
+                              restore_race, ssh, "authorized_keys", "write",
+                              "gone"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert p.stdout.readline().strip() == "ready"
+            m = Monitor(fim, "enforce")
+            won = p.stdout.readline().strip() == "written"
+            assert p.wait(timeout=OP_TIMEOUT) in (0, 3)
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+        if won:
+            break
+        m.stop()
+        m = None
+    else:
+        pytest.skip("the restore copy was never caught")
+    try:
+        held_or_seen(m, keys, TRUSTED, since=len(m.events()), timeout=3)
+    finally:
+        m.stop()

@@ -7,8 +7,9 @@
  * Or, simpler, writes the copy at once and closes it: the copy was
  * written before, and its writes raise no event before it is watched.
  *
- * usage: restore_race DIR NAME map|write
- * unlinks DIR/NAME (the monitor restores it), opens the temporary copy
+ * usage: restore_race DIR NAME map|write [gone]
+ * unlinks DIR/NAME (or, with gone, finds it gone: the monitor restores
+ * it at its start), opens the temporary copy
  * read-write; map: waits until it is DIR/NAME, then writes "EVIL!!" at
  * its start through the mapping, and keeps it; write: writes "EVIL!!"
  * at its start at once, closes it and exits. Exit 0: written; 3: the
@@ -69,11 +70,17 @@ main(int argc, char **argv)
 	double end;
 	char *map;
 
-	if (argc != 4 || (dfd = open(argv[1], O_RDONLY | O_DIRECTORY)) < 0 ||
+	if (argc < 4 || (dfd = open(argv[1], O_RDONLY | O_DIRECTORY)) < 0 ||
 	    (in = inotify_init1(IN_NONBLOCK)) < 0 ||
 	    inotify_add_watch(in, argv[1], IN_CREATE) < 0)
 		return 2;
-	if (unlinkat(dfd, argv[2], 0) < 0 || tmp_name(in, tmp, sizeof(tmp)) < 0)
+	if (argc == 4 && unlinkat(dfd, argv[2], 0) < 0)
+		return 2;
+	if (argc > 4) {
+		printf("ready\n");
+		fflush(stdout);
+	}
+	if (tmp_name(in, tmp, sizeof(tmp)) < 0)
 		return 2;
 	/* root's 0600 until the monitor gives it to the owner */
 	for (end = now() + 5; fd < 0 && now() < end;)
