@@ -160,6 +160,7 @@ int	 monitor_restore_dir(void *, const char *, uint64_t *, uint64_t *);
 void	 monitor_scan_writers(struct monitor *);
 int	 monitor_restore_live(struct monitor *, const struct entry *, int,
 	    char **);
+int	 monitor_keep_restored(struct monitor *, const struct entry *, int);
 int	 monitor_rule_mode(const struct monitor *, int);
 void	 monitor_event_rule(const struct monitor *, json_object *, int);
 

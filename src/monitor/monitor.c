@@ -910,15 +910,25 @@ monitor_restore_live(struct monitor *m, const struct entry *b, int rule,
 	for (int i = 0; i < MONITOR_RESTORE_TRIES; i++) {
 		if (restore_file(&m->state, b, monitor_restore_dir, m, why) < 0)
 			return -1;
-		monitor_watch_live(m, b->path, rule);
-		if (!monitor_copy_caught(m, b))
+		if (monitor_keep_restored(m, b, rule))
 			return 0;
-		log_warnx("%s: the restored copy was opened for writing "
-		    "before it was watched; restoring again", b->path);
 	}
 	*why = xstrdup("each restored copy was opened for writing by "
 	    "another process before it was watched");
 	return -1;
+}
+
+/* Watch the copy just put in place for b: 1 if it can be kept, else 0
+ * (said in the log; the caller makes it again). */
+int
+monitor_keep_restored(struct monitor *m, const struct entry *b, int rule)
+{
+	monitor_watch_live(m, b->path, rule);
+	if (!monitor_copy_caught(m, b))
+		return 1;
+	log_warnx("%s: the restored copy was opened for writing before it "
+	    "was watched; restoring again", b->path);
+	return 0;
 }
 
 /* The baseline is loaded (and its HMAC checked) on a thread of its own

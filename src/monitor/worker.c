@@ -565,16 +565,19 @@ static void
 worker_restore_attrs(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
 	char *why = NULL, *path = xstrdup(f->path);
-	int rule = f->rule, r = restore_attrs(&m->state, f->base,
+	const struct entry *b = f->base;
+	int rule = f->rule, r = restore_attrs(&m->state, b,
 	    monitor_restore_dir, m, &why);
 
+	/* 1: replaced by a copy (files[] may move: f is not used after),
+	 * which another process may have caught before it was watched */
+	if (r == 1 && !monitor_keep_restored(m, b, rule))
+		r = monitor_restore_live(m, b, rule, &why);
 	if (r < 0)
 		worker_restore_failed(m, path, rule, pid,
 		    "attributes-changed", why);
 	else {
 		m->restores++;
-		if (r == 1)	/* files[] may move: f is not used after */
-			monitor_watch_live(m, path, rule);
 		worker_path_event(m, "restored", path, rule, pid, NULL);
 	}
 	free(why);

@@ -7,9 +7,10 @@
  * Or, simpler, writes the copy at once and closes it: the copy was
  * written before, and its writes raise no event before it is watched.
  *
- * usage: restore_race DIR NAME map|write [gone]
+ * usage: restore_race DIR NAME map|write [gone|xattr]
  * unlinks DIR/NAME (or, with gone, finds it gone: the monitor restores
- * it at its start), opens the temporary copy
+ * it at its start; with xattr, adds a security.* xattr, which the
+ * monitor undoes by putting a copy in its place), opens the temporary copy
  * read-write; map: waits until it is DIR/NAME, then writes "EVIL!!" at
  * its start through the mapping, and keeps it; write: writes "EVIL!!"
  * at its start at once, closes it and exits. Exit 0: written; 3: the
@@ -23,6 +24,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +78,13 @@ main(int argc, char **argv)
 		return 2;
 	if (argc == 4 && unlinkat(dfd, argv[2], 0) < 0)
 		return 2;
-	if (argc > 4) {
+	if (argc > 4 && strcmp(argv[4], "xattr") == 0) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", argv[1], argv[2]);
+		if (setxattr(path, "security.evil", "1", 1, 0) < 0)
+			return 2;
+	} else if (argc > 4) {
 		printf("ready\n");
 		fflush(stdout);
 	}
@@ -90,6 +98,10 @@ main(int argc, char **argv)
 	if (fd < 0 || fstat(fd, &a) < 0)
 		return 3;
 	if (strcmp(argv[3], "write") == 0) {
+		/* after the monitor's copy (root may open it before) */
+		for (end = now() + 5; a.st_size == 0 && now() < end;)
+			if (fstat(fd, &a) < 0)
+				return 2;
 		if (pwrite(fd, "EVIL!!", 6, 0) != 6)
 			return 2;
 		close(fd);
