@@ -581,3 +581,54 @@ def test_restore_copy_of_an_xattr_undo_caught(guard, restore_race):
         pytest.skip("the restore copy was never caught")
     mark = m.events().index(restored[-1]) + 1
     held_or_seen(m, path, TRUSTED, since=mark, timeout=3)
+
+
+# The user renames their protected ~/.ssh away and, while the monitor
+# makes it again (mkdir, chown to the user, files from the vault), puts
+# a file of their own into the new directory.
+DIR_RACE = r"""
+import os, sys, time
+home = sys.argv[1]
+os.rename(home + "/.ssh", home + "/.ssh.old")
+end = time.time() + 5
+while time.time() < end:
+    try:
+        fd = os.open(home + "/.ssh/rc", os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o600)
+    except (FileNotFoundError, PermissionError):
+        continue
+    os.write(fd, b"evil\n")
+    os.close(fd)
+    print("planted", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+def test_directory_made_again_gets_a_planted_file(fim):
+    home = fim.mkdir("home")
+    ssh = fim.mkdir("home/.ssh", mode=0o700)
+    keys = fim.write("home/.ssh/authorized_keys", TRUSTED.encode(),
+                     mode=0o600)
+    for p in (home, ssh, keys):
+        os.chown(p, USER, USER)
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        p = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}",
+                            "--clear-groups", PY, "-c", DIR_RACE, home],
+                           capture_output=True, text=True, timeout=OP_TIMEOUT)
+        if p.returncode == 3:
+            pytest.skip("the new directory was never caught")
+        assert p.returncode == 0, p.stderr
+        rc = os.path.join(ssh, "rc")
+        deadline = time.time() + 5
+        while time.time() < deadline and os.path.lexists(rc):
+            time.sleep(0.05)
+        assert not os.path.lexists(rc), [(e["event"]["action"],
+                                          e["file"]["path"])
+                                         for e in m.events()]
+        assert content(keys) == TRUSTED
+    finally:
+        m.stop()
