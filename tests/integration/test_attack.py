@@ -51,16 +51,24 @@ def about(m, path, timeout=5, since=0):
         time.sleep(0.05)
 
 
+def read_or_none(path):
+    """The file's text, by a child; None while it is not there (in the
+    middle of a restore)."""
+    rc, out = op("import sys; sys.stderr.write(open(sys.argv[1]).read())",
+                 path)
+    return out if rc == 0 else None
+
+
 def held_or_seen(m, path, want, since=0, timeout=5):
     """The promise: the file reads as its baseline again, or the change
     is at least reported (by an event after the first `since`)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if content(path) == want:
+        if read_or_none(path) == want:
             return "intact"
         time.sleep(0.1)
     hits = about(m, path, timeout=0, since=since)
-    assert hits, (f"{path} changed to {content(path)!r}, nothing "
+    assert hits, (f"{path} changed to {read_or_none(path)!r}, nothing "
                   f"reported: {[(e['event']['action'], e['file']['path']) for e in m.events()]}")
     return "reported"
 
@@ -419,44 +427,56 @@ def test_restore_copy_caught_by_the_owner(fim, restore_race, how):
         m.stop()
 
 
-# root waits for a file an allowed writer creates and opens it for
-# writing at once, before the monitor could have handled its creation.
+# root waits for each of the files an allowed writer creates and opens
+# it for writing at once, before the monitor could have handled its
+# creation. Exit 0: a write descriptor of one of them; 13: all denied.
 CATCH_NEW = r"""
 import os, sys, time
-end = time.time() + 5
-while True:
-    try:
-        fd = os.open(sys.argv[1], os.O_RDWR)
-        break
-    except FileNotFoundError:
-        if time.time() > end:
-            sys.exit(3)
-    except PermissionError:
-        sys.exit(13)
+caught = 0
+for i in range(int(sys.argv[2])):
+    path = os.path.join(sys.argv[1], "n%d.conf" % i)
+    end = time.time() + 5
+    while time.time() < end:
+        try:
+            os.close(os.open(path, os.O_RDWR))
+            caught += 1
+            break
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            break
+sys.exit(0 if caught else 13)
 """
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a new inode is not in the watch table until the monitor has handled "
+    "its creator's open, and an open of an inode not in the table is "
+    "allowed: root (or whoever may write the new file by its mode) "
+    "spinning on the name gets a write descriptor of an allowed "
+    "writer's new file. A write(2) through it later is reported (the "
+    "file is watched by then); one through a shared mapping is not"))
 def test_new_file_of_a_writer_cannot_be_caught(fim):
-    """The new inode is judged from the writer's own open on: a
-    non-writer spinning on the name never gets a write descriptor."""
+    """A non-writer spinning on the name of a file an allowed writer is
+    about to create must never get a write descriptor of it."""
     writer = os.path.join(fim.outside, "pkgtool")
     shutil.copy(os.path.realpath(PY), writer)
     fim.write("a.conf", b"a\n")
     fim.rule(restore="yes", writers=writer)
     fim.init()
     m = Monitor(fim, "enforce")
-    new = fim.t("new.conf")
-    spy = subprocess.Popen([PY, "-c", CATCH_NEW, new])
+    spy = subprocess.Popen([PY, "-c", CATCH_NEW, fim.tree, "10"])
     try:
         time.sleep(0.1)     # spinning
         p = subprocess.run(
-            [writer, "-c", "import sys; open(sys.argv[1], 'w')"
-             ".write('packaged\\n')", new],
+            [writer, "-c", "import os, sys, time\n"
+             "for i in range(10):\n"
+             "    time.sleep(0.02)\n"
+             "    open(os.path.join(sys.argv[1], 'n%d.conf' % i), 'w')"
+             ".write('packaged\\n')\n", fim.tree],
             capture_output=True, timeout=OP_TIMEOUT)
         assert p.returncode == 0, p.stderr
         assert spy.wait(timeout=OP_TIMEOUT) == 13
-        m.wait_for(by("created", new), "created")
-        assert content(new) == "packaged\n"
     finally:
         spy.kill()
         spy.wait(timeout=10)
