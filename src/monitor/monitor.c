@@ -859,14 +859,15 @@ monitor_copy_differs(struct monitor *m, int fd, const struct entry *b)
 	struct stat st;
 	unsigned w;
 
-	if (fstat(fd, &st) < 0 || hash_fd(fd, m->state.xxh_secret, HASH_XXH,
-	    -1, (uint64_t)st.st_size, &hr) < 0)
+	if (fstat(fd, &st) < 0 || hash_fd(fd, m->state.xxh_secret, HASH_XXH |
+	    HASH_SHA, -1, (uint64_t)st.st_size, &hr) < 0)
 		return 1;
 	now.path = b->path;
 	entry_from_stat(&now, &st);
 	entry_read_xattrs_fd(&now, fd);
 	memcpy(now.xxh, hr.xxh, sizeof(now.xxh));
-	now.has_xxh = 1;
+	memcpy(now.sha, hr.sha, sizeof(now.sha));
+	now.has_xxh = now.has_sha = 1;
 	w = compare_entry(&now, b);
 	free(now.xattrs);
 	return (w & (CMP_CONTENT | CMP_TYPE | CMP_MODE | CMP_UID | CMP_GID |

@@ -652,3 +652,32 @@ def test_directory_made_again_gets_a_planted_file(fim):
         assert content(keys) == TRUSTED
     finally:
         m.stop()
+
+
+@pytest.fixture(scope="session")
+def uring_sqpoll(tmp_path_factory):
+    """uring_open.c with a submission queue polling thread (iou-sqp-*):
+    the open is made by that kernel-side thread, never in a syscall."""
+    src = os.path.join(HERE, "uring", "uring_open.c")
+    with open(src) as f:
+        text = f.read().replace("io_uring_queue_init(4, &ring, 0)",
+                                "io_uring_queue_init(4, &ring, "
+                                "IORING_SETUP_SQPOLL)")
+    d = tmp_path_factory.mktemp("sqpoll")
+    (d / "sqpoll.c").write_text(text)
+    p = subprocess.run(["cc", "-O1", "-o", str(d / "sqpoll"),
+                        str(d / "sqpoll.c"), "-luring"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        pytest.skip(f"no liburing: {p.stderr}")
+    return str(d / "sqpoll")
+
+
+def test_io_uring_sqpoll_open_is_denied(guard, uring_sqpoll):
+    fim, m = guard.fim, guard
+    p = subprocess.run([uring_sqpoll, fim.t("a.conf")], capture_output=True,
+                       timeout=OP_TIMEOUT)
+    assert p.returncode == 13, p.stderr
+    ev = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")[0]
+    assert ev["fimguard"]["decision"] in ("deny", "unknown-denied"), ev
+    assert content(fim.t("a.conf")) == TRUSTED
