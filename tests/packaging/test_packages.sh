@@ -203,6 +203,8 @@ check "hook accepted the new package's files: check clean" /usr/sbin/fimguard ch
 check "dpkg -i of an upgrade with the hook" dpkg -i "$SCRATCH/hook-2.0.deb"
 check "hook accepted the upgrade: check clean" /usr/sbin/fimguard check
 check "history: the upgrade, by package and versions" sh -c "grep '\"name\":\"$HOOKPKG\"' '$SCRATCH/hook/state/history.jsonl' | grep '\"previous_version\":\"1.0\"' | grep -q '\"version\":\"2.0\"'"
+check "dpkg --purge with the hook" dpkg --purge "$HOOKPKG"
+check "hook accepted the removal: check clean" /usr/sbin/fimguard check
 hookconf "$SCRATCH/hook/state" 'package_hook = no\n'
 check "dpkg -i with package_hook = no" dpkg -i "$SCRATCH/hook-1.0.deb"
 out=$(/usr/sbin/fimguard check >/dev/null 2>&1; echo $?)
