@@ -13,9 +13,8 @@ struct cmd_opts;
  * a nonzero return stops the reading. */
 typedef int (*events_fn)(void *, json_object *, const char *, size_t);
 
-int	 events_since(const char *, int64_t *);
 int64_t	 events_time_ms(json_object *);
-char	*events_file(const struct cmd_opts *);
+char	*events_begin(const struct cmd_opts *, int64_t *);
 int	 events_read(const char *, int, events_fn, void *);
 
 #endif

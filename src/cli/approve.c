@@ -144,6 +144,21 @@ approve_history_b64(json_object *h, char *const *paths, size_t n)
 		json_object_object_add(h, "paths_base64", arr);
 }
 
+/* What every history record starts with: when, which approval, who,
+ * why. */
+static void
+approve_history_head(json_object *h, const char *ts, const char *id,
+    const struct approver *w, const char *reason, int all)
+{
+	event_set_str(h, "@timestamp", ts);
+	event_set_str(h, "id", id);
+	event_set_str(h, "uid", w->uid);
+	event_set_str(h, "user", w->user);
+	event_set_str(h, "auid", w->auid);
+	event_set_str(h, "reason", reason ? reason : "");
+	json_object_object_add(h, "all", json_object_new_boolean(all));
+}
+
 /* The history line (newline included): who, when, why, what. */
 static char *
 approve_history_line(const struct cmd_opts *o, const struct approver *w,
@@ -157,13 +172,7 @@ approve_history_line(const struct cmd_opts *o, const struct approver *w,
 		changed[i] = ch->v[i].now ? ch->v[i].now->path :
 		    ch->v[i].base->path;
 	event_timestamp(ts, sizeof(ts));
-	event_set_str(h, "@timestamp", ts);
-	event_set_str(h, "id", id);
-	event_set_str(h, "uid", w->uid);
-	event_set_str(h, "user", w->user);
-	event_set_str(h, "auid", w->auid);
-	event_set_str(h, "reason", o->reason ? o->reason : "");
-	json_object_object_add(h, "all", json_object_new_boolean(o->all));
+	approve_history_head(h, ts, id, w, o->reason, o->all);
 	json_object_object_add(h, "requested", approve_paths(o->args,
 	    (size_t)o->nargs));
 	paths = approve_paths(changed, ch->n);
@@ -287,13 +296,7 @@ approve_pkg_history(const struct cmd_opts *o, const struct approver *w,
 		json_object *h = json_object_new_object(), *pj;
 		char *line, *joined;
 
-		event_set_str(h, "@timestamp", ts);
-		event_set_str(h, "id", id);
-		event_set_str(h, "uid", w->uid);
-		event_set_str(h, "user", w->user);
-		event_set_str(h, "auid", w->auid);
-		event_set_str(h, "reason", o->reason ? o->reason : "");
-		json_object_object_add(h, "all", json_object_new_boolean(0));
+		approve_history_head(h, ts, id, w, o->reason, 0);
 		json_object_object_add(h, "packages",
 		    json_object_new_boolean(1));
 		json_object_object_add(h, "requested", json_object_new_array());

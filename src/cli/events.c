@@ -86,7 +86,7 @@ events_since_relative(const char *s, int64_t *out)
 
 /* An ISO time: 2026-12-02, 2026-12-02T05:17[:40], a space for the T;
  * local time, or UTC with a trailing Z. */
-int
+static int
 events_since(const char *s, int64_t *out)
 {
 	static const char *forms[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
@@ -114,7 +114,7 @@ events_since(const char *s, int64_t *out)
 }
 
 /* The events file the config names (the default if it names none). */
-char *
+static char *
 events_file(const struct cmd_opts *o)
 {
 	struct conf c;
@@ -379,6 +379,20 @@ events_show_one(void *arg, json_object *ev, const char *line, size_t len)
 	return render_event(&s->r, stdout, ev, line, len) < 0 ? 1 : 0;
 }
 
+/* What events and suggest start with: --since, and the events file.
+ * Returns the file's path, or NULL after saying why. */
+char *
+events_begin(const struct cmd_opts *o, int64_t *since_ms)
+{
+	if (o->since != NULL && events_since(o->since, since_ms) < 0) {
+		log_warnx("--since: '%s' is neither a time (2026-12-02, "
+		    "2026-12-02T05:17:40[Z]) nor an age (30m, 2h, 7d)",
+		    o->since);
+		return NULL;
+	}
+	return events_file(o);
+}
+
 int
 cmd_events(const struct cmd_opts *o)
 {
@@ -386,13 +400,7 @@ cmd_events(const struct cmd_opts *o)
 	    .rule = o->rule };
 	char *path;
 
-	if (o->since != NULL && events_since(o->since, &s.since_ms) < 0) {
-		log_warnx("--since: '%s' is neither a time (2026-12-02, "
-		    "2026-12-02T05:17:40[Z]) nor an age (30m, 2h, 7d)",
-		    o->since);
-		return EXIT_USAGE;
-	}
-	if ((path = events_file(o)) == NULL)
+	if ((path = events_begin(o, &s.since_ms)) == NULL)
 		return EXIT_USAGE;
 	render_init(&s.r, o->format, STDOUT_FILENO);
 	events_read(path, o->follow, events_show_one, &s);

@@ -235,13 +235,7 @@ cmd_suggest(const struct cmd_opts *o)
 	struct suggest s = { .only = o->rule };
 	char *path;
 
-	if (o->since != NULL && events_since(o->since, &s.since_ms) < 0) {
-		log_warnx("--since: '%s' is neither a time (2026-12-02, "
-		    "2026-12-02T05:17:40[Z]) nor an age (30m, 2h, 7d)",
-		    o->since);
-		return EXIT_USAGE;
-	}
-	if ((path = events_file(o)) == NULL)
+	if ((path = events_begin(o, &s.since_ms)) == NULL)
 		return EXIT_USAGE;
 	events_read(path, 0, suggest_one, &s);
 	if (s.n == 0)

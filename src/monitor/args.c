@@ -2,9 +2,9 @@
  *
  * /proc/<pid>/cmdline is a read of the process's own memory
  * (access_remote_vm: its mmap lock, then page faults). A page parked on
- * userfaultfd or on a FUSE file whose server never answers blocks that
- * read for as long as the attacker likes, and only a fatal signal ends
- * it. So the permission thread only queues a request (thread, start
+ * userfaultfd blocks that read for as long as the attacker likes, and
+ * only a fatal signal ends it (a FUSE file's page does not: the kernel
+ * reads the command line from anonymous memory only, FOLL_ANON). So the permission thread only queues a request (thread, start
  * time, record) before it answers, a few reader threads read, and the
  * worker waits for a command line at most ARGS_WAIT_MS after the
  * decision, then goes on without it. A reader stuck on such a page stays

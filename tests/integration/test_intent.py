@@ -41,7 +41,8 @@ def build(tmp_path_factory, name, *flags):
 @pytest.fixture(scope="session")
 def helpers(tmp_path_factory):
     return {n: build(tmp_path_factory, n)
-            for n in ("reads", "flip", "uffd_stall", "burst", "collide")}
+            for n in ("reads", "flip", "uffd_stall", "fuse_stall", "burst",
+                      "collide")}
 
 
 def run_helper(cmd, timeout=60, **kw):
@@ -151,6 +152,50 @@ def test_opener_memory_stall_is_answered_on_time(enforce, helpers):
     evs = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")
     assert evs[0]["process"]["executable"] == helpers["uffd_stall"]
     assert status(fim)["denied"] >= 20
+
+
+def test_opener_memory_on_a_stalled_fuse_page_is_answered_on_time(
+        enforce, helpers, tmp_path):
+    """Case 2, the FUSE way (what a user can do where FUSE mounts are
+    allowed, no userfaultfd needed): the first page of the opener's
+    command line, and its struct open_how once the kernel has copied it,
+    are pages of a FUSE file whose server (the opener) holds back every
+    READ from another process until its opens are done. A child that
+    reads the command line with process_vm_readv is held (the control:
+    the stall is real). The monitor never is: it does not read open_how,
+    and the kernel reads /proc/<pid>/cmdline from anonymous memory only
+    (FOLL_ANON), so a file-backed page gives it nothing rather than a
+    wait. Every open is denied within tens of milliseconds, another
+    process's reads are answered on time, the monitor stays up."""
+    fim, m = enforce.fim, enforce
+    mnt = tmp_path / "fuse"
+    mnt.mkdir()
+    reader = subprocess.Popen([helpers["reads"], fim.t("b.conf"), "3000"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        p = subprocess.run(["timeout", "-s", "KILL", "60",
+                            helpers["fuse_stall"], str(mnt), fim.t("a.conf"),
+                            "20", *["pad"] * 1000],
+                           capture_output=True, text=True, timeout=90)
+        other, _ = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    if p.returncode == 3:
+        pytest.skip(f"no FUSE mount here: {p.stderr}")
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    c = counts(p.stdout)
+    assert c["control"] >= 1, p.stdout      # the page does hold a reader
+    assert c["stalled"] == 0, p.stdout      # the monitor never waited
+    assert c["tries"] == 40 and c["denied"] == 40, p.stdout
+    assert c["maxms"] < 100, p.stdout
+    r = counts(other)
+    assert r["fail"] == 0 and r["maxms"] < 100, other
+    assert m.p.poll() is None, m.stderr()
+    assert "stalled" not in m.stderr()
+    assert content(fim.t("a.conf")) == "alpha\n"
+    evs = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")
+    assert evs[0]["process"]["executable"] == helpers["fuse_stall"]
 
 
 def test_reads_never_fail_with_every_core_busy(enforce, helpers):

@@ -900,3 +900,32 @@ def test_excluded_new_file_is_not_watched(fim):
         assert not [e for e in m.events() if e["file"].get("path") == swp]
     finally:
         m.stop()
+
+
+def test_a_copy_renamed_away_is_not_protected_after_the_restore(restoring):
+    """A file renamed out of the tree is put back from the vault; the
+    inode that left is an ordinary file now: writable in enforce, and no
+    event names the protected path for it. (Its marks stay until a
+    reload: opens of it are answered, allowed, by a table lookup that
+    finds nothing; docs/privileges.md.)"""
+    fim, m = restoring.fim, restoring
+    path = fim.t("c.conf")
+    moved = os.path.join(fim.outside, "moved")
+    old_ino = os.stat(path).st_ino
+    rc, err = op("import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                 path, moved)
+    assert rc == 0, err
+    wait_restored(m, path, "renamed away")
+    assert os.stat(path).st_ino != old_ino
+    rc, err = op("import sys; f = open(sys.argv[1], 'a'); f.write('x\\n')",
+                 moved)
+    assert rc == 0, err
+    # a later event on the protected path proves the worker got past the
+    # write to the copy
+    rc, err = op("import sys; open(sys.argv[1], 'a')", fim.t("d.conf"))
+    assert rc != 0 and "Operation not permitted" in err, err
+    m.wait_for(by("write-denied", fim.t("d.conf")), "the later denial")
+    assert not [e for e in m.events() if e["file"]["path"] == path and
+                e["event"]["action"] in ("modified", "write-denied",
+                                         "write-attempt")], m.events()
+    assert content(path) == "c.conf trusted\n"

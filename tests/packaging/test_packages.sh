@@ -69,7 +69,77 @@ if [ -n "$RPM" ]; then
 	done
 	check "rpm config is %config(noreplace)" sh -c "rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' '$RPM' 2>/dev/null | grep -q '^/etc/fimguard/fimguard.conf cn'"
 	check "rpm scriptlets call systemctl" sh -c "rpm -qp --scripts '$RPM' 2>/dev/null | grep -q systemctl"
-	check "rpm file triggers run approve --packages --hook" sh -c "rpm -qp --filetriggers '$RPM' 2>/dev/null | grep -c 'approve --packages --hook' | grep -qx 2"
+	check "rpm file triggers run approve --packages --hook" sh -c "rpm -qp --filetriggers '$RPM' 2>/dev/null | grep -c 'approve --packages --hook' | grep -qx 5"
+fi
+
+# --- the rpm file triggers, run for real: the .rpm installed by rpm into a
+# scratch root (with a shell, cat, and the libraries fimguard needs, so
+# that rpm can run its scriptlets there in a chroot), a baseline made in
+# it, then a test package installed, upgraded and erased by rpm: each
+# transaction's trigger runs approve --packages inside the root ---
+rpm_root_prepare() {
+	local r=$1 b l
+	mkdir -p "$r/dev" "$r/tmp" "$r/var/tmp" "$r/etc/rpm" "$r/var/lib/fimguard"
+	mknod -m 666 "$r/dev/null" c 1 3 || return 1
+	# librpm inside the root finds the database where rpm --root puts it
+	cp -L --parents /usr/lib/rpm/macros /usr/lib/rpm/rpmrc "$r/" || return 1
+	printf '%%_dbpath %s\n' "$(rpm --eval %_dbpath)" > "$r/etc/rpm/macros"
+	rpm --root "$r" --initdb &&
+	    rpm --root "$r" -i --nodeps --noscripts "$RPM" >/dev/null 2>&1 || return 1
+	cp -L --parents /bin/sh /bin/cat "$r/" || return 1
+	for b in /bin/sh /bin/cat "$r/usr/sbin/fimguard"; do
+		ldd "$b" | awk '/=>/ { print $3 } /^\t\// { print $1 }'
+	done | sort -u | while read -r l; do
+		[ -e "$l" ] && cp -L --parents "$l" "$r/"
+	done
+	rm -f "$r"/etc/fimguard/policy.d/*.rules
+	printf 'mode = audit\nevents = /var/lib/fimguard/events.json\npackages = rpm\n' \
+	    > "$r/etc/fimguard/fimguard.conf"
+	printf '[rule rpmhook]\npaths = /opt/%s/\nrecursive = yes\nexclude = *.rpmnew *.rpmsave\n' \
+	    "$HOOKPKG" > "$r/etc/fimguard/policy.d/10-rpmhook.rules"
+}
+rpm_test_pkg() {	# version content: builds $SCRATCH/rb/RPMS/noarch/...
+	local v=$1 st=$SCRATCH/rpmstage-$1
+	mkdir -p "$st/opt/$HOOKPKG"
+	printf '%s\n' "$2" > "$st/opt/$HOOKPKG/tool"
+	cat > "$SCRATCH/rpm-$v.spec" <<-EOF
+	Name: $HOOKPKG
+	Version: $v
+	Release: 1
+	Summary: fimguard trigger test
+	License: MIT
+	BuildArch: noarch
+	%description
+	fimguard trigger test
+	%install
+	cp -a $st/. %{buildroot}/
+	%files
+	%dir /opt/$HOOKPKG
+	/opt/$HOOKPKG/tool
+	EOF
+	rpmbuild --define "_topdir $SCRATCH/rb" --define "_buildshell /bin/bash" \
+	    --define "__os_install_post %{nil}" --nodeps -bb "$SCRATCH/rpm-$v.spec" >/dev/null 2>&1
+}
+RR=$SCRATCH/rpmroot
+rpm_in() { chroot "$RR" /usr/sbin/fimguard "$@"; }
+rpm_hist() { grep "\"name\":\"$HOOKPKG\"" "$RR/var/lib/fimguard/history.jsonl" 2>/dev/null | grep -q "$1"; }
+if [ -z "$RPM" ] || ! command -v rpmbuild >/dev/null; then
+	ko "rpm file triggers: no .rpm or no rpmbuild"
+elif ! rpm_root_prepare "$RR"; then
+	ko "rpm file triggers: cannot prepare a scratch root for rpm"
+elif ! rpm_test_pkg 1.0 one || ! rpm_test_pkg 2.0 two; then
+	ko "rpm file triggers: cannot build the test packages"
+else
+	PKGS=$SCRATCH/rb/RPMS/noarch
+	check "rpm root: fimguard init inside it" rpm_in init
+	check "rpm -i of a package (transfiletriggerin)" rpm --root "$RR" --nodeps -i "$PKGS/$HOOKPKG-1.0-1.noarch.rpm"
+	check "the trigger accepted the new package: check clean" rpm_in check
+	check "rpm -U of an upgrade (transfiletriggerin)" rpm --root "$RR" --nodeps -U "$PKGS/$HOOKPKG-2.0-1.noarch.rpm"
+	check "the trigger accepted the upgrade: check clean" rpm_in check
+	check "history: the upgrade, by package and versions" rpm_hist '"version":"2.0-1","previous_version":"1.0-1"'
+	check "rpm -e of the package (transfiletriggerpostun)" rpm --root "$RR" --nodeps -e "$HOOKPKG"
+	check "the trigger accepted the removal: check clean" rpm_in check
+	check "history: the removal" rpm_hist '"name":"'"$HOOKPKG"'","previous_version":"2.0-1"'
 fi
 
 # --- install, use, purge ---
@@ -133,6 +203,8 @@ check "hook accepted the new package's files: check clean" /usr/sbin/fimguard ch
 check "dpkg -i of an upgrade with the hook" dpkg -i "$SCRATCH/hook-2.0.deb"
 check "hook accepted the upgrade: check clean" /usr/sbin/fimguard check
 check "history: the upgrade, by package and versions" sh -c "grep '\"name\":\"$HOOKPKG\"' '$SCRATCH/hook/state/history.jsonl' | grep '\"previous_version\":\"1.0\"' | grep -q '\"version\":\"2.0\"'"
+check "dpkg --purge with the hook" dpkg --purge "$HOOKPKG"
+check "hook accepted the removal: check clean" /usr/sbin/fimguard check
 hookconf "$SCRATCH/hook/state" 'package_hook = no\n'
 check "dpkg -i with package_hook = no" dpkg -i "$SCRATCH/hook-1.0.deb"
 out=$(/usr/sbin/fimguard check >/dev/null 2>&1; echo $?)
