@@ -12,6 +12,7 @@ killed at teardown)."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -425,25 +426,12 @@ def test_restore_copy_caught_by_the_owner(fim, restore_race, how):
         m.stop()
 
 
-# root waits for each of the files an allowed writer creates and opens
-# it for writing at once, before the monitor could have handled its
-# creation. Exit 0: a write descriptor of one of them; 13: all denied.
-CATCH_NEW = r"""
-import os, sys, time
-caught = 0
-for i in range(int(sys.argv[2])):
-    path = os.path.join(sys.argv[1], "n%d.conf" % i)
-    end = time.time() + 5
-    while time.time() < end:
-        try:
-            os.close(os.open(path, os.O_RDWR))
-            caught += 1
-            break
-        except FileNotFoundError:
-            pass
-        except PermissionError:
-            break
-sys.exit(0 if caught else 13)
+OPEN_RW = r"""
+import os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_RDWR))
+except PermissionError:
+    sys.exit(13)
 """
 
 
@@ -451,33 +439,43 @@ sys.exit(0 if caught else 13)
     "a new inode is not in the watch table until the monitor has handled "
     "its creator's open, and an open of an inode not in the table is "
     "allowed: root (or whoever may write the new file by its mode) "
-    "spinning on the name gets a write descriptor of an allowed "
-    "writer's new file. A write(2) through it later is reported (the "
-    "file is watched by then); one through a shared mapping is not"))
+    "opening the name of an allowed writer's new file at once gets a "
+    "write descriptor of it. A write(2) through it later is reported "
+    "(the file is watched by then); one through a shared mapping is not"))
 def test_new_file_of_a_writer_cannot_be_caught(fim):
-    """A non-writer spinning on the name of a file an allowed writer is
-    about to create must never get a write descriptor of it."""
+    """A non-writer that opens a file an allowed writer has just created
+    must not get a write descriptor of it. Made deterministic by holding
+    the monitor (SIGSTOP) while the writer is in its own open, so that
+    the other open is judged together with it."""
     writer = os.path.join(fim.outside, "pkgtool")
     shutil.copy(os.path.realpath(PY), writer)
     fim.write("a.conf", b"a\n")
     fim.rule(restore="yes", writers=writer)
     fim.init()
     m = Monitor(fim, "enforce")
-    spy = subprocess.Popen([PY, "-c", CATCH_NEW, fim.tree, "10"])
+    new = fim.t("new.conf")
+    pid = json.loads(fim.run("status", "--json", expect=0).stdout)["pid"]
+    procs = []
+    os.kill(pid, signal.SIGSTOP)
     try:
-        time.sleep(0.1)     # spinning
-        p = subprocess.run(
-            [writer, "-c", "import os, sys, time\n"
-             "for i in range(10):\n"
-             "    time.sleep(0.02)\n"
-             "    open(os.path.join(sys.argv[1], 'n%d.conf' % i), 'w')"
-             ".write('packaged\\n')\n", fim.tree],
-            capture_output=True, timeout=OP_TIMEOUT)
-        assert p.returncode == 0, p.stderr
+        procs.append(subprocess.Popen(
+            [writer, "-c", "import sys; open(sys.argv[1], 'w')"
+             ".write('packaged\\n')", new]))
+        deadline = time.time() + 5
+        while not os.path.exists(new) and time.time() < deadline:
+            time.sleep(0.01)     # a stat: no open, no event
+        spy = subprocess.Popen([PY, "-c", OPEN_RW, new])
+        procs.append(spy)
+        time.sleep(0.2)          # both wait in their opens
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert procs[0].wait(timeout=OP_TIMEOUT) == 0
         assert spy.wait(timeout=OP_TIMEOUT) == 13
     finally:
-        spy.kill()
-        spy.wait(timeout=10)
+        for p in procs:
+            p.kill()
+            p.wait(timeout=10)
         m.stop()
 
 
