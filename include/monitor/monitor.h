@@ -73,6 +73,16 @@ struct mon_file {
 	struct perm_record *writer;
 };
 
+/* A file another process held for writing when the monitor started
+ * (monitor_scan_writers): what the worker last saw of it. */
+struct mon_held {
+	size_t		 idx;		/* in files */
+	pid_t		 pid;		/* the first holder seen */
+	int		 seen;		/* the fields below are set */
+	uint64_t	 dev, ino, size;
+	struct timespec	 mtime, ctime;
+};
+
 struct monitor {
 	struct conf	 conf;
 	struct state	 state;
@@ -91,6 +101,9 @@ struct monitor {
 	char		*self_state, *self_policy;
 	size_t		*settling;	/* files with a pending MODIFY */
 	size_t		 nsettling;
+	struct mon_held	*held;		/* held for writing at start */
+	size_t		 nheld;
+	uint64_t	 held_due_ms;	/* the worker's next look */
 	struct notify	 notify;
 	struct perm_ctx	 perm;
 	struct ring	 ring;
@@ -145,6 +158,9 @@ int	 monitor_open_parent(const struct monitor *, const char *,
 	    const char **, char **);
 int	 monitor_restore_dir(void *, const char *, uint64_t *, uint64_t *);
 void	 monitor_scan_writers(struct monitor *);
+int	 monitor_restore_live(struct monitor *, const struct entry *, int,
+	    char **);
+int	 monitor_keep_restored(struct monitor *, const struct entry *, int);
 int	 monitor_rule_mode(const struct monitor *, int);
 void	 monitor_event_rule(const struct monitor *, json_object *, int);
 

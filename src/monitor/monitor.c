@@ -33,6 +33,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +41,10 @@
 #include "alert/alert.h"
 #include "alert/spool.h"
 #include "core/cmd.h"
+#include "core/compare.h"
+#include "core/entry.h"
 #include "core/fdpath.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/walk.h"
@@ -50,6 +54,7 @@
 #include "monitor/quarantine.h"
 #include "monitor/reconcile.h"
 #include "monitor/remade.h"
+#include "monitor/restore.h"
 #include "monitor/who.h"
 #include "monitor/writer.h"
 
@@ -66,6 +71,8 @@ static struct event_loss monitor_loss = EVENT_LOSS_INIT;
  * while CAP_SYS_RESOURCE is there: the first start, before the drop),
  * and what we hold at once sized from what we got (monitor_fd_budget). */
 #define MONITOR_NOFILE	65536
+/* restores in a row whose copy another process caught (monitor_restore_live) */
+#define MONITOR_RESTORE_TRIES	3
 
 static void
 monitor_raise_nofile(void)
@@ -842,6 +849,89 @@ monitor_watch_live(struct monitor *m, const char *path, int rule)
 	monitor_watch(m, m->tab, path, rule, monitor_rule_mode(m, rule));
 }
 
+/* Whether the copy open on fd differs from b in content or attributes
+ * (its inode, times and link count are new anyway). */
+static int
+monitor_copy_differs(struct monitor *m, int fd, const struct entry *b)
+{
+	struct entry now = { 0 };
+	struct hash_result hr;
+	struct stat st;
+	unsigned w;
+
+	if (fstat(fd, &st) < 0 || hash_fd(fd, m->state.xxh_secret, HASH_XXH |
+	    HASH_SHA, -1, (uint64_t)st.st_size, &hr) < 0)
+		return 1;
+	now.path = b->path;
+	entry_from_stat(&now, &st);
+	entry_read_xattrs_fd(&now, fd);
+	memcpy(now.xxh, hr.xxh, sizeof(now.xxh));
+	memcpy(now.sha, hr.sha, sizeof(now.sha));
+	now.has_xxh = now.has_sha = 1;
+	w = compare_entry(&now, b);
+	free(now.xattrs);
+	return (w & (CMP_CONTENT | CMP_TYPE | CMP_MODE | CMP_UID | CMP_GID |
+	    CMP_XATTRS)) != 0;
+}
+
+/* The restored copy at path, now watched: 0 if nobody else holds it
+ * open for writing (a read lease is refused exactly then: intent.c)
+ * and it is still the baseline's, else 1. */
+static int
+monitor_copy_caught(struct monitor *m, const struct entry *b)
+{
+	const char *name;
+	int dfd = monitor_open_parent(m, b->path, &name, NULL), fd, caught;
+
+	if (dfd < 0)
+		return 0;	/* gone again: the next event says so */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		return 0;
+	caught = intent_write_count(fd) == INTENT_WRITE ||
+	    monitor_copy_differs(m, fd, b);
+	close(fd);
+	return caught;
+}
+
+/* Put b back from the vault and watch the new copy. Until it is
+ * watched the copy is a new file like any other: its owner (once the
+ * restore gave it to them) or root can open it for writing, write it
+ * at once, or later through a shared mapping, which raises no event at
+ * all. Once it is watched no new write open gets through: so a copy
+ * that is then still held for writing, or no longer the baseline's, is
+ * not kept but made again, and after a few tries the restore fails
+ * (restore-failed says why). */
+int
+monitor_restore_live(struct monitor *m, const struct entry *b, int rule,
+    char **why)
+{
+	for (int i = 0; i < MONITOR_RESTORE_TRIES; i++) {
+		if (restore_file(&m->state, b, monitor_restore_dir, m, why) < 0)
+			return -1;
+		if (monitor_keep_restored(m, b, rule))
+			return 0;
+	}
+	*why = xstrdup("each restored copy was opened for writing by "
+	    "another process before it was watched");
+	return -1;
+}
+
+/* Watch the copy just put in place for b: 1 if it can be kept, else 0
+ * (said in the log; the caller makes it again). */
+int
+monitor_keep_restored(struct monitor *m, const struct entry *b, int rule)
+{
+	monitor_watch_live(m, b->path, rule);
+	if (!monitor_copy_caught(m, b))
+		return 1;
+	log_warnx("%s: the restored copy was opened for writing before it "
+	    "was watched; restoring again", b->path);
+	return 0;
+}
+
 /* The baseline is loaded (and its HMAC checked) on a thread of its own
  * while the tree is walked and hashed, as check does. */
 struct monitor_loader {
@@ -1108,6 +1198,7 @@ monitor_close(struct monitor *m)
 	}
 	free(m->files);
 	free(m->settling);
+	free(m->held);
 	free(m->free_files);
 	watch_tab_free(m->tab);
 	monitor_gone_free(m->gone);
@@ -1180,8 +1271,79 @@ monitor_report_writer(struct monitor *m, const char *pid, const char *path,
 	event_emit(&m->sink, ev);
 }
 
+/* Keep an eye on a file another process held for writing at start:
+ * the worker looks at it every second (worker.c:worker_held), since
+ * writes through a shared mapping raise no event at all. Returns 0 if
+ * this process was already seen holding it (listed once). */
+static int
+monitor_hold(struct monitor *m, size_t idx, pid_t pid)
+{
+	for (size_t i = 0; i < m->nheld; i++)
+		if (m->held[i].idx == idx)
+			return m->held[i].pid != pid;
+	m->held = xreallocarray(m->held, m->nheld + 1, sizeof(*m->held));
+	m->held[m->nheld++] = (struct mon_held){ .idx = idx, .pid = pid };
+	return 1;
+}
+
+/* Whether the mapping at start may be made writable (mprotect): the
+ * "mw" flag of its VmFlags in /proc/<pid>/smaps. */
+static int
+monitor_map_may_write(const char *pid, unsigned long long start)
+{
+	char path[300], line[512], want[40];
+	int in = 0, mw = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%s/smaps", pid);
+	snprintf(want, sizeof(want), "%08llx-", start);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 1;	/* cannot tell: watch it */
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (!in)
+			in = strncmp(line, want, strlen(want)) == 0;
+		else if (strncmp(line, "VmFlags:", 8) == 0) {
+			mw = strstr(line, " mw") != NULL;
+			break;
+		}
+	}
+	fclose(fp);
+	return mw;
+}
+
+/* Shared mappings of protected files (/proc/<pid>/maps, by device and
+ * inode): one that is or may become writable holds the file open for
+ * writing, with or without a descriptor left in /proc/<pid>/fd. */
+static void
+monitor_scan_maps(struct monitor *m, const char *pid)
+{
+	char path[300], line[600];
+	unsigned long long start, ino;
+	unsigned int maj, min;
+	char perms[5];
+	struct watch w;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%llx-%*x %4s %*x %x:%x %llu", &start, perms,
+		    &maj, &min, &ino) != 5 || perms[3] != 's' || ino == 0 ||
+		    !watch_find(m->tab, makedev(maj, min), ino, &w) ||
+		    w.entry >= m->nfiles || m->files[w.entry].path == NULL)
+			continue;
+		if ((perms[1] == 'w' || monitor_map_may_write(pid, start)) &&
+		    monitor_hold(m, w.entry, atoi(pid)))
+			monitor_report_writer(m, pid, m->files[w.entry].path,
+			    w.entry);
+	}
+	fclose(fp);
+}
+
 /* Writers that opened a protected file before we started are beyond
- * any permission event: list them (every process's fds, from /proc). */
+ * any permission event: list them (every process's fds and shared
+ * mappings, from /proc), and keep an eye on what they hold. */
 void
 monitor_scan_writers(struct monitor *m)
 {
@@ -1213,9 +1375,11 @@ monitor_scan_writers(struct monitor *m)
 			    (fl = monitor_fd_flags(p->d_name, d->d_name)) < 0 ||
 			    !intent_flags_write((uint64_t)fl & ~(uint64_t)O_CREAT))
 				continue;
+			monitor_hold(m, idx, atoi(p->d_name));
 			monitor_report_writer(m, p->d_name, target, idx);
 		}
 		closedir(fds);
+		monitor_scan_maps(m, p->d_name);
 	}
 	closedir(procs);
 }

@@ -117,6 +117,10 @@ reconcile_restat(struct monitor *m, struct entry *now)
 		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		entry_from_stat(now, &st);
+	/* Not watched until the caller marks it, and by then perhaps
+	 * written by its owner (the restore gave it to them): never taken
+	 * as scanned, so the worker confirms it once it is marked. */
+	now->ctime_ns = 0;
 	close(dfd);
 }
 

@@ -451,10 +451,9 @@ tree_ensure_file(struct monitor *m, struct entry *e, int rule, int dfd,
 		*why = xstrdup("its rule does not restore");
 		return -1;
 	}
-	if (restore_file(&m->state, e, monitor_restore_dir, m, why) < 0)
+	if (monitor_restore_live(m, e, rule, why) < 0)
 		return -1;
 	m->restores++;
-	monitor_watch_live(m, e->path, rule);
 	return 1;
 }
 

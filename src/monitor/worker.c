@@ -46,6 +46,10 @@
 
 #define WORKER_SETTLE_MAX_MS	2000
 
+/* How often a file held for writing since before the start is looked
+ * at (worker_held). */
+#define WORKER_HELD_MS		1000
+
 static void	worker_drain_ring(struct monitor *);
 
 static const struct mon_file *
@@ -235,14 +239,12 @@ worker_restore(struct monitor *m, const struct mon_file *f, pid_t pid,
 	if (!worker_restorable(m, f))
 		return 0;
 	path = xstrdup(f->path);
-	if (restore_file(&m->state, f->base, monitor_restore_dir, m,
-	    &why) < 0) {
+	if (monitor_restore_live(m, f->base, rule, &why) < 0) {
 		ev = event_new(WORKER_DATASET, "restore-failed", "failure");
 		event_set_str(event_obj(ev, "fimguard"), "error", why);
 		worker_log_failed(path, why);
 	} else {
 		m->restores++;
-		monitor_watch_live(m, path, rule);
 		ev = event_new(WORKER_DATASET, "restored", "success");
 		event_file(ev, f->base);
 	}
@@ -563,16 +565,19 @@ static void
 worker_restore_attrs(struct monitor *m, const struct mon_file *f, pid_t pid)
 {
 	char *why = NULL, *path = xstrdup(f->path);
-	int rule = f->rule, r = restore_attrs(&m->state, f->base,
+	const struct entry *b = f->base;
+	int rule = f->rule, r = restore_attrs(&m->state, b,
 	    monitor_restore_dir, m, &why);
 
+	/* 1: replaced by a copy (files[] may move: f is not used after),
+	 * which another process may have caught before it was watched */
+	if (r == 1 && !monitor_keep_restored(m, b, rule))
+		r = monitor_restore_live(m, b, rule, &why);
 	if (r < 0)
 		worker_restore_failed(m, path, rule, pid,
 		    "attributes-changed", why);
 	else {
 		m->restores++;
-		if (r == 1)	/* files[] may move: f is not used after */
-			monitor_watch_live(m, path, rule);
 		worker_path_event(m, "restored", path, rule, pid, NULL);
 	}
 	free(why);
@@ -773,6 +778,60 @@ worker_settle(struct monitor *m)
 	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
+/* Whether the file changed since the worker last looked (its first
+ * look counts as a change: it may have changed before). */
+static int
+worker_held_changed(struct mon_held *h, const struct stat *st)
+{
+	int changed = !h->seen || h->dev != st->st_dev ||
+	    h->ino != st->st_ino || h->size != (uint64_t)st->st_size ||
+	    h->mtime.tv_sec != st->st_mtim.tv_sec ||
+	    h->mtime.tv_nsec != st->st_mtim.tv_nsec ||
+	    h->ctime.tv_sec != st->st_ctim.tv_sec ||
+	    h->ctime.tv_nsec != st->st_ctim.tv_nsec;
+
+	h->seen = 1;
+	h->dev = st->st_dev;
+	h->ino = st->st_ino;
+	h->size = (uint64_t)st->st_size;
+	h->mtime = st->st_mtim;
+	h->ctime = st->st_ctim;
+	return changed;
+}
+
+/* Files another process held for writing at start: a write through a
+ * shared mapping raises no event (no MODIFY, and the close-write only
+ * with munmap), but it moves the file's times. So look at them every
+ * second (a stat in the watched directory: no open, no event) and
+ * confirm on a change. Returns the poll timeout until the next look. */
+static int
+worker_held(struct monitor *m)
+{
+	uint64_t now = util_now_ms();
+
+	if (m->nheld == 0)
+		return -1;
+	if (now < m->held_due_ms)
+		return (int)(m->held_due_ms - now);
+	m->held_due_ms = now + WORKER_HELD_MS;
+	for (size_t i = 0; i < m->nheld; i++) {
+		struct mon_held *h = &m->held[i];
+		const struct mon_file *f = &m->files[h->idx];
+		const char *name;
+		struct stat st;
+		int dfd;
+
+		if (f->path == NULL ||
+		    (dfd = monitor_open_parent(m, f->path, &name, NULL)) < 0)
+			continue;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    worker_held_changed(h, &st))
+			worker_modified(m, f, h->pid);
+		close(dfd);
+	}
+	return WORKER_HELD_MS;
+}
+
 /* The rest of a rename, for tree.c: a protected directory or symlink
  * moved away or renamed over; the new name, when it is not a protected
  * one, is a new entry of its directory (a protected file renamed
@@ -922,11 +981,12 @@ worker_timeout(struct monitor *m)
 {
 	int a = worker_settle(m), b = writer_tick(m->tab),
 	    c = worker_repeats(m, 0), d = hold_wait_ms(&m->hold,
-	    util_now_ms(), (unsigned)m->conf.package_quiet);
+	    util_now_ms(), (unsigned)m->conf.package_quiet),
+	    e = worker_held(m);
 
 	if (notify_pending())
 		return 0;
-	return worker_min(worker_min(worker_min(a, b), c), d);
+	return worker_min(worker_min(worker_min(worker_min(a, b), c), d), e);
 }
 
 void *
