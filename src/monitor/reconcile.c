@@ -225,15 +225,65 @@ reconcile_quarantine(struct monitor *m, const struct change *ch, int rule,
 	return 1;
 }
 
+/* A restore's temporary file or link that a monitor killed before the
+ * rename left (root's, one link, under a rule that restores): not a
+ * new entry by anyone, so removed without an event; the restore it
+ * belonged to is done again from the baseline (a whole copy of a
+ * deleted file pairs with it as a rename: the caller makes that a
+ * deletion again). Returns 1 if so. */
+static int
+reconcile_leftover(struct monitor *m, const struct change *ch, int rule,
+    struct reconcile *rc)
+{
+	struct entry *e = (struct entry *)ch->now;
+	const char *name, *base;
+	char *why = NULL, *shown;
+	int dfd, r = -1;
+
+	if ((ch->action != CMP_CREATED && ch->action != CMP_RENAMED) ||
+	    e == NULL || e->path == NULL || !reconcile_restores(m, rule) ||
+	    (e->type != ENTRY_FILE && e->type != ENTRY_SYMLINK) ||
+	    e->uid != 0 || e->nlink != 1 ||
+	    (base = strrchr(e->path, '/')) == NULL ||
+	    strncmp(base + 1, RESTORE_TMP_PREFIX,
+	    strlen(RESTORE_TMP_PREFIX)) != 0)
+		return 0;
+	if ((dfd = fdpath_open_parent(e->path, &name, rc->expect, m,
+	    &why)) >= 0) {
+		r = unlinkat(dfd, name, 0);
+		close(dfd);
+	}
+	shown = fdpath_show(e->path);
+	if (r == 0)
+		log_warnx("%s: a restore's temporary file, left by a monitor "
+		    "that was stopped in the middle: removed", shown);
+	free(shown);
+	free(why);
+	if (r < 0)
+		return 0;	/* reported as a new entry, like any other */
+	free(e->path);		/* gone: nothing to mark */
+	e->path = NULL;
+	return 1;
+}
+
 /* One difference: its event, then its undoing. */
 static void
 reconcile_change(struct monitor *m, const struct change *ch,
     struct reconcile *rc)
 {
 	const struct entry *e = ch->now ? ch->now : ch->base;
-	json_object *ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
+	struct change gone;
+	json_object *ev;
 	int rule = reconcile_rule(m, e->rule);
 
+	if (reconcile_leftover(m, ch, rule, rc)) {
+		if (ch->action != CMP_RENAMED)
+			return;
+		gone = (struct change){ .action = CMP_DELETED,
+		    .base = ch->base };
+		ch = &gone;
+	}
+	ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
 	if (ch->base == NULL && ch->action == CMP_CREATED)
 		event_set_str(event_obj(ev, "fimguard"), "note",
 		    "not in the baseline");

@@ -238,7 +238,7 @@ restore_tmp_name(char *tmp, size_t len)
 	for (size_t k = 0; k < sizeof(r); k++)
 		suffix[k] = abc[r[k] % (sizeof(abc) - 1)];
 	suffix[sizeof(r)] = '\0';
-	snprintf(tmp, len, ".fimguard-restore.%s", suffix);
+	snprintf(tmp, len, RESTORE_TMP_PREFIX "%s", suffix);
 	return 0;
 }
 
