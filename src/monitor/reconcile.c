@@ -13,7 +13,8 @@
  *      fimguard.phase: startup and no process (nobody is known), and a
  *      diff where the rule asks for one;
  *   4. under an enforce rule with restore = yes, content, attributes
- *      and deleted files are put back from the vault (restore.c), as
+ *      and deleted files are put back from the vault (restore.c), and
+ *      deleted directories made again before what was in them, as
  *      the worker does for live changes; entries that are not in the
  *      baseline are reported as created and, where the rule quarantines
  *      new entries (new_files), taken out like live ones
@@ -42,6 +43,7 @@
 #include "monitor/monitor.h"
 #include "monitor/quarantine.h"
 #include "monitor/reconcile.h"
+#include "monitor/remade.h"
 #include "monitor/restore.h"
 
 #define RECONCILE_DATASET	"fimguard.monitor"
@@ -134,6 +136,35 @@ reconcile_put_back(struct monitor *m, const struct entry *b, int rule,
 	reconcile_restat(m, e);
 }
 
+/* A directory of the baseline removed while no monitor ran (rm -r):
+ * made again, empty, with its owner and mode (restore.c), noted as
+ * made again (remade.c: the baseline keeps the old inode) and watched
+ * like the walk's directories; the files and directories below it come
+ * after it in the changes (sorted by path) and are put back into it. */
+static void
+reconcile_remake_dir(struct monitor *m, struct entry *b, int rule,
+    struct reconcile *rc)
+{
+	uint64_t dev = 0, ino = 0;
+	char *why = NULL;
+	int r = restore_dir(b, CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS,
+	    rc->expect, m, &dev, &ino, &why);
+
+	if (dev != 0 || ino != 0) {
+		if (dev != b->dev || ino != b->ino)
+			remade_note(&m->state, b->path, b->dev, b->ino, dev,
+			    ino);
+		b->dev = dev;
+		b->ino = ino;
+		if (m->conf.rules[rule].recursive &&
+		    notify_mark_dir(&m->notify, b->path, rule) < 0)
+			log_warn("%s: cannot watch", b->path);
+	}
+	reconcile_restored(m, b, rule, "deleted", r < 0 ? (why ? why : "?") :
+	    NULL);
+	free(why);
+}
+
 /* Undo one change of an enforced rule with restore = yes: the trusted
  * content (modified, deleted, renamed away) or attributes back, through
  * the directories the caller's expect fn vouches for. */
@@ -147,8 +178,13 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 	int r;
 
 	if (!reconcile_restores(m, rule) || ch->base == NULL ||
-	    !baseline_find(&m->base, ch->base->path, &b) ||
-	    b->type != ENTRY_FILE)
+	    !baseline_find(&m->base, ch->base->path, &b))
+		return;
+	if (b->type == ENTRY_DIR && ch->action == CMP_DELETED) {
+		reconcile_remake_dir(m, b, rule, rc);
+		return;
+	}
+	if (b->type != ENTRY_FILE)
 		return;
 	switch (ch->action) {
 	case CMP_ATTRS:
