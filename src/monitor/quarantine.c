@@ -450,7 +450,7 @@ quarantine_copy(struct quarantine_job *j, int dfd, const char *name,
  * owner and mode as they were (what `approve PATH` needs to put it
  * back), so that a monitor killed between the move and the full
  * record (quarantine_record) leaves no entry without one. -1 (with
- * errno) if it cannot be written: nothing is moved then either. */
+ * errno) if it cannot be written. */
 static int
 quarantine_pending(struct quarantine_job *j, int dfd, const char *name)
 {
@@ -518,8 +518,11 @@ quarantine_move(struct quarantine_job *j, int dfd, const char *name,
 			errno = EEXIST;
 			continue;
 		}
+		/* a full disk must not keep the entry in place: moved
+		 * without its record then, as the record may fail too */
 		if (quarantine_pending(j, dfd, name) < 0)
-			return -1;
+			log_warn("quarantine %s: record before the move",
+			    j->id);
 		if ((r = renameat2(dfd, name, j->qfd, j->id,
 		    RENAME_NOREPLACE)) < 0) {
 			err = errno;

@@ -313,3 +313,38 @@ def test_directory_removed_while_stopped_is_made_again_at_start(fim):
     finally:
         m.stop()
     fim.check(expect=0)
+
+
+# ---- the state's filesystem full while the monitor quarantines ----
+
+from test_faults import fill, small_tmpfs  # noqa: E402
+
+
+def test_full_state_disk_still_takes_new_files_out(fim):
+    """Tree and state on one filesystem, filled to the last page: a new
+    file dropped into a protected directory is still taken out of it
+    (renamed into the quarantine: no space needed) and reported, even
+    though its record cannot be written."""
+    fs = os.path.join(fim.base, "fs")
+    with small_tmpfs(fs, "2m"):
+        tree = os.path.join(fs, "tree")
+        os.mkdir(tree)
+        with open(os.path.join(tree, "a.conf"), "wb") as f:
+            f.write(b"a\n")
+        fim.state = os.path.join(fs, "state")
+        fim.rule(paths=tree, restore="yes")
+        fim.init()
+        m = Monitor(fim, "enforce")
+        try:
+            new = os.path.join(tree, "evil.conf")
+            with open(new, "wb") as f:
+                f.write(b"evil\n")
+            fill(fs, "filler")
+            with open(os.path.join(tree, "evil2.conf"), "wb") as f:
+                pass
+            m.wait_for(by("quarantined", os.path.join(tree, "evil2.conf")),
+                       "quarantined")
+            m.wait_for(by("quarantined", new), "quarantined")
+            assert not os.path.exists(os.path.join(tree, "evil2.conf"))
+        finally:
+            m.stop()
