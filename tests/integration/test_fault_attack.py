@@ -434,3 +434,35 @@ def op_write(path):
     from test_monitor import op
     return op("import sys, time; open(sys.argv[1], 'ab').write(b'x');"
               " time.sleep(0.3)", path)
+
+
+# ---- a vault copy replaced by a huge file ----
+
+def test_oversized_vault_copy_is_refused_at_once(fim):
+    """A vault copy replaced by a 2 GB file (sparse) while the monitor
+    was stopped: restoring that file must fail at once (its size is not
+    the baseline's), not copy 2 GB into the protected directory while
+    every other restore and event waits behind it."""
+    from conftest import sha256_bytes
+    fim.write("a.conf", b"a trusted\n")
+    fim.write("b.conf", b"b trusted\n")
+    fim.rule(restore="yes")
+    fim.init()
+    sha = sha256_bytes(b"a trusted\n")
+    vault = os.path.join(fim.state, "vault", sha[:2], sha)
+    assert os.path.isfile(vault)
+    with open(vault + ".big", "wb") as f:
+        f.truncate(2 << 30)
+    os.rename(vault + ".big", vault)
+    m = Monitor(fim, "enforce")
+    try:
+        os.unlink(fim.t("a.conf"))
+        os.unlink(fim.t("b.conf"))
+        failed = m.wait_for(by("restore-failed", fim.t("a.conf")),
+                            "restore-failed", timeout=2)[0]
+        assert "does not match" in failed["fimguard"]["error"], failed
+        m.wait_for(by("restored", fim.t("b.conf")), "restored", timeout=2)
+        assert [n for n in os.listdir(fim.tree)
+                if n.startswith(".fimguard-restore.")] == []
+    finally:
+        m.stop()
