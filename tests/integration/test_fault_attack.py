@@ -466,3 +466,23 @@ def test_oversized_vault_copy_is_refused_at_once(fim):
                 if n.startswith(".fimguard-restore.")] == []
     finally:
         m.stop()
+
+
+# ---- the events file removed under a running monitor ----
+
+def test_removed_events_file_is_made_again(fim):
+    """rm of the events file while the monitor runs (a clean-up of
+    /var/log, a rotation without copytruncate): the events that follow
+    must not go into the removed file, lost with it."""
+    fim.write("a.conf", b"a\n")
+    fim.rule()
+    fim.init()
+    m = Monitor(fim, "audit")
+    try:
+        assert op_write(fim.t("a.conf"))[0] == 0
+        m.wait_for(by("modified", fim.t("a.conf")), "modified")
+        os.unlink(fim.events)
+        assert op_write(fim.t("a.conf"))[0] == 0
+        m.wait_for(by("modified", fim.t("a.conf")), "modified after rm")
+    finally:
+        m.stop()
