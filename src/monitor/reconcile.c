@@ -213,6 +213,22 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 		reconcile_restat(m, (struct entry *)ch->now);
 }
 
+/* Has the baseline any entry of this rule? A rule added to the policy
+ * and loaded (reload, restart) before approve or init has none: all
+ * of its tree is "not in the baseline", and taking that out would move
+ * the rule's root itself (an /etc/ssh) into the quarantine. Its
+ * entries are reported until approve makes them its baseline. */
+static int
+reconcile_rule_baselined(const struct monitor *m, int rule)
+{
+	const struct strlist *known = &m->base.rules;
+
+	for (size_t i = 0; i < known->n; i++)
+		if (strcmp(known->v[i], m->conf.rules[rule].name) == 0)
+			return 1;
+	return 0;
+}
+
 /* A new entry found at start under a rule that quarantines new entries
  * (new_files, in enforce mode): taken out like a live one
  * (quarantine.c), with no process known, and not marked (its path is
@@ -230,7 +246,7 @@ reconcile_quarantine(struct monitor *m, const struct change *ch, int rule,
 
 	if (ch->action != CMP_CREATED || e == NULL || e->path == NULL ||
 	    rule < 0 || conf_rule_new_files(&m->conf, &m->conf.rules[rule]) !=
-	    CONF_NEW_QUARANTINE)
+	    CONF_NEW_QUARANTINE || !reconcile_rule_baselined(m, rule))
 		return 0;
 	ev = event_new(RECONCILE_DATASET, "quarantined", "success");
 	event_put_path(event_obj(ev, "file"), "path", e->path);
@@ -321,7 +337,9 @@ reconcile_change(struct monitor *m, const struct change *ch,
 	}
 	ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
 	if (ch->base == NULL && ch->action == CMP_CREATED)
-		event_set_str(event_obj(ev, "fimguard"), "note",
+		event_set_str(event_obj(ev, "fimguard"), "note", rule >= 0 &&
+		    !reconcile_rule_baselined(m, rule) ? "not in the baseline: "
+		    "its rule has no baseline yet (fimguard approve --all)" :
 		    "not in the baseline");
 	reconcile_phase(ev);
 	report_change_diff(ev, &m->conf, &m->state, ch);

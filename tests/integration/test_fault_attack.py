@@ -486,3 +486,46 @@ def test_removed_events_file_is_made_again(fim):
         m.wait_for(by("modified", fim.t("a.conf")), "modified after rm")
     finally:
         m.stop()
+
+
+# ---- a rule added and reloaded before its first approve ----
+
+def test_new_rule_reloaded_before_approve_moves_nothing(fim):
+    """fimguard(8): edit the policy, rename it in place, send SIGHUP. A
+    new enforce rule with restore = yes has nothing in the baseline yet,
+    so every entry under it is "not in the baseline": they must be
+    reported, not taken out. Before, the rule's root directory itself
+    (an /etc/ssh) was moved into the quarantine at the reload."""
+    fim.write("a.conf", b"a\n")
+    other = os.path.join(fim.base, "other")
+    os.mkdir(other)
+    with open(os.path.join(other, "sshd_config"), "wb") as f:
+        f.write(b"important\n")
+    pol = fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        with open(pol) as f:
+            text = f.read()
+        with open(pol + ".new", "w") as f:
+            f.write(text + f"[rule other]\npaths = {other}/\nrestore = yes\n")
+        os.rename(pol + ".new", pol)
+        os.kill(status(fim)["pid"], signal.SIGHUP)
+        m.wait_for(lambda e: e["event"]["action"] == "policy-changed",
+                   "policy-changed")
+        deadline = time.time() + 10
+        while time.time() < deadline and status(fim)["reloads"] < 1:
+            time.sleep(0.05)
+        assert os.path.isfile(os.path.join(other, "sshd_config"))
+        created = sorted(e["file"]["path"] for e in events_file(fim)
+                         if e["event"]["action"] == "created" and
+                         e["rule"]["name"] == "other")
+        assert created == [other, os.path.join(other, "sshd_config")], \
+            created
+        assert not [e for e in events_file(fim)
+                    if e["event"]["action"] == "quarantined"]
+    finally:
+        m.stop()
+    # approving it makes it the rule's baseline, protected from then on
+    fim.run("approve", "--all", "--reason", "new rule", expect=0)
+    fim.check(expect=0)
