@@ -529,3 +529,30 @@ def test_new_rule_reloaded_before_approve_moves_nothing(fim):
     # approving it makes it the rule's baseline, protected from then on
     fim.run("approve", "--all", "--reason", "new rule", expect=0)
     fim.check(expect=0)
+
+
+# ---- the monitor started after an approve was killed half way ----
+
+@pytest.mark.parametrize("point", ["after-write:events.json",
+                                   "before-rename:/baseline.json"])
+def test_monitor_finishes_an_interrupted_approval_before_enforcing(
+        approvable, shim, point):
+    """approve killed after its history line and events (recorded), then
+    the monitor starts (a reboot; no init or approve ran meanwhile): it
+    must finish the approval as init and approve would, not enforce the
+    baseline from before it and restore the approved file to the old
+    content while the history says it was approved."""
+    fim = approvable        # one.conf: "one\n" in the baseline, now "ONE\n"
+    fim.rule(diff="yes", restore="yes")
+    p = fim.run("approve", "--reason", "r1", fim.t("one.conf"),
+                env=fault_env(shim, FAULT_KILL=point))
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr)
+    assert [h["reason"] for h in effective_approvals(fim)] == ["r1"]
+    m = Monitor(fim, "enforce")
+    try:
+        assert content(fim.t("one.conf")) == "ONE\n"
+    finally:
+        m.stop()
+    from conftest import sha256_bytes
+    assert fim.entry(fim.t("one.conf"))["sha256"] == sha256_bytes(b"ONE\n")
+    assert leftovers(fim) == []
