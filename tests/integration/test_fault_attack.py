@@ -556,3 +556,35 @@ def test_monitor_finishes_an_interrupted_approval_before_enforcing(
     from conftest import sha256_bytes
     assert fim.entry(fim.t("one.conf"))["sha256"] == sha256_bytes(b"ONE\n")
     assert leftovers(fim) == []
+
+
+# ---- a second monitor on the same state directory ----
+
+def test_second_monitor_on_one_state_directory_is_refused(fim):
+    """A manual `fimguard run` while the service runs (or a restart that
+    overlaps the old process): two monitors restoring the same files
+    see each other's restores as renames over them and restore again,
+    without end (hundreds of restored events a second, restore
+    temporaries quarantined, the status socket taken over). The second
+    must refuse to start, saying why."""
+    fim.write("a.conf", b"a\n")
+    fim.rule(restore="yes")
+    fim.init()
+    m = Monitor(fim, "enforce")
+    try:
+        cmd = ["timeout", "-s", "KILL", "5", FIMGUARD, "-c", fim.conf,
+               "-p", fim.policy, "-s", fim.state, "run", "--mode",
+               "enforce", "--foreground"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL)
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        assert "another monitor" in p.stderr, p.stderr
+        # the first one still protects, and alone
+        os.unlink(fim.t("a.conf"))
+        m.wait_for(by("restored", fim.t("a.conf")), "restored")
+        time.sleep(0.5)
+        restored = [e for e in m.events()
+                    if e["event"]["action"] == "restored"]
+        assert len(restored) == 1, restored
+    finally:
+        m.stop()
