@@ -449,19 +449,24 @@ quarantine_copy(struct quarantine_job *j, int dfd, const char *name,
 /* <id>.json before anything is moved to <id>: where it was, its
  * owner and mode as they were (what `approve PATH` needs to put it
  * back), so that a monitor killed between the move and the full
- * record (quarantine_record) leaves no entry without one. -1 (with
- * errno) if it cannot be written. */
+ * record (quarantine_record, which replaces it durably) leaves no
+ * entry without one. Written in place, O_EXCL, not synced: it only
+ * has to outlive this process, and costs one small write per entry.
+ * -1 with errno (EEXIST: the id is taken). */
 static int
 quarantine_pending(struct quarantine_job *j, int dfd, const char *name)
 {
-	char *dir = state_path(j->s, QUARANTINE_DIR), *side, *why = NULL;
+	char side[64];
 	json_object *ev = NULL;
 	const char *line;
 	struct stat st;
-	int r = -1, err;
+	int fd = -1, r = -1, err;
 
+	snprintf(side, sizeof(side), "%s.json", j->id);
 	if (quarantine_describe(&j->what, dfd, name, &st) == 0 &&
-	    json_object_deep_copy(j->ev, &ev, NULL) == 0) {
+	    json_object_deep_copy(j->ev, &ev, NULL) == 0 &&
+	    (fd = openat(j->qfd, side, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0) {
 		event_file(ev, &j->what);
 		event_set_str(event_obj(event_obj(ev, "fimguard"),
 		    "quarantine"), "id", j->id);
@@ -469,14 +474,14 @@ quarantine_pending(struct quarantine_job *j, int dfd, const char *name)
 		    "quarantine"), "method", "moving");
 		line = json_object_to_json_string_ext(ev,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		side = xasprintf("%s.json", j->id);
-		r = file_replace(dir, side, line, strlen(line), 0600, &why);
-		free(side);
+		r = file_append(fd, line, strlen(line));
 	}
 	err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && r < 0)
+		unlinkat(j->qfd, side, 0);	/* ours, and cut short */
 	json_object_put(ev);
-	free(why);
-	free(dir);
 	errno = err;
 	return r;
 }
@@ -520,9 +525,12 @@ quarantine_move(struct quarantine_job *j, int dfd, const char *name,
 		}
 		/* a full disk must not keep the entry in place: moved
 		 * without its record then, as the record may fail too */
-		if (quarantine_pending(j, dfd, name) < 0)
+		if (quarantine_pending(j, dfd, name) < 0) {
+			if (errno == EEXIST)
+				continue;
 			log_warn("quarantine %s: record before the move",
 			    j->id);
+		}
 		if ((r = renameat2(dfd, name, j->qfd, j->id,
 		    RENAME_NOREPLACE)) < 0) {
 			err = errno;
