@@ -53,6 +53,7 @@ void	 cmd_conf_errors(const struct conf *);
 int	 cmd_load_conf(const struct cmd_opts *, struct conf *);
 const char *cmd_state_dir(const struct cmd_opts *, const struct conf *);
 const char *cmd_policy_dir(const struct cmd_opts *, const struct conf *);
+#define CMD_STATE_RECOVER	2	/* cmd_open_state: the monitor's */
 int	 cmd_open_state(const struct cmd_opts *, const struct conf *,
 	    struct state *, int);
 int	 cmd_load_baseline(const struct state *, struct baseline *);

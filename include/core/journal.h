@@ -24,6 +24,7 @@ struct journal {
 void	 journal_new_id(char [JOURNAL_ID_LEN + 1]);
 int	 journal_approve(const struct state *, struct journal *, char **);
 int	 journal_recover(const struct state *, char **);
+int	 journal_pending(const struct state *);
 void	 journal_free(struct journal *);
 
 #endif

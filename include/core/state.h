@@ -26,6 +26,8 @@ int	 state_open(struct state *, const char *, int);
 void	 state_close(struct state *);
 int	 state_keys(struct state *, int, char **);
 int	 state_lock(struct state *);
+int	 state_trylock(struct state *);
+void	 state_unlock(struct state *);
 void	 state_clean(struct state *, const char *);
 char	*state_path(const struct state *, const char *);
 int	 state_fsync_dir(const char *);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 struct strlist {
 	char	**v;
@@ -46,5 +48,6 @@ int	 util_path_under(const char *, const char *);
 char	*util_clean_path(const char *);
 char	*util_dirname(const char *);
 uint64_t util_now_ms(void);
+ssize_t	 util_getline(char **, size_t *, FILE *, size_t);
 
 #endif

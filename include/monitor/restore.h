@@ -7,6 +7,10 @@
 #include "core/fdpath.h"
 #include "core/state.h"
 
+/* The temporary names restores write under, in the target's directory:
+ * a monitor killed before the rename leaves one (reconcile.c). */
+#define RESTORE_TMP_PREFIX	".fimguard-restore."
+
 int	 restore_file(const struct state *, const struct entry *,
 	    fdpath_expect_fn, void *, char **);
 int	 restore_attrs(const struct state *, const struct entry *,

@@ -228,6 +228,7 @@ struct baseline_reader {
 	json_tokener		*tok;
 	int			 lineno;
 	int			 bad_line;	/* first unparsable line */
+	int			 long_line;	/* one too long: not read on */
 	int			 have_trailer;
 	int			 after_trailer;
 	uint8_t			 mac[32];
@@ -293,6 +294,11 @@ baseline_verdict(struct baseline_reader *r, char **why, const char *path)
 	uint8_t mac[32];
 
 	hmac_stream_final(r->h, mac);
+	if (r->long_line != 0) {
+		*why = xasprintf("%s:%d: corrupt entry (line longer than %d "
+		    "bytes)", path, r->long_line, BASELINE_LINE_MAX);
+		return BASELINE_CORRUPT;
+	}
 	if (!r->have_trailer) {
 		*why = xasprintf("%s: truncated (no HMAC trailer after line "
 		    "%d)", path, r->lineno);
@@ -346,8 +352,12 @@ baseline_read(struct baseline *b, const struct state *s,
 	r.h = hmac_stream_new(s->hmac_key, STATE_HMAC_KEY_LEN);
 	if ((r.tok = json_tokener_new()) == NULL)
 		fatalx("out of memory");
-	while ((len = getline(&line, &cap, fp)) != -1) {
-		if ((size_t)len != strlen(line) || len > BASELINE_LINE_MAX)
+	while ((len = util_getline(&line, &cap, fp, BASELINE_LINE_MAX)) != -1) {
+		if (len > BASELINE_LINE_MAX) {	/* the rest is not read */
+			r.long_line = r.lineno + 1;
+			break;
+		}
+		if ((size_t)len != strlen(line))
 			r.bad_line = r.bad_line ? r.bad_line : r.lineno + 1;
 		baseline_read_line(&r, line, (size_t)len);
 	}

@@ -60,8 +60,29 @@ cmd_policy_dir(const struct cmd_opts *o, const struct conf *c)
 	return c->policy_dir ? c->policy_dir : CONF_POLICY_DIR;
 }
 
+/* For the monitor (CMD_STATE_RECOVER): what a killed approve left is
+ * finished or undone before the baseline is read, as init and approve
+ * do; otherwise the monitor enforces the baseline from before an
+ * approval that the history and the events already record, and puts
+ * the approved file back to its old content. Not while a command holds
+ * the lock: that one finishes it, then makes the monitor reload. */
+static void
+cmd_recover(struct state *s)
+{
+	char *why = NULL;
+
+	if (!journal_pending(s) || state_trylock(s) != 1)
+		return;
+	if (journal_recover(s, &why) < 0) {
+		log_warnx("cannot finish an interrupted approval: %s", why);
+		free(why);
+	} else
+		state_clean(s, BASELINE_FILE);
+	state_unlock(s);
+}
+
 /* The state directory and its keys, or EXIT_BASELINE with the reason.
- * lock: take the writer lock first (approve). */
+ * lock: take the writer lock first (approve), or CMD_STATE_RECOVER. */
 int
 cmd_open_state(const struct cmd_opts *o, const struct conf *c,
     struct state *s, int lock)
@@ -75,7 +96,9 @@ cmd_open_state(const struct cmd_opts *o, const struct conf *c,
 		    "'fimguard init')", dir);
 		return EXIT_BASELINE;
 	}
-	if (lock && (r = cmd_lock(s)) != 0)
+	if (lock == CMD_STATE_RECOVER)
+		cmd_recover(s);
+	else if (lock && (r = cmd_lock(s)) != 0)
 		return r;
 	if ((r = state_keys(s, 0, &why)) != STATE_KEYS_OK) {
 		log_warnx("baseline cannot be verified: key %s: %s",

@@ -43,15 +43,22 @@ compare_str(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-/* Content differs? XXH3 under the same key decides; SHA-256 is the
- * tie-breaker when only one side has XXH3 (e.g. read error at init). */
+/* Content differs? Equal XXH3 under the same key says no; otherwise
+ * SHA-256 decides where both sides have it (compare_need_sha asked for
+ * it): an xxh.key that no longer matches the baseline's (damaged, or
+ * replaced) makes every XXH3 differ, and that is no change of content.
+ * Without SHA-256 on one side, a differing XXH3 is a change; and where
+ * only one side has XXH3 (e.g. read error at init), that is one too. */
 static int
 compare_content(const struct entry *now, const struct entry *base)
 {
-	if (now->has_xxh && base->has_xxh)
-		return memcmp(now->xxh, base->xxh, sizeof(now->xxh)) != 0;
+	if (now->has_xxh && base->has_xxh &&
+	    memcmp(now->xxh, base->xxh, sizeof(now->xxh)) == 0)
+		return 0;
 	if (now->has_sha && base->has_sha)
 		return memcmp(now->sha, base->sha, sizeof(now->sha)) != 0;
+	if (now->has_xxh && base->has_xxh)
+		return 1;
 	return now->has_xxh != base->has_xxh;
 }
 

@@ -681,6 +681,16 @@ conf_line(struct conf_pstate *ps, char *raw)
 	conf_key_line(ps, line, eq);
 }
 
+/* The rest of a line too long to keep: read through, not stored. */
+static void
+conf_skip_line(FILE *fp)
+{
+	int ch;
+
+	while ((ch = getc_unlocked(fp)) != EOF && ch != '\n')
+		;
+}
+
 /* Parse one stream (a config or one policy file). Returns the number
  * of errors it added. */
 int
@@ -692,11 +702,13 @@ conf_parse(struct conf *c, FILE *fp, const char *fname, enum conf_kind kind)
 	char *buf = NULL;
 	ssize_t len;
 
-	while ((len = getline(&buf, &cap, fp)) != -1) {
+	while ((len = util_getline(&buf, &cap, fp, CONF_LINE_MAX)) != -1) {
 		ps.lineno++;
 		if (len > CONF_LINE_MAX) {
 			conf_error(&ps, "line longer than %d bytes",
 			    CONF_LINE_MAX);
+			if (buf[len - 1] != '\n')
+				conf_skip_line(fp);
 			continue;
 		}
 		if ((size_t)len != strlen(buf)) {

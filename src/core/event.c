@@ -250,6 +250,16 @@ event_sink_try_open(struct event_sink *s)
 	    EVENT_SINK_FAILED;
 }
 
+/* The file the sink holds was removed (rm, a rotation by a tool that
+ * does not copy): what is written to it now would be lost with it. */
+static int
+event_sink_removed(const struct event_sink *s)
+{
+	struct stat st;
+
+	return fstat(s->fd, &st) == 0 && st.st_nlink == 0;
+}
+
 /* path NULL: no events file. The file is created 0640 (events name
  * paths of secrets, so not world-readable). A FIFO, device or symlink
  * there is refused (EVENT_SINK_NOT_FILE): writing to one would hang or
@@ -351,6 +361,13 @@ event_write(struct event_sink *s, const char *line, size_t len,
 	if (s->path == NULL)
 		return 0;
 	pthread_mutex_lock(&l->mu);
+	if (s->fd >= 0 && event_sink_removed(s)) {
+		close(s->fd);
+		s->fd = -1;
+		if (event_sink_try_open(s) == 0)
+			log_warnx("%s: the events file was removed: made "
+			    "again", s->path);
+	}
 	if (s->fd < 0 && util_now_ms() - s->reopen_ms >= EVENT_REOPEN_MS)
 		event_sink_try_open(s);
 	err = l->err;	/* why the file is not open */

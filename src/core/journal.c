@@ -1,7 +1,8 @@
 /* An approval as a journaled transaction: the baseline changes only
  * after who approved what is durable in history.jsonl and the events
  * file, and a run killed at any point is rolled forward or back by the
- * next command that takes the lock. The steps, with the file that says
+ * next command that takes the lock (and by the monitor at its start and
+ * reloads, when the lock is free: cmd.c). The steps, with the file that says
  * how far an approval got (all in the state directory):
  *   1. the new baseline, fsynced, as baseline.json.XXXXXX (baseline.c)
  *   2. approve.journal: its id, that file, its SHA-256, the history
@@ -461,6 +462,24 @@ journal_recover_logged(const struct state *s, struct journal *j,
 	log_warnx("completing approval %s, recorded and logged but "
 	    "interrupted", j->id);
 	return journal_finish(s, j, JOURNAL_LOGGED, why) < 0 ? -1 : 0;
+}
+
+/* Did a killed approve leave anything to finish or undo? */
+int
+journal_pending(const struct state *s)
+{
+	static const char *names[] = { JOURNAL_ROLLBACK, JOURNAL_FILE,
+	    JOURNAL_LOGGED };
+	struct stat st;
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *path = state_path(s, names[i]);
+
+		found |= lstat(path, &st) == 0;
+		free(path);
+	}
+	return found;
 }
 
 /* Under the lock, before anything else: finish or undo whatever a

@@ -123,6 +123,42 @@ state_lock(struct state *s)
 	return 0;
 }
 
+/* The writer lock if it is free now: 1 (held: state_unlock), 0 (a
+ * command holds it), -1 (said why). For the monitor, which must not
+ * wait for an approve that may be waiting for it. */
+int
+state_trylock(struct state *s)
+{
+	char *path = state_path(s, "lock"), *why = NULL;
+
+	/* read-only, as state_lock: no write open of our own file */
+	s->lockfd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, &why);
+	if (s->lockfd < 0 && errno == ENOENT) {
+		free(why);
+		s->lockfd = file_open(path, O_RDONLY | O_CREAT | O_NOFOLLOW,
+		    0600, &why);
+	}
+	free(path);
+	if (s->lockfd < 0) {
+		log_warnx("%s", why);
+		free(why);
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	close(s->lockfd);
+	s->lockfd = -1;
+	return 0;
+}
+
+void
+state_unlock(struct state *s)
+{
+	if (s->lockfd >= 0)
+		close(s->lockfd);	/* the flock goes with it */
+	s->lockfd = -1;
+}
+
 /* Is name a temporary file of a killed run? Ours start with
  * FILE_TMP_PREFIX; "baseline.json.XXXXXX" is the baseline's (and
  * older versions'). Only called with the lock held: no live writer

@@ -487,6 +487,32 @@ util_dirname(const char *path)
 	return d;
 }
 
+/* getline(3) that stops at max bytes: a file with no newline (a sparse
+ * file, a log put in the wrong place) is never read into memory whole.
+ * Returns the line's length (NUL bytes included), max + 1 when the
+ * line is longer (the rest stays unread: the caller stops there), or
+ * -1 at the end or on a read error. */
+ssize_t
+util_getline(char **line, size_t *cap, FILE *fp, size_t max)
+{
+	size_t n = 0;
+	int c = 0;
+
+	while (c != '\n' && n <= max && (c = getc_unlocked(fp)) != EOF) {
+		if (n + 2 > *cap) {
+			*cap = *cap < 128 ? 128 : *cap * 2;
+			if (*cap > max + 2)
+				*cap = max + 2;
+			*line = xreallocarray(*line, *cap, 1);
+		}
+		(*line)[n++] = (char)c;
+	}
+	if (n == 0)
+		return -1;
+	(*line)[n] = '\0';
+	return (ssize_t)n;
+}
+
 /* Monotonic milliseconds, for timeouts and the stall watchdog. */
 uint64_t
 util_now_ms(void)

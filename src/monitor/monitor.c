@@ -1011,7 +1011,8 @@ monitor_setup(struct monitor *m, const struct cmd_opts *o,
 	uint64_t one = 1;
 	int r, errors = 0;
 
-	if ((r = cmd_open_state(o, &m->conf, &m->state, 0)) != 0)
+	if ((r = cmd_open_state(o, &m->conf, &m->state,
+	    CMD_STATE_RECOVER)) != 0)
 		return r;
 	if (quarantine_init(&m->state) < 0)
 		log_warn("%s/%s: cannot create", m->state.dir, QUARANTINE_DIR);

@@ -72,6 +72,7 @@ struct quarantine_job {
 	size_t		 entries;	/* a directory's, counted */
 	size_t		 dropped;	/* FIFOs, devices, links not kept */
 	int		 lost;		/* errno: content not kept whole */
+	json_object	*ev;		/* the event: becomes the record */
 };
 
 static int
@@ -445,20 +446,99 @@ quarantine_copy(struct quarantine_job *j, int dfd, const char *name,
 	    unlinkat(dfd, name, 0);
 }
 
-/* Take name out of dfd: renamed into the quarantine, or copied. */
+/* <id>.json before anything is moved to <id>: where it was, its
+ * owner and mode as they were (what `approve PATH` needs to put it
+ * back), so that a monitor killed between the move and the full
+ * record (quarantine_record, which replaces it durably) leaves no
+ * entry without one. Written in place, O_EXCL, not synced: it only
+ * has to outlive this process, and costs one small write per entry.
+ * -1 with errno (EEXIST: the id is taken). */
+static int
+quarantine_pending(struct quarantine_job *j, int dfd, const char *name)
+{
+	char side[64];
+	json_object *ev = NULL;
+	const char *line;
+	struct stat st;
+	int fd = -1, r = -1, err;
+
+	snprintf(side, sizeof(side), "%s.json", j->id);
+	if (quarantine_describe(&j->what, dfd, name, &st) == 0 &&
+	    json_object_deep_copy(j->ev, &ev, NULL) == 0 &&
+	    (fd = openat(j->qfd, side, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0) {
+		event_file(ev, &j->what);
+		event_set_str(event_obj(event_obj(ev, "fimguard"),
+		    "quarantine"), "id", j->id);
+		event_set_str(event_obj(event_obj(ev, "fimguard"),
+		    "quarantine"), "method", "moving");
+		line = json_object_to_json_string_ext(ev,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		r = file_append(fd, line, strlen(line));
+	}
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && r < 0)
+		unlinkat(j->qfd, side, 0);	/* ours, and cut short */
+	json_object_put(ev);
+	errno = err;
+	return r;
+}
+
+/* Is the id held already (an entry or a record)? */
+static int
+quarantine_taken(const struct quarantine_job *j)
+{
+	char side[64];
+	struct stat st;
+
+	snprintf(side, sizeof(side), "%s.json", j->id);
+	return fstatat(j->qfd, j->id, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    fstatat(j->qfd, side, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void
+quarantine_unpend(struct quarantine_job *j)
+{
+	char side[64];
+
+	snprintf(side, sizeof(side), "%s.json", j->id);
+	unlinkat(j->qfd, side, 0);
+}
+
+/* Take name out of dfd: renamed into the quarantine (its record
+ * written first), or copied. */
 static int
 quarantine_move(struct quarantine_job *j, int dfd, const char *name,
     const struct stat *st0)
 {
 	struct stat st;
-	int r = -1;
+	int r = -1, err;
 
 	for (int i = 0; r < 0 && i < QUARANTINE_ID_TRIES; i++) {
 		if (quarantine_new_id(j->id, sizeof(j->id)) < 0)
 			return -1;
+		if (quarantine_taken(j)) {	/* never another's record */
+			errno = EEXIST;
+			continue;
+		}
+		/* a full disk must not keep the entry in place: moved
+		 * without its record then, as the record may fail too */
+		if (quarantine_pending(j, dfd, name) < 0) {
+			if (errno == EEXIST)
+				continue;
+			log_warn("quarantine %s: record before the move",
+			    j->id);
+		}
 		if ((r = renameat2(dfd, name, j->qfd, j->id,
-		    RENAME_NOREPLACE)) < 0 && errno != EEXIST)
-			break;
+		    RENAME_NOREPLACE)) < 0) {
+			err = errno;
+			quarantine_unpend(j);
+			errno = err;
+			if (errno != EEXIST)
+				break;
+		}
 	}
 	if (r < 0)
 		return errno == EXDEV ? quarantine_copy(j, dfd, name, st0) : -1;
@@ -528,6 +608,7 @@ quarantine_take(const struct state *s, int dfd, const char *name,
 	int r;
 
 	j.what.path = (char *)path;
+	j.ev = ev;
 	if ((j.qfd = quarantine_open(s, 1)) < 0) {
 		*why = xasprintf("quarantine directory: %s", strerror(errno));
 		return -1;

@@ -13,7 +13,8 @@
  *      fimguard.phase: startup and no process (nobody is known), and a
  *      diff where the rule asks for one;
  *   4. under an enforce rule with restore = yes, content, attributes
- *      and deleted files are put back from the vault (restore.c), as
+ *      and deleted files are put back from the vault (restore.c), and
+ *      deleted directories made again before what was in them, as
  *      the worker does for live changes; entries that are not in the
  *      baseline are reported as created and, where the rule quarantines
  *      new entries (new_files), taken out like live ones
@@ -42,6 +43,7 @@
 #include "monitor/monitor.h"
 #include "monitor/quarantine.h"
 #include "monitor/reconcile.h"
+#include "monitor/remade.h"
 #include "monitor/restore.h"
 
 #define RECONCILE_DATASET	"fimguard.monitor"
@@ -138,6 +140,35 @@ reconcile_put_back(struct monitor *m, const struct entry *b, int rule,
 	reconcile_restat(m, e);
 }
 
+/* A directory of the baseline removed while no monitor ran (rm -r):
+ * made again, empty, with its owner and mode (restore.c), noted as
+ * made again (remade.c: the baseline keeps the old inode) and watched
+ * like the walk's directories; the files and directories below it come
+ * after it in the changes (sorted by path) and are put back into it. */
+static void
+reconcile_remake_dir(struct monitor *m, struct entry *b, int rule,
+    struct reconcile *rc)
+{
+	uint64_t dev = 0, ino = 0;
+	char *why = NULL;
+	int r = restore_dir(b, CMP_MODE | CMP_UID | CMP_GID | CMP_XATTRS,
+	    rc->expect, m, &dev, &ino, &why);
+
+	if (dev != 0 || ino != 0) {
+		if (dev != b->dev || ino != b->ino)
+			remade_note(&m->state, b->path, b->dev, b->ino, dev,
+			    ino);
+		b->dev = dev;
+		b->ino = ino;
+		if (m->conf.rules[rule].recursive &&
+		    notify_mark_dir(&m->notify, b->path, rule) < 0)
+			log_warn("%s: cannot watch", b->path);
+	}
+	reconcile_restored(m, b, rule, "deleted", r < 0 ? (why ? why : "?") :
+	    NULL);
+	free(why);
+}
+
 /* Undo one change of an enforced rule with restore = yes: the trusted
  * content (modified, deleted, renamed away) or attributes back, through
  * the directories the caller's expect fn vouches for. */
@@ -151,8 +182,13 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 	int r;
 
 	if (!reconcile_restores(m, rule) || ch->base == NULL ||
-	    !baseline_find(&m->base, ch->base->path, &b) ||
-	    b->type != ENTRY_FILE)
+	    !baseline_find(&m->base, ch->base->path, &b))
+		return;
+	if (b->type == ENTRY_DIR && ch->action == CMP_DELETED) {
+		reconcile_remake_dir(m, b, rule, rc);
+		return;
+	}
+	if (b->type != ENTRY_FILE)
 		return;
 	switch (ch->action) {
 	case CMP_ATTRS:
@@ -181,6 +217,22 @@ reconcile_undo(struct monitor *m, const struct change *ch, int rule,
 		reconcile_restat(m, (struct entry *)ch->now);
 }
 
+/* Has the baseline any entry of this rule? A rule added to the policy
+ * and loaded (reload, restart) before approve or init has none: all
+ * of its tree is "not in the baseline", and taking that out would move
+ * the rule's root itself (an /etc/ssh) into the quarantine. Its
+ * entries are reported until approve makes them its baseline. */
+static int
+reconcile_rule_baselined(const struct monitor *m, int rule)
+{
+	const struct strlist *known = &m->base.rules;
+
+	for (size_t i = 0; i < known->n; i++)
+		if (strcmp(known->v[i], m->conf.rules[rule].name) == 0)
+			return 1;
+	return 0;
+}
+
 /* A new entry found at start under a rule that quarantines new entries
  * (new_files, in enforce mode): taken out like a live one
  * (quarantine.c), with no process known, and not marked (its path is
@@ -198,7 +250,7 @@ reconcile_quarantine(struct monitor *m, const struct change *ch, int rule,
 
 	if (ch->action != CMP_CREATED || e == NULL || e->path == NULL ||
 	    rule < 0 || conf_rule_new_files(&m->conf, &m->conf.rules[rule]) !=
-	    CONF_NEW_QUARANTINE)
+	    CONF_NEW_QUARANTINE || !reconcile_rule_baselined(m, rule))
 		return 0;
 	ev = event_new(RECONCILE_DATASET, "quarantined", "success");
 	event_put_path(event_obj(ev, "file"), "path", e->path);
@@ -229,17 +281,69 @@ reconcile_quarantine(struct monitor *m, const struct change *ch, int rule,
 	return 1;
 }
 
+/* A restore's temporary file or link that a monitor killed before the
+ * rename left (root's, one link, under a rule that restores): not a
+ * new entry by anyone, so removed without an event; the restore it
+ * belonged to is done again from the baseline (a whole copy of a
+ * deleted file pairs with it as a rename: the caller makes that a
+ * deletion again). Returns 1 if so. */
+static int
+reconcile_leftover(struct monitor *m, const struct change *ch, int rule,
+    struct reconcile *rc)
+{
+	struct entry *e = (struct entry *)ch->now;
+	const char *name, *base;
+	char *why = NULL, *shown;
+	int dfd, r = -1;
+
+	if ((ch->action != CMP_CREATED && ch->action != CMP_RENAMED) ||
+	    e == NULL || e->path == NULL || !reconcile_restores(m, rule) ||
+	    (e->type != ENTRY_FILE && e->type != ENTRY_SYMLINK) ||
+	    e->uid != 0 || e->nlink != 1 ||
+	    (base = strrchr(e->path, '/')) == NULL ||
+	    strncmp(base + 1, RESTORE_TMP_PREFIX,
+	    strlen(RESTORE_TMP_PREFIX)) != 0)
+		return 0;
+	if ((dfd = fdpath_open_parent(e->path, &name, rc->expect, m,
+	    &why)) >= 0) {
+		r = unlinkat(dfd, name, 0);
+		close(dfd);
+	}
+	shown = fdpath_show(e->path);
+	if (r == 0)
+		log_warnx("%s: a restore's temporary file, left by a monitor "
+		    "that was stopped in the middle: removed", shown);
+	free(shown);
+	free(why);
+	if (r < 0)
+		return 0;	/* reported as a new entry, like any other */
+	free(e->path);		/* gone: nothing to mark */
+	e->path = NULL;
+	return 1;
+}
+
 /* One difference: its event, then its undoing. */
 static void
 reconcile_change(struct monitor *m, const struct change *ch,
     struct reconcile *rc)
 {
 	const struct entry *e = ch->now ? ch->now : ch->base;
-	json_object *ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
+	struct change gone;
+	json_object *ev;
 	int rule = reconcile_rule(m, e->rule);
 
+	if (reconcile_leftover(m, ch, rule, rc)) {
+		if (ch->action != CMP_RENAMED)
+			return;
+		gone = (struct change){ .action = CMP_DELETED,
+		    .base = ch->base };
+		ch = &gone;
+	}
+	ev = report_event(&m->conf, ch, RECONCILE_DATASET, NULL);
 	if (ch->base == NULL && ch->action == CMP_CREATED)
-		event_set_str(event_obj(ev, "fimguard"), "note",
+		event_set_str(event_obj(ev, "fimguard"), "note", rule >= 0 &&
+		    !reconcile_rule_baselined(m, rule) ? "not in the baseline: "
+		    "its rule has no baseline yet (fimguard approve --all)" :
 		    "not in the baseline");
 	reconcile_phase(ev);
 	report_change_diff(ev, &m->conf, &m->state, ch);

@@ -238,7 +238,7 @@ restore_tmp_name(char *tmp, size_t len)
 	for (size_t k = 0; k < sizeof(r); k++)
 		suffix[k] = abc[r[k] % (sizeof(abc) - 1)];
 	suffix[sizeof(r)] = '\0';
-	snprintf(tmp, len, ".fimguard-restore.%s", suffix);
+	snprintf(tmp, len, RESTORE_TMP_PREFIX "%s", suffix);
 	return 0;
 }
 
@@ -277,6 +277,14 @@ restore_vault_open(const struct state *s, const struct entry *b)
 		errno = EINVAL;
 		return -1;
 	}
+	/* of the baseline's size, or it is not the copy: never copied
+	 * (a huge file there would fill the protected directory's
+	 * filesystem while every other restore waits) */
+	if (fd >= 0 && (uint64_t)st.st_size != b->size) {
+		close(fd);
+		errno = EBADMSG;
+		return -1;
+	}
 	return fd;
 }
 
@@ -309,7 +317,8 @@ restore_file(const struct state *s, const struct entry *b,
 		return -1;
 	}
 	if ((j.in = restore_vault_open(s, b)) < 0)
-		return restore_fail(&j, why, "vault", errno);
+		return restore_fail(&j, why, errno == EBADMSG ? "vault copy "
+		    "does not match the baseline" : "vault", errno);
 	if ((j.dfd = fdpath_open_parent(b->path, &name, fn, arg, why)) < 0)
 		return restore_fail(&j, why, "directory", errno);
 	if (restore_tmp(&j) < 0)

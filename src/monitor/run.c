@@ -19,11 +19,13 @@
  * are set at start; changing them needs a restart. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -35,6 +37,7 @@
 #include "core/log.h"
 #include "core/priv.h"
 #include "core/render.h"
+#include "core/util.h"
 #include "monitor/args.h"
 #include "monitor/ctl.h"
 #include "monitor/monitor.h"
@@ -42,6 +45,8 @@
 #include "monitor/reload.h"
 #include "monitor/run.h"
 #include "monitor/worker.h"
+
+#define RUN_LOCK	"monitor.lock"	/* one monitor per state directory */
 
 
 /* systemd's notify protocol, without libsystemd: one datagram. */
@@ -207,6 +212,39 @@ run_loop(const struct cmd_opts *o, struct monitor **mp, int sfd, int lfd,
 	}
 }
 
+/* One monitor per state directory: two would each see the other's
+ * restores as renames over the files and restore again, without end.
+ * The lock (<state>/monitor.lock, flock) lasts as long as the process;
+ * a state directory that does not exist yet is said later. */
+static int
+run_single(const struct cmd_opts *o)
+{
+	struct conf c;
+	char *path;
+	int fd;
+
+	if (cmd_load_conf(o, &c) != 0)
+		return EXIT_USAGE;
+	path = xasprintf("%s/%s", cmd_state_dir(o, &c), RUN_LOCK);
+	conf_free(&c);
+	fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && fd < 10) {	/* above what the alerter keeps */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+		close(fd);
+		fd = high;
+	}
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_warnx("%s: another monitor runs on this state directory",
+		    path);
+		close(fd);
+		free(path);
+		return EXIT_USAGE;
+	}
+	free(path);
+	return 0;	/* fd stays open: the lock goes with the process */
+}
+
 /* The alerter is forked first: no thread, no fanotify group and no
  * mark exists yet for it to inherit. */
 static int
@@ -251,7 +289,7 @@ cmd_run(const struct cmd_opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rn.totals.started_ms = util_now_ms();
 	render_stdout_setup(o->format);
-	if ((r = run_alerter(o, &rn)) != 0)
+	if ((r = run_single(o)) != 0 || (r = run_alerter(o, &rn)) != 0)
 		return r;
 	if ((m = monitor_start(o, &r, &rn.groups, rn.alerting ? &rn.alerter :
 	    NULL)) == NULL) {

@@ -75,7 +75,7 @@ replace_str(char **p, const char *s)
 
 enum op {
 	OP_NONE, OP_MTIME, OP_CTIME, OP_INODE, OP_DEV, OP_TIMES_INODE,
-	OP_XXH, OP_SHA_ONLY, OP_NOXXH_SHA, OP_NOXXH_SAME, OP_BASE_NOHASH,
+	OP_XXH, OP_SHA_ONLY, OP_XXH_ONLY, OP_NOXXH_SHA, OP_NOXXH_SAME, OP_BASE_NOHASH,
 	OP_NOW_NOHASH, OP_NEITHER_HASH, OP_NOW_SHAONLY_SAME,
 	OP_NOW_SHAONLY_DIFF, OP_MODE, OP_SUID, OP_UID, OP_GID, OP_TO_DIR,
 	OP_TO_SYMLINK, OP_TARGET, OP_TARGET_NULL, OP_XATTR, OP_XATTR_ADD,
@@ -103,6 +103,7 @@ static const struct cmp_case cmp_cases[] = {
 	{ "symlink times and inode", ENTRY_SYMLINK, OP_TIMES_INODE, 0 },
 	{ "content (xxh3)", ENTRY_FILE, OP_XXH, CMP_CONTENT },
 	{ "xxh3 decides over sha", ENTRY_FILE, OP_SHA_ONLY, 0 },
+	{ "xxh3 differs, sha same (another key)", ENTRY_FILE, OP_XXH_ONLY, 0 },
 	{ "no xxh3: sha differs", ENTRY_FILE, OP_NOXXH_SHA, CMP_CONTENT },
 	{ "no xxh3: sha same", ENTRY_FILE, OP_NOXXH_SAME, 0 },
 	{ "base had no hash", ENTRY_FILE, OP_BASE_NOHASH, CMP_CONTENT },
@@ -174,6 +175,9 @@ apply(struct entry *now, struct entry *base, enum op op)
 		break;
 	case OP_SHA_ONLY:
 		now->sha[0] ^= 1;
+		break;
+	case OP_XXH_ONLY:
+		now->xxh[3] ^= 1;
 		break;
 	case OP_NOXXH_SHA:
 		now->has_xxh = base->has_xxh = 0;
@@ -255,6 +259,7 @@ apply(struct entry *now, struct entry *base, enum op op)
 		break;
 	case OP_CONTENT_MODE:
 		now->xxh[0] ^= 0xff;
+		now->sha[0] ^= 0xff;
 		now->mode = 0755;
 		break;
 	case OP_ALL_ATTRS:

@@ -12,6 +12,10 @@
  *                         WHEN is before or after, OP is write (a file
  *                         whose path contains SUBSTR), rename (the new
  *                         name ends with SUBSTR) or fsync (the file)
+ *                         or unlink (the path contains SUBSTR)
+ *   FAULT_KILL_SKIP=N     ... but only at the (N+1)th such point
+ *   FAULT_KILL_UID=N      ... and only in a process of that uid (the
+ *                         alerter's, not the monitor's)
  *   FAULT_MARK=PATH       fanotify_mark() of PATH fails with EOPNOTSUPP
  *                         (as on a filesystem without permission events)
  *   FAULT_WRITE_MARK=PATH append "+" to PATH just before its first
@@ -38,6 +42,7 @@
 static int grow_fd = -1;
 static int grown;
 static int written;	/* FAULT_WRITE_MARK done */
+static long kill_seen;	/* FAULT_KILL points met (FAULT_KILL_SKIP) */
 static unsigned long long enospc_used;
 
 static int
@@ -80,6 +85,13 @@ faults_kill_point(const char *when, const char *op, const char *path)
 		return;
 	if (strcmp(op, "rename") == 0 ? n < pl ||
 	    strcmp(path + n - pl, pat) != 0 : strstr(path, pat) == NULL)
+		return;
+	if (getenv("FAULT_KILL_UID") != NULL &&
+	    getuid() != (uid_t)strtoul(getenv("FAULT_KILL_UID"), NULL, 10))
+		return;
+	if (getenv("FAULT_KILL_SKIP") != NULL &&
+	    __atomic_fetch_add(&kill_seen, 1, __ATOMIC_RELAXED) <
+	    strtol(getenv("FAULT_KILL_SKIP"), NULL, 10))
 		return;
 	syscall(SYS_kill, getpid(), SIGKILL);
 }
@@ -150,6 +162,16 @@ faults_open(int dirfd, const char *name, int flags, mode_t mode)
 	if (fd >= 0 && (flags & O_NOFOLLOW) && faults_target("FAULT_GROW", path))
 		grow_fd = fd;
 	return fd;
+}
+
+int
+unlinkat(int dirfd, const char *name, int flags)
+{
+	char buf[8192];
+
+	faults_kill_point("before", "unlink", faults_path(dirfd, name, buf,
+	    sizeof(buf)));
+	return (int)syscall(SYS_unlinkat, dirfd, name, flags);
 }
 
 int
