@@ -150,6 +150,7 @@ void	 monitor_groups_close(struct monitor_groups *);
 int	 monitor_watch(struct monitor *, struct watch_tab *, const char *,
 	    int, int);
 void	 monitor_watch_live(struct monitor *, const char *, int);
+void	 monitor_watch_created(struct monitor *, const char *, int, pid_t);
 void	 monitor_forget(struct monitor *, const struct mon_file *);
 int	 monitor_self_mark(struct monitor *, const char *, int);
 void	 monitor_self_dir(struct monitor *, const char *, int, int);

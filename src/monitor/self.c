@@ -256,7 +256,7 @@ self_appeared(struct monitor *m, const char *path, int is_dir, int kind,
 	if (is_dir)
 		self_new_dir(m, path, kind, pid, depth);
 	else if (!own)
-		monitor_watch_live(m, path, -1);
+		monitor_watch_created(m, path, -1, pid);
 }
 
 /* A rename from or into one of our directories (or of one of them). */

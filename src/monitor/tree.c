@@ -713,7 +713,7 @@ tree_came_back(struct monitor *m, const struct notify_event *ev,
 		tree_adopt_dir(m, b, b->path, tree_dir_rule(m, b->path, rule),
 		    (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 	else if (b->type == ENTRY_FILE)
-		monitor_watch_live(m, b->path, rule);
+		monitor_watch_created(m, b->path, rule, ev->pid);
 }
 
 /* A name appeared (created, or renamed in) in the watched directory
@@ -744,7 +744,7 @@ tree_created(struct monitor *m, const struct notify_event *ev,
 		if (m->conf.rules[rule].recursive)
 			notify_mark_dir(&m->notify, path, rule);
 	} else
-		monitor_watch_live(m, path, rule);
+		monitor_watch_created(m, path, rule, ev->pid);
 }
 
 /* Nothing is undone: the directories now at path and below it that the

@@ -655,7 +655,8 @@ worker_created(struct monitor *m, const struct notify_event *ev,
 
 	if (known != NULL) {	/* deleted and made again: a new inode */
 		if (!ev->is_dir)
-			monitor_watch_live(m, known->path, known->rule);
+			monitor_watch_created(m, known->path, known->rule,
+			    ev->pid);
 		return;
 	}
 	tree_created(m, ev, path, dir, worker_by_writer);
