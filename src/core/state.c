@@ -90,12 +90,11 @@ state_close(struct state *s)
 	s->dir = NULL;
 }
 
-/* One writer at a time (init, approve); readers need no lock because
- * the baseline is replaced atomically. The lock file is opened
- * read-only (flock needs no more): a write open of fimguard's own file
- * would be one more event for a running monitor. */
-int
-state_lock(struct state *s)
+/* The lock file, opened read-only (flock needs no more): a write open
+ * of fimguard's own file would be one more event for a running
+ * monitor. -1 after saying why. */
+static int
+state_lock_open(struct state *s)
 {
 	char *path = state_path(s, "lock"), *why = NULL;
 
@@ -111,6 +110,16 @@ state_lock(struct state *s)
 		free(why);
 		return -1;
 	}
+	return 0;
+}
+
+/* One writer at a time (init, approve); readers need no lock because
+ * the baseline is replaced atomically. */
+int
+state_lock(struct state *s)
+{
+	if (state_lock_open(s) < 0)
+		return -1;
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			log_warnx("%s: another fimguard command is changing "
@@ -129,21 +138,8 @@ state_lock(struct state *s)
 int
 state_trylock(struct state *s)
 {
-	char *path = state_path(s, "lock"), *why = NULL;
-
-	/* read-only, as state_lock: no write open of our own file */
-	s->lockfd = file_open(path, O_RDONLY | O_NOFOLLOW, 0, &why);
-	if (s->lockfd < 0 && errno == ENOENT) {
-		free(why);
-		s->lockfd = file_open(path, O_RDONLY | O_CREAT | O_NOFOLLOW,
-		    0600, &why);
-	}
-	free(path);
-	if (s->lockfd < 0) {
-		log_warnx("%s", why);
-		free(why);
+	if (state_lock_open(s) < 0)
 		return -1;
-	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
 		return 1;
 	close(s->lockfd);

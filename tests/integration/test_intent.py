@@ -125,6 +125,24 @@ def test_lease_break_does_not_end_the_monitor(tree, helpers):
         m.stop()
 
 
+def assert_stall_answered(m, out, other, exe, tries):
+    """What both stall attacks must end in: every open of a.conf denied
+    within tens of milliseconds, the reads of another process answered
+    on time, the monitor up and never stalled, a.conf unchanged, and the
+    denial reported with the attacker's executable."""
+    fim = m.fim
+    c = counts(out)
+    assert c["tries"] == tries and c["denied"] == tries, out
+    assert c["maxms"] < 100, out
+    r = counts(other)
+    assert r["fail"] == 0 and r["maxms"] < 100, other
+    assert m.p.poll() is None, m.stderr()
+    assert "stalled" not in m.stderr()
+    assert content(fim.t("a.conf")) == "alpha\n"
+    evs = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")
+    assert evs[0]["process"]["executable"] == exe
+
+
 def test_opener_memory_stall_is_answered_on_time(enforce, helpers):
     """Case 2: the opener's struct open_how and the first page of its
     command line sit on userfaultfd pages nobody serves. Nothing the
@@ -141,17 +159,8 @@ def test_opener_memory_stall_is_answered_on_time(enforce, helpers):
     if p.returncode == 3:
         pytest.skip(f"userfaultfd not available: {p.stderr}")
     assert p.returncode == 0, p.stderr
-    c = counts(p.stdout)
-    assert c["tries"] == 20 and c["denied"] == 20, p.stdout
-    assert c["maxms"] < 100, p.stdout
-    r = counts(other)
-    assert r["fail"] == 0 and r["maxms"] < 100, other
-    assert m.p.poll() is None, m.stderr()
-    assert "stalled" not in m.stderr()
-    assert content(fim.t("a.conf")) == "alpha\n"
-    evs = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")
-    assert evs[0]["process"]["executable"] == helpers["uffd_stall"]
-    assert status(fim)["denied"] >= 20
+    assert_stall_answered(m, p.stdout, other, helpers["uffd_stall"], 20)
+    assert status(enforce.fim)["denied"] >= 20
 
 
 def test_opener_memory_on_a_stalled_fuse_page_is_answered_on_time(
@@ -187,15 +196,7 @@ def test_opener_memory_on_a_stalled_fuse_page_is_answered_on_time(
     c = counts(p.stdout)
     assert c["control"] >= 1, p.stdout      # the page does hold a reader
     assert c["stalled"] == 0, p.stdout      # the monitor never waited
-    assert c["tries"] == 40 and c["denied"] == 40, p.stdout
-    assert c["maxms"] < 100, p.stdout
-    r = counts(other)
-    assert r["fail"] == 0 and r["maxms"] < 100, other
-    assert m.p.poll() is None, m.stderr()
-    assert "stalled" not in m.stderr()
-    assert content(fim.t("a.conf")) == "alpha\n"
-    evs = m.wait_for(by("write-denied", fim.t("a.conf")), "denied")
-    assert evs[0]["process"]["executable"] == helpers["fuse_stall"]
+    assert_stall_answered(m, p.stdout, other, helpers["fuse_stall"], 40)
 
 
 def test_reads_never_fail_with_every_core_busy(enforce, helpers):

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stall.h"
+
 #define FILE_INO	2
 #define FILE_SIZE	(1 << 20)
 #define HOW_OFF		(FILE_SIZE / 2)	/* the open_how page's bytes */
@@ -58,34 +60,6 @@ static uint64_t held[MAX_HELD];	/* READs not answered yet */
 static uint64_t held_off[MAX_HELD];
 static uint32_t held_size[MAX_HELD];
 static int nheld, stalled, released;
-
-static double
-fuse_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* arg_start, field 48 of /proc/self/stat */
-static unsigned long
-fuse_arg_start(void)
-{
-	char buf[4096], *p;
-	int fd = open("/proc/self/stat", O_RDONLY);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')') + 2;	/* field 3 */
-	for (int f = 3; f < 48 && p != NULL; f++)
-		if ((p = strchr(p, ' ')) != NULL)
-			p++;
-	return p != NULL ? strtoul(p, NULL, 10) : 0;
-}
 
 static void
 fuse_reply(uint64_t unique, int error, const void *body, size_t len)
@@ -316,10 +290,10 @@ fuse_open_one(const char *path, struct fuse_tally *t)
 	how->flags = O_RDWR | O_CLOEXEC;
 	__atomic_store_n(&opener_out, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&opener_in, 1, __ATOMIC_RELEASE);
-	t0 = fuse_now();
+	t0 = stall_now();
 	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, how, sizeof(*how));
-	if (fuse_now() - t0 > t->slowest)
-		t->slowest = fuse_now() - t0;
+	if (stall_now() - t0 > t->slowest)
+		t->slowest = stall_now() - t0;
 	__atomic_store_n(&opener_out, 1, __ATOMIC_RELEASE);
 	if (fd >= 0) {
 		if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
@@ -382,7 +356,7 @@ main(int argc, char **argv)
 		return 2;
 	pagesz = sysconf(_SC_PAGESIZE);
 	tries = atol(argv[3]);
-	start = fuse_arg_start();
+	start = stall_arg_start();
 	args_page = (char *)(start & ~((unsigned long)pagesz - 1));
 	args_len = (size_t)(((start + 1024 + (unsigned long)pagesz - 1) &
 	    ~((unsigned long)pagesz - 1)) - (unsigned long)args_page);

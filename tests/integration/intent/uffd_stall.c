@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stall.h"
+
 static long pagesz;
 static int uffd;
 static char *args_page, *args_copy, *how_page;
@@ -38,34 +40,6 @@ static long tries, done, denied, wrote, rd, other;
 static double slowest;
 static pid_t opener_tid;
 static int opener_in, opener_out;
-
-static double
-stall_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* arg_start, field 48 of /proc/self/stat */
-static unsigned long
-stall_arg_start(void)
-{
-	char buf[4096], *p;
-	int fd = open("/proc/self/stat", O_RDONLY);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')') + 2;	/* field 3 */
-	for (int f = 3; f < 48 && p != NULL; f++)
-		if ((p = strchr(p, ' ')) != NULL)
-			p++;
-	return p != NULL ? strtoul(p, NULL, 10) : 0;
-}
 
 static int
 stall_register(void *addr, size_t len)
